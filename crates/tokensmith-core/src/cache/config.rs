@@ -1,0 +1,242 @@
+//! How long a cached token counts as valid, and when it is refreshed ahead of expiry.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::stats::{CacheEvent, Listener};
+use super::{Cached, Shared};
+use crate::backoff::random_unit;
+use crate::token::add_saturating;
+use crate::{AccessToken, Backoff, Error, TokenSource};
+
+/// The settings of a [`Cached`] provider.
+#[derive(Clone)]
+pub(crate) struct CacheConfig {
+    pub(crate) skew: Duration,
+    pub(crate) refresh: Option<RefreshAhead>,
+    pub(crate) backoff: Backoff,
+    pub(crate) default_lifetime: Option<Duration>,
+    pub(crate) listener: Option<Listener>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            skew: Duration::from_secs(30),
+            refresh: Some(RefreshAhead::default()),
+            backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
+            default_lifetime: None,
+            listener: None,
+        }
+    }
+}
+
+/// When a token is refreshed in the background before it expires.
+///
+/// The window before expiry is `fraction` of the token's lifetime, clamped to `[min, max]`,
+/// shortened by a random share of up to `jitter`, and never more than half of the token's
+/// usable lifetime (so a token that lives less than `min` is not refreshed on every call).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RefreshAhead {
+    /// Share of the lifetime (default 0.2).
+    pub fraction: f64,
+    /// Shortest window (default 30 s).
+    pub min: Duration,
+    /// Longest window (default 5 min).
+    pub max: Duration,
+    /// Largest random share taken off the window (default 0.2), so that processes sharing a
+    /// client do not all refresh in the same second.
+    pub jitter: f64,
+}
+
+impl Default for RefreshAhead {
+    fn default() -> Self {
+        Self {
+            fraction: 0.2,
+            min: Duration::from_secs(30),
+            max: Duration::from_secs(300),
+            jitter: 0.2,
+        }
+    }
+}
+
+/// A cached token with the instants that govern it.
+pub(crate) struct Entry {
+    pub(crate) token: AccessToken,
+    /// From this instant on the token no longer counts as valid (expiry minus skew).
+    pub(crate) valid_until: Option<Instant>,
+    /// From this instant on, the first caller starts one refresh in the background.
+    pub(crate) refresh_at: Option<Instant>,
+    /// Set by the caller that starts the refresh, so only one does.
+    pub(crate) refresh_claimed: AtomicBool,
+}
+
+impl Entry {
+    pub(crate) fn is_valid(&self, now: Instant) -> bool {
+        self.valid_until.is_none_or(|until| now < until)
+    }
+
+    pub(crate) fn refresh_due(&self, now: Instant) -> bool {
+        self.refresh_at.is_some_and(|at| now >= at)
+    }
+
+    /// The same token, with its next refresh attempt moved to `at`.
+    pub(crate) fn retry_refresh_at(&self, at: Instant) -> Entry {
+        let at = match self.valid_until {
+            Some(until) => at.min(until),
+            None => at,
+        };
+        Entry {
+            token: self.token.clone(),
+            valid_until: self.valid_until,
+            refresh_at: Some(at),
+            refresh_claimed: AtomicBool::new(false),
+        }
+    }
+}
+
+impl CacheConfig {
+    pub(crate) fn entry_for(&self, token: AccessToken) -> Entry {
+        let issued = token.issued_at();
+        let expires_at = token
+            .expires_at()
+            .or_else(|| self.default_lifetime.map(|d| add_saturating(issued, d)));
+        let Some(expires_at) = expires_at else {
+            return Entry {
+                token,
+                valid_until: None,
+                refresh_at: None,
+                refresh_claimed: AtomicBool::new(false),
+            };
+        };
+        let lifetime = expires_at.saturating_duration_since(issued);
+        let skew = self.skew.min(lifetime / 10);
+        let valid_until = expires_at.checked_sub(skew).unwrap_or(issued);
+        let refresh_at = self.refresh.map(|refresh| {
+            let usable = lifetime.saturating_sub(skew);
+            let window = lifetime
+                .mul_f64(refresh.fraction)
+                .clamp(refresh.min, refresh.max)
+                .mul_f64(1.0 - refresh.jitter * random_unit())
+                .min(usable / 2);
+            valid_until.checked_sub(window).unwrap_or(issued)
+        });
+        Entry {
+            token,
+            valid_until: Some(valid_until),
+            refresh_at,
+            refresh_claimed: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Builds a [`Cached`] provider; see [`Cached::builder`].
+pub struct CachedBuilder<S> {
+    source: S,
+    config: CacheConfig,
+}
+
+impl<S: TokenSource> CachedBuilder<S> {
+    pub(crate) fn new(source: S) -> Self {
+        Self {
+            source,
+            config: CacheConfig::default(),
+        }
+    }
+
+    /// A token counts as expired this long before its stated expiry (default 30 s), but never
+    /// more than a tenth of its lifetime, so that short-lived tokens stay usable.
+    #[must_use]
+    pub fn skew(mut self, skew: Duration) -> Self {
+        self.config.skew = skew;
+        self
+    }
+
+    /// How to refresh ahead of expiry (see [`RefreshAhead`]; on by default).
+    #[must_use]
+    pub fn refresh_ahead(mut self, refresh: RefreshAhead) -> Self {
+        self.config.refresh = Some(refresh);
+        self
+    }
+
+    /// Never refresh ahead: fetch only once the token has expired or was invalidated.
+    #[must_use]
+    pub fn no_refresh_ahead(mut self) -> Self {
+        self.config.refresh = None;
+        self
+    }
+
+    /// The spacing of fetch attempts after consecutive failures (default 1 s doubling to 30 s).
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// The lifetime assumed for tokens that state none (default: valid until invalidated).
+    #[must_use]
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.default_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Calls `listener` when a token is fetched, a fetch fails, or a token is invalidated.
+    /// It runs inline on the fetching task: keep it short and non-blocking.
+    #[must_use]
+    pub fn on_event(mut self, listener: impl Fn(&CacheEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.config.listener = Some(Arc::new(listener));
+        self
+    }
+
+    /// Checks the settings and builds the provider.
+    pub fn build(self) -> Result<Cached<S>, Error> {
+        if let Some(refresh) = &self.config.refresh {
+            if !(refresh.fraction > 0.0 && refresh.fraction <= 1.0) {
+                return Err(Error::config(format!(
+                    "refresh-ahead fraction must be in (0, 1], got {}",
+                    refresh.fraction
+                )));
+            }
+            if !(0.0..1.0).contains(&refresh.jitter) {
+                return Err(Error::config(format!(
+                    "refresh-ahead jitter must be in [0, 1), got {}",
+                    refresh.jitter
+                )));
+            }
+            if refresh.min > refresh.max {
+                return Err(Error::config(format!(
+                    "refresh-ahead window minimum {:?} is above its maximum {:?}",
+                    refresh.min, refresh.max
+                )));
+            }
+        }
+        if self.config.backoff.initial().is_zero() {
+            return Err(Error::config(
+                "the failure backoff must start above zero, or a broken endpoint gets one request per caller",
+            ));
+        }
+        if self.config.default_lifetime.is_some_and(|d| d.is_zero()) {
+            return Err(Error::config(
+                "the default token lifetime must be above zero",
+            ));
+        }
+        Ok(Cached {
+            shared: Arc::new(Shared::new(self.source, self.config)),
+        })
+    }
+}
+
+impl<S> fmt::Debug for CachedBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedBuilder")
+            .field("skew", &self.config.skew)
+            .field("refresh", &self.config.refresh)
+            .field("backoff", &self.config.backoff)
+            .field("default_lifetime", &self.config.default_lifetime)
+            .finish_non_exhaustive()
+    }
+}

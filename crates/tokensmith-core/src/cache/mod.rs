@@ -1,0 +1,431 @@
+//! The caching provider: one fetch at a time, refresh ahead of expiry, backoff after failures.
+
+mod config;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use self::config::{CacheConfig, Entry};
+pub use self::config::{CachedBuilder, RefreshAhead};
+use self::stats::Counters;
+pub use self::stats::{CacheEvent, CacheStats};
+use crate::{AccessToken, Error, TokenProvider, TokenSource};
+
+type FetchResult = Option<Result<AccessToken, Error>>;
+
+/// A [`TokenProvider`] that caches the token its [`TokenSource`] fetches.
+///
+/// - A valid cached token is returned without a lock, an await point or an allocation.
+/// - However many callers find no valid token, one fetch runs and all of them get its result,
+///   success or error. The fetch runs on its own Tokio task, so a caller that gives up (is
+///   dropped) does not cancel it for the others or for the cache.
+/// - A token counts as expired `skew` before its expiry (30 s, at most a tenth of its lifetime).
+/// - Ahead of expiry (see [`RefreshAhead`]) the first caller starts one refresh in the
+///   background and every caller keeps getting the current token at once. If that refresh
+///   fails, the current token keeps serving while it is valid.
+/// - After consecutive failures, fetch attempts are spaced by exponential backoff (1 s
+///   doubling to 30 s); callers in between get [`Error::Backoff`] carrying the last error.
+///
+/// Cloning is cheap; clones share the cache. Calls need a Tokio runtime.
+///
+/// # Example
+/// ```
+/// use async_trait::async_trait;
+/// use std::time::Duration;
+/// use tokensmith_core::{AccessToken, Cached, Error, TokenProvider, TokenSource};
+///
+/// struct Issuer;
+///
+/// #[async_trait]
+/// impl TokenSource for Issuer {
+///     async fn fetch(&self) -> Result<AccessToken, Error> {
+///         AccessToken::builder("fresh").expires_in(Duration::from_secs(3600)).build()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let provider = Cached::new(Issuer);
+/// let first = provider.token().await?;
+/// let second = provider.token().await?;
+/// assert!(first.same_as(&second));
+/// assert_eq!(provider.stats().fetches, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Cached<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for Cached<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Cached<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("stats", &self.shared.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<S> {
+    source: S,
+    config: CacheConfig,
+    entry: ArcSwapOption<Entry>,
+    flight: Mutex<Flight>,
+    counters: Counters,
+}
+
+/// The state of fetching, behind a mutex that no await point ever holds.
+#[derive(Default)]
+struct Flight {
+    /// The fetch under way, if any; callers subscribe to its result.
+    running: Option<watch::Receiver<FetchResult>>,
+    /// Failures in a row.
+    failures: u32,
+    /// No new fetch starts before this instant.
+    retry_at: Option<Instant>,
+    /// The error of the last failed fetch.
+    last_error: Option<Error>,
+}
+
+impl<S: TokenSource> Cached<S> {
+    /// Caches what `source` fetches, with the default settings.
+    pub fn new(source: S) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(source, CacheConfig::default())),
+        }
+    }
+
+    /// Starts a cache with other settings (skew, refresh ahead, backoff, listener).
+    pub fn builder(source: S) -> CachedBuilder<S> {
+        CachedBuilder::new(source)
+    }
+
+    /// The token source behind the cache.
+    pub fn source(&self) -> &S {
+        &self.shared.source
+    }
+
+    /// A valid token: from the cache, or from the one fetch that all callers share.
+    ///
+    /// This inherent method is what `TokenProvider::token` calls; calling it on a `Cached`
+    /// directly also avoids the boxed future of the trait method.
+    pub async fn token(&self) -> Result<AccessToken, Error> {
+        if let Some(token) = self.current() {
+            return Ok(token);
+        }
+        self.shared.wait_for_fetch().await
+    }
+
+    /// The cached token if it is valid now; starts a background refresh when one is due.
+    pub fn current(&self) -> Option<AccessToken> {
+        let shared = &self.shared;
+        let guard = shared.entry.load();
+        let entry = guard.as_deref()?;
+        let now = Instant::now();
+        if !entry.is_valid(now) {
+            return None;
+        }
+        if entry.refresh_due(now)
+            && !entry.refresh_claimed.load(Ordering::Relaxed)
+            && !entry.refresh_claimed.swap(true, Ordering::AcqRel)
+        {
+            shared.refresh_ahead();
+        }
+        Counters::bump(&shared.counters.hits);
+        tracing::debug!(target: "tokensmith::cache", source = shared.source.name(), "token cache hit");
+        Some(entry.token.clone())
+    }
+
+    /// Drops `rejected` if it is still the cached token; see [`TokenProvider::invalidate`].
+    pub fn invalidate(&self, rejected: &AccessToken) {
+        self.shared.invalidate(rejected);
+    }
+
+    /// Counters and the current token's remaining validity.
+    pub fn stats(&self) -> CacheStats {
+        self.shared.stats()
+    }
+}
+
+#[async_trait]
+impl<S: TokenSource> TokenProvider for Cached<S> {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        Cached::token(self).await
+    }
+
+    fn invalidate(&self, rejected: &AccessToken) {
+        Cached::invalidate(self, rejected);
+    }
+
+    fn current(&self) -> Option<AccessToken> {
+        Cached::current(self)
+    }
+}
+
+impl<S> Shared<S> {
+    fn new(source: S, config: CacheConfig) -> Self {
+        Self {
+            source,
+            config,
+            entry: ArcSwapOption::empty(),
+            flight: Mutex::new(Flight::default()),
+            counters: Counters::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Flight> {
+        // The flight state stays consistent even if a holder panicked: every update is a
+        // plain assignment.
+        self.flight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stats(&self) -> CacheStats {
+        let mut stats = self.counters.snapshot();
+        stats.consecutive_failures = self.lock().failures;
+        let now = Instant::now();
+        if let Some(entry) = self.entry.load().as_deref().filter(|e| e.is_valid(now)) {
+            stats.has_token = true;
+            stats.remaining = entry
+                .valid_until
+                .map(|until| until.saturating_duration_since(now));
+        }
+        stats
+    }
+
+    fn emit(&self, event: CacheEvent<'_>) {
+        if let Some(listener) = &self.config.listener {
+            listener(&event);
+        }
+    }
+}
+
+impl<S: TokenSource> Shared<S> {
+    fn valid_token(&self, now: Instant) -> Option<AccessToken> {
+        let guard = self.entry.load();
+        let entry = guard.as_deref().filter(|e| e.is_valid(now))?;
+        Some(entry.token.clone())
+    }
+
+    async fn wait_for_fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
+        let mut result = {
+            let mut flight = self.lock();
+            let now = Instant::now();
+            // A fetch may have finished between the caller's look and taking the lock.
+            if let Some(token) = self.valid_token(now) {
+                Counters::bump(&self.counters.hits);
+                return Ok(token);
+            }
+            Counters::bump(&self.counters.misses);
+            tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "token cache miss");
+            match &flight.running {
+                Some(running) => running.clone(),
+                None => {
+                    if let (Some(retry_at), Some(last)) = (flight.retry_at, &flight.last_error) {
+                        if now < retry_at {
+                            return Err(Error::Backoff {
+                                retry_in: retry_at - now,
+                                failures: flight.failures,
+                                last: Box::new(last.clone()),
+                            });
+                        }
+                    }
+                    self.start_fetch(&mut flight, false)?
+                }
+            }
+        };
+        let outcome = result.wait_for(Option::is_some).await;
+        match outcome.as_deref() {
+            Ok(Some(result)) => result.clone(),
+            _ => Err(Error::other(
+                "the token fetch ended without a result: the token source panicked",
+            )),
+        }
+    }
+
+    /// Starts the background refresh claimed by a caller of `current`.
+    fn refresh_ahead(self: &Arc<Self>) {
+        let mut flight = self.lock();
+        if flight.running.is_some() {
+            return;
+        }
+        if let Ok(_running) = self.start_fetch(&mut flight, true) {
+            Counters::bump(&self.counters.refreshes_ahead);
+            tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "refreshing token ahead of expiry");
+        }
+    }
+
+    /// Spawns the fetch; the caller holds the flight lock and there is no fetch running.
+    fn start_fetch(
+        self: &Arc<Self>,
+        flight: &mut Flight,
+        refresh_ahead: bool,
+    ) -> Result<watch::Receiver<FetchResult>, Error> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(Error::config(
+                "the token cache needs a Tokio runtime to fetch tokens; call it from within one",
+            ));
+        };
+        let (sender, receiver) = watch::channel(None);
+        flight.running = Some(receiver.clone());
+        Counters::bump(&self.counters.fetches);
+        let span = tracing::info_span!(
+            target: "tokensmith::cache",
+            "tokensmith.fetch",
+            source = self.source.name(),
+            refresh_ahead,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            expires_in_s = tracing::field::Empty,
+        );
+        let guard = FetchGuard {
+            shared: Arc::clone(self),
+            sender: Some(sender),
+        };
+        runtime.spawn(guard.run(refresh_ahead).instrument(span));
+        Ok(receiver)
+    }
+
+    /// Records a fetch's outcome; returns it for the waiters.
+    fn finish(
+        &self,
+        result: Result<AccessToken, Error>,
+        elapsed: Duration,
+        refresh_ahead: bool,
+    ) -> Result<AccessToken, Error> {
+        let span = tracing::Span::current();
+        span.record("duration_ms", elapsed.as_millis() as u64);
+        match &result {
+            Ok(token) => {
+                let entry = self.config.entry_for(token.clone());
+                // Store before clearing `running`: a caller that then takes the lock and finds
+                // no fetch running must find the new token.
+                self.entry.store(Some(Arc::new(entry)));
+                let mut flight = self.lock();
+                flight.running = None;
+                flight.failures = 0;
+                flight.retry_at = None;
+                flight.last_error = None;
+                drop(flight);
+                let expires_in = token.lifetime();
+                span.record("outcome", "ok");
+                if let Some(lifetime) = expires_in {
+                    span.record("expires_in_s", lifetime.as_secs());
+                }
+                tracing::info!(target: "tokensmith::cache", source = self.source.name(), ?expires_in, "fetched a token");
+                self.emit(CacheEvent::Fetched {
+                    expires_in,
+                    elapsed,
+                    refresh_ahead,
+                });
+            }
+            Err(error) => self.record_failure(error),
+        }
+        result
+    }
+
+    fn record_failure(&self, error: &Error) {
+        Counters::bump(&self.counters.failures);
+        let now = Instant::now();
+        let mut flight = self.lock();
+        flight.running = None;
+        flight.failures = flight.failures.saturating_add(1);
+        let failures = flight.failures;
+        let retry_in = self.config.backoff.delay(failures);
+        flight.retry_at = Some(now + retry_in);
+        flight.last_error = Some(error.clone());
+        drop(flight);
+        // A token that is still valid keeps serving; its next refresh waits for the backoff.
+        let current = self.entry.load();
+        let serving_previous = match current.as_deref().filter(|e| e.is_valid(now)) {
+            Some(entry) => {
+                let retry = Arc::new(entry.retry_refresh_at(now + retry_in));
+                self.entry.compare_and_swap(&current, Some(retry));
+                true
+            }
+            None => false,
+        };
+        tracing::Span::current().record("outcome", "error");
+        tracing::warn!(
+            target: "tokensmith::cache",
+            source = self.source.name(),
+            error = %error,
+            consecutive_failures = failures,
+            retry_in_ms = retry_in.as_millis() as u64,
+            serving_previous,
+            "token fetch failed"
+        );
+        self.emit(CacheEvent::Failed {
+            error,
+            consecutive_failures: failures,
+            retry_in,
+            serving_previous,
+        });
+    }
+
+    fn invalidate(&self, rejected: &AccessToken) {
+        let current = self.entry.load();
+        let is_current = current
+            .as_deref()
+            .is_some_and(|entry| entry.token.same_as(rejected));
+        if !is_current {
+            tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "ignored invalidation of a token that was already replaced");
+            return;
+        }
+        let previous = self.entry.compare_and_swap(&current, None);
+        if previous
+            .as_deref()
+            .is_some_and(|entry| entry.token.same_as(rejected))
+        {
+            Counters::bump(&self.counters.invalidations);
+            tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "invalidated the cached token");
+            self.emit(CacheEvent::Invalidated);
+        }
+    }
+}
+
+/// Owns a running fetch. If the fetch task panics or its runtime shuts down, dropping the
+/// guard still clears the running state, so later callers start a new fetch instead of
+/// waiting on one that will never finish.
+struct FetchGuard<S: TokenSource> {
+    shared: Arc<Shared<S>>,
+    sender: Option<watch::Sender<FetchResult>>,
+}
+
+impl<S: TokenSource> FetchGuard<S> {
+    async fn run(mut self, refresh_ahead: bool) {
+        let started = Instant::now();
+        let result = self.shared.source.fetch().await;
+        let result = self.shared.finish(result, started.elapsed(), refresh_ahead);
+        if let Some(sender) = self.sender.take() {
+            sender.send_replace(Some(result));
+        }
+    }
+}
+
+impl<S: TokenSource> Drop for FetchGuard<S> {
+    fn drop(&mut self) {
+        if self.sender.is_some() {
+            self.shared.record_failure(&Error::other(
+                "the token fetch was abandoned: the token source panicked or the runtime shut down",
+            ));
+        }
+    }
+}

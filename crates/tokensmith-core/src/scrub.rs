@@ -1,0 +1,260 @@
+//! Short, secret-free excerpts of response bodies for error messages.
+
+/// The longest excerpt, in characters.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// How much of a body is examined; anything after this cannot reach an excerpt.
+const WINDOW_BYTES: usize = 4096;
+
+/// Shorter runs of token characters are left alone; longer ones are masked as possible tokens.
+const TOKEN_RUN: usize = 32;
+
+/// Field names whose values are masked wherever they appear (JSON or form encoded).
+const SECRET_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+    "assertion",
+    "code_verifier",
+    "device_code",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "code",
+    "token",
+    "secret",
+];
+
+const REDACTED: &str = "[redacted]";
+
+/// Makes a short excerpt of a response body that is safe to show in an error message.
+///
+/// Reads at most the first 4 KiB, replaces every occurrence of `known_secrets` (the client
+/// secret, a password), masks the values of fields such as `access_token`, `refresh_token`,
+/// `password` or `code` in JSON and form-encoded text, masks any long run of token-like
+/// characters (a JWT, an opaque token), folds control characters and white space, and cuts
+/// the result to 200 characters.
+///
+/// ```
+/// let body = br#"{"access_token":"abc.def.ghi","note":"hello"}"#;
+/// let excerpt = tokensmith_core::scrub_excerpt(body, &[]);
+/// assert_eq!(excerpt, r#"{"access_token":"[redacted]","note":"hello"}"#);
+/// ```
+pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {
+    let window = &body[..body.len().min(WINDOW_BYTES)];
+    let mut text = String::from_utf8_lossy(window).into_owned();
+    for secret in known_secrets.iter().filter(|s| !s.is_empty()) {
+        if text.contains(secret) {
+            text = text.replace(secret, REDACTED);
+        }
+    }
+    let text = mask_secret_fields(&text);
+    let text = mask_token_runs(&text);
+    fold_and_cut(&text)
+}
+
+fn mask_secret_fields(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some((key_len, value_start, value_end)) = secret_field_at(&lower, bytes, i) else {
+            i += 1;
+            continue;
+        };
+        out.push_str(&text[copied..value_start]);
+        out.push_str(REDACTED);
+        copied = value_end;
+        i = value_end.max(i + key_len);
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// If a secret field name starts at `i` and is followed by a value, returns the key length
+/// and the byte range of the value.
+fn secret_field_at(lower: &str, bytes: &[u8], i: usize) -> Option<(usize, usize, usize)> {
+    if i > 0 && is_word_byte(bytes[i - 1]) {
+        return None;
+    }
+    let key = SECRET_KEYS
+        .iter()
+        .find(|key| lower.as_bytes()[i..].starts_with(key.as_bytes()))?;
+    let mut j = i + key.len();
+    if j < bytes.len() && is_word_byte(bytes[j]) {
+        return None;
+    }
+    j = skip(bytes, j, |b| {
+        b == b'"' || b == b'\'' || b.is_ascii_whitespace()
+    });
+    if j >= bytes.len() || (bytes[j] != b':' && bytes[j] != b'=') {
+        return None;
+    }
+    j = skip(bytes, j + 1, |b| b.is_ascii_whitespace());
+    let quote = bytes.get(j).copied().filter(|&b| b == b'"' || b == b'\'');
+    if quote.is_some() {
+        j += 1;
+    }
+    let end = match quote {
+        Some(q) => skip(bytes, j, |b| b != q),
+        None => skip(bytes, j, |b| {
+            !(b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b'}' | b']' | b';' | b'<'))
+        }),
+    };
+    (end > j).then_some((key.len(), j, end))
+}
+
+fn skip(bytes: &[u8], mut j: usize, pred: impl Fn(u8) -> bool) -> usize {
+    while j < bytes.len() && pred(bytes[j]) {
+        j += 1;
+    }
+    j
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn is_token_char(c: char) -> bool {
+    // `/` is left out so that paths and URLs split into short runs.
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '=')
+}
+
+fn mask_token_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run_start = None;
+    for (idx, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        if is_token_char(c) && idx < text.len() {
+            run_start.get_or_insert(idx);
+            continue;
+        }
+        if let Some(start) = run_start.take() {
+            out.push_str(mask_run(&text[start..idx]));
+        }
+        if idx < text.len() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn mask_run(run: &str) -> &str {
+    let looks_like_token = run.len() >= TOKEN_RUN
+        && run.bytes().any(|b| b.is_ascii_digit())
+        && run.bytes().any(|b| b.is_ascii_alphabetic());
+    if looks_like_token { REDACTED } else { run }
+}
+
+fn fold_and_cut(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut pending_space = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if chars + usize::from(pending_space) >= EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        if pending_space {
+            out.push(' ');
+            chars += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_known_secrets_and_secret_fields() {
+        let body = b"client_secret=hunter2&grant_type=password&password=p%40ss&scope=read";
+        let out = scrub_excerpt(body, &[]);
+        assert_eq!(
+            out,
+            "client_secret=[redacted]&grant_type=password&password=[redacted]&scope=read"
+        );
+        let out = scrub_excerpt(b"{\"error\":\"bad\",\"echo\":\"MyS3cret\"}", &["MyS3cret"]);
+        assert_eq!(out, "{\"error\":\"bad\",\"echo\":\"[redacted]\"}");
+    }
+
+    #[test]
+    fn masks_json_fields_with_spacing_and_single_quotes() {
+        let out = scrub_excerpt(b"{ \"refresh_token\" : \"r-1\", 'code': 'abc' }", &[]);
+        assert_eq!(
+            out,
+            "{ \"refresh_token\" : \"[redacted]\", 'code': '[redacted]' }"
+        );
+    }
+
+    #[test]
+    fn leaves_ordinary_words_alone() {
+        let body = b"<html><body>502 Bad Gateway: the upstream error_code is 17</body></html>";
+        let out = scrub_excerpt(body, &[]);
+        assert_eq!(
+            out,
+            "<html><body>502 Bad Gateway: the upstream error_code is 17</body></html>"
+        );
+    }
+
+    #[test]
+    fn masks_long_token_like_runs() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let body =
+            format!("unexpected {jwt} here; see https://example.com/a/very/long/path/to/docs1");
+        let out = scrub_excerpt(body.as_bytes(), &[]);
+        assert_eq!(
+            out,
+            "unexpected [redacted] here; see https://example.com/a/very/long/path/to/docs1"
+        );
+    }
+
+    #[test]
+    fn folds_whitespace_and_cuts() {
+        let body = format!("a\n\n\tb\r\n{}", "x ".repeat(500));
+        let out = scrub_excerpt(body.as_bytes(), &[]);
+        assert!(out.starts_with("a b x x"));
+        assert!(out.ends_with('…'));
+        assert!(out.chars().count() <= EXCERPT_CHARS + 1);
+        let long = "x".repeat(500);
+        let out = scrub_excerpt(long.as_bytes(), &[]);
+        assert_eq!(out, format!("{}…", &long[..EXCERPT_CHARS]));
+        assert_eq!(
+            scrub_excerpt(&long.as_bytes()[..EXCERPT_CHARS], &[]),
+            &long[..EXCERPT_CHARS]
+        );
+    }
+
+    #[test]
+    fn survives_arbitrary_bytes() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state & 0xff) as u8
+                })
+                .collect();
+            let out = scrub_excerpt(&bytes, &["k"]);
+            assert!(out.chars().count() <= EXCERPT_CHARS + 1);
+        }
+        assert_eq!(scrub_excerpt(b"password=", &[]), "password=");
+        assert_eq!(scrub_excerpt("código=é".as_bytes(), &[]), "código=é");
+    }
+}

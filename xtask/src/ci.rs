@@ -1,0 +1,28 @@
+//! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure.
+
+use crate::run::{cargo, step};
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("`ci` takes no arguments, got `{extra}`"));
+    }
+    step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
+    step(
+        "clippy",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step("tests", cargo(&["test", "--workspace", "--all-features"]))?;
+    let mut doc = cargo(&["doc", "--workspace", "--all-features", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    step("docs", doc)?;
+    println!("==> all checks passed");
+    Ok(())
+}

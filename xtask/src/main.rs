@@ -1,0 +1,35 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `cargo xtask ci`: everything CI checks (format, lints, tests, docs).
+
+mod ci;
+mod run;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            print_usage();
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command `{other}`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_usage() {
+    println!(
+        "usage: cargo xtask <command>\n\n\
+         commands:\n  \
+         ci      format check, clippy, tests and docs, as CI runs them"
+    );
+}
