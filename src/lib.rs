@@ -7,6 +7,12 @@
 
 pub use tokensmith_core::*;
 
+/// The OAuth 2.0 token endpoint client: grants, client authentication, the Basic-client
+/// adapter (the `tokensmith-oauth2` crate).
+#[cfg(feature = "oauth2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
+pub use tokensmith_oauth2 as oauth2;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -36,6 +36,7 @@ mod cache;
 mod error;
 mod provider;
 mod scrub;
+mod secret;
 mod token;
 
 pub use async_trait::async_trait;

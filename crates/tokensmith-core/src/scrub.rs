@@ -95,6 +95,9 @@ fn secret_field_at(lower: &str, bytes: &[u8], i: usize) -> Option<(usize, usize,
         return None;
     }
     j = skip(bytes, j + 1, |b| b.is_ascii_whitespace());
+    if bytes[j..].starts_with(REDACTED.as_bytes()) {
+        return None;
+    }
     let quote = bytes.get(j).copied().filter(|&b| b == b'"' || b == b'\'');
     if quote.is_some() {
         j += 1;
@@ -190,6 +193,8 @@ mod tests {
         );
         let out = scrub_excerpt(b"{\"error\":\"bad\",\"echo\":\"MyS3cret\"}", &["MyS3cret"]);
         assert_eq!(out, "{\"error\":\"bad\",\"echo\":\"[redacted]\"}");
+        let out = scrub_excerpt(b"client_secret=MyS3cret; password=pw", &["MyS3cret"]);
+        assert_eq!(out, "client_secret=[redacted]; password=[redacted]");
     }
 
     #[test]

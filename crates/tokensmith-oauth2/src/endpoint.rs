@@ -1,0 +1,425 @@
+//! The token endpoint: where it is, how the client authenticates, and the HTTP settings.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokensmith_core::Error;
+use url::{Host, Url};
+
+use crate::client_auth::{ClientIdentity, Learned};
+use crate::{ClientAuth, ClientSecret, RetryPolicy};
+
+/// Default cap on the size of a token endpoint's answer.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// A token endpoint (RFC 6749 §3.2) and the client that talks to it.
+///
+/// Every request is a `POST` with an `application/x-www-form-urlencoded` body and
+/// `Accept: application/json`; parameters never go in the query string or headers. Redirects
+/// are not followed (they would carry the credentials elsewhere). Cloning is cheap and shares
+/// what [`ClientAuth::AutoDetect`] learns.
+///
+/// ```
+/// use tokensmith_oauth2::{ClientAuth, TokenEndpoint};
+///
+/// let endpoint = TokenEndpoint::builder("https://auth.example.com/oauth/token")
+///     .client_id("my-client")
+///     .client_secret("my-secret")
+///     .auth(ClientAuth::Basic)
+///     .build()?;
+/// assert_eq!(endpoint.client_id(), "my-client");
+///
+/// // Plain http is refused unless the host is loopback or the opt-in says it is insecure.
+/// let refused = TokenEndpoint::builder("http://auth.example.com/token")
+///     .client_id("id").client_secret("s").build();
+/// assert!(refused.is_err());
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) url: Url,
+    /// Scheme, host, port and path: what logs and errors show.
+    pub(crate) display: String,
+    pub(crate) client: ClientIdentity,
+    pub(crate) auth: ClientAuth,
+    pub(crate) learned: Learned,
+    pub(crate) http: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) headers: HeaderMap,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) max_body: usize,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl TokenEndpoint {
+    /// Starts an endpoint at `url`; see [`TokenEndpointBuilder`].
+    pub fn builder(url: impl AsRef<str>) -> TokenEndpointBuilder {
+        TokenEndpointBuilder {
+            url: url.as_ref().to_owned(),
+            client_id: None,
+            client_secret: None,
+            auth: ClientAuth::default(),
+            http: None,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            headers: Vec::new(),
+            params: Vec::new(),
+            max_body: DEFAULT_MAX_RESPONSE_BYTES,
+            retry: RetryPolicy::default(),
+            allow_http: false,
+        }
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> &Url {
+        &self.inner.url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client.id
+    }
+
+    /// The configured client authentication.
+    pub fn auth(&self) -> ClientAuth {
+        self.inner.auth
+    }
+
+    /// With [`ClientAuth::AutoDetect`], the style that worked, once one has.
+    pub fn learned_auth(&self) -> Option<ClientAuth> {
+        self.inner.learned.get()
+    }
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("url", &self.inner.display)
+            .field("client_id", &self.inner.client.id)
+            .field("auth", &self.inner.auth)
+            .field(
+                "extra_headers",
+                &self.inner.headers.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TokenEndpoint`]; `build` checks everything and never panics.
+pub struct TokenEndpointBuilder {
+    url: String,
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    auth: ClientAuth,
+    http: Option<reqwest::Client>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    headers: Vec<(String, ClientSecret)>,
+    params: Vec<(String, String)>,
+    max_body: usize,
+    retry: RetryPolicy,
+    allow_http: bool,
+}
+
+impl TokenEndpointBuilder {
+    /// The client id (RFC 6749 §2.2).
+    #[must_use]
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The client secret (RFC 6749 §2.3.1).
+    #[must_use]
+    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// How the client authenticates (default [`ClientAuth::Basic`]).
+    #[must_use]
+    pub fn auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sends with this client instead of building one. It should not follow redirects
+    /// (`reqwest::redirect::Policy::none()`): a redirect would carry the credentials elsewhere.
+    #[must_use]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Time allowed to connect (default 10 s); used when this builder makes the client.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, answer included (default 30 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A header sent with every token request, such as a vendor's `x-api-key`. Its value is
+    /// treated as a secret: marked sensitive, never printed.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<ClientSecret>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A form parameter sent with every token request (a vendor's fixed `resource`, say).
+    #[must_use]
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The largest answer read (default 1 MiB); a larger one is an error, not an allocation.
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_body = limit;
+        self
+    }
+
+    /// How failed requests are retried (default [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Allows a plain `http://` URL to a host that is not loopback. The client secret and
+    /// tokens then cross the network unencrypted: only for closed test networks.
+    #[must_use]
+    pub fn danger_allow_insecure_http(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    /// Checks the settings and builds the endpoint.
+    pub fn build(self) -> Result<TokenEndpoint, Error> {
+        let url = Url::parse(self.url.trim()).map_err(|e| {
+            Error::config(format!(
+                "token endpoint URL `{}` is not a URL: {e}",
+                self.url
+            ))
+        })?;
+        check_scheme(&url, self.allow_http)?;
+        let client_id = self.client_id.filter(|id| !id.is_empty()).ok_or_else(|| {
+            Error::config("no client id").with_hint("set one with `.client_id(..)`")
+        })?;
+        if self.client_secret.is_none() && self.auth != ClientAuth::None {
+            return Err(
+                Error::config(format!("{} needs a client secret", self.auth.as_str())).with_hint(
+                    "set `.client_secret(..)`, or use `ClientAuth::None` for a public client",
+                ),
+            );
+        }
+        for (name, _) in &self.params {
+            if matches!(name.as_str(), "grant_type" | "client_id" | "client_secret") {
+                return Err(Error::config(format!(
+                    "`{name}` cannot be an extra parameter: the grant and client authentication set it"
+                )));
+            }
+        }
+        if self.max_body == 0 || self.timeout.is_zero() {
+            return Err(Error::config(
+                "the response size limit and timeout must be above zero",
+            ));
+        }
+        let headers = header_map(&self.headers)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.connect_timeout)
+                .user_agent(concat!("tokensmith/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
+        };
+        let display = display_url(&url);
+        Ok(TokenEndpoint {
+            inner: Arc::new(Inner {
+                url,
+                display,
+                client: ClientIdentity {
+                    id: client_id,
+                    secret: self.client_secret,
+                },
+                auth: self.auth,
+                learned: Learned::default(),
+                http,
+                timeout: self.timeout,
+                headers,
+                params: self.params,
+                max_body: self.max_body,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for TokenEndpointBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpointBuilder")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_scheme(url: &Url, allow_http: bool) -> Result<(), Error> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(Error::config(format!(
+            "refusing plain http to {}: the client secret and tokens would cross the network unencrypted",
+            url.host_str().unwrap_or("")
+        ))
+        .with_hint("use https; for a closed test network call `.danger_allow_insecure_http()`")),
+        other => Err(Error::config(format!(
+            "token endpoint URL scheme `{other}` is not http or https"
+        ))),
+    }
+}
+
+/// Whether the URL's host is this machine (127.0.0.0/8, ::1 or `localhost`).
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+fn header_map(headers: &[(String, ClientSecret)]) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+        let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+            Error::config(format!(
+                "the value of header `{name}` has characters a header cannot carry"
+            ))
+        })?;
+        value.set_sensitive(true);
+        map.append(header, value);
+    }
+    Ok(map)
+}
+
+/// The URL without query, fragment or user info: safe for logs and errors.
+pub(crate) fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(url: &str) -> TokenEndpointBuilder {
+        TokenEndpoint::builder(url)
+            .client_id("id")
+            .client_secret("canary-secret-44")
+    }
+
+    #[test]
+    fn http_is_refused_unless_loopback_or_opted_in() {
+        for url in [
+            "http://127.0.0.1:8080/token",
+            "http://localhost/token",
+            "http://[::1]:9/t",
+            "https://a.example/t",
+        ] {
+            builder(url)
+                .build()
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        let err = builder("http://auth.example/token").build().unwrap_err();
+        assert!(err.to_string().contains("unencrypted"), "{err}");
+        assert!(err.hint().unwrap().contains("danger_allow_insecure_http"));
+        builder("http://auth.example/token")
+            .danger_allow_insecure_http()
+            .build()
+            .unwrap();
+        assert!(builder("ftp://x/token").build().is_err());
+        assert!(builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn missing_or_conflicting_settings_are_typed_errors() {
+        let no_secret = TokenEndpoint::builder("https://a/t")
+            .client_id("id")
+            .build()
+            .unwrap_err();
+        assert!(no_secret.hint().unwrap().contains("ClientAuth::None"));
+        TokenEndpoint::builder("https://a/t")
+            .client_id("id")
+            .auth(ClientAuth::None)
+            .build()
+            .unwrap();
+        assert!(
+            TokenEndpoint::builder("https://a/t")
+                .client_secret("s")
+                .build()
+                .is_err()
+        );
+        assert!(
+            builder("https://a/t")
+                .param("grant_type", "x")
+                .build()
+                .is_err()
+        );
+        assert!(
+            builder("https://a/t")
+                .header("bad header", "v")
+                .build()
+                .is_err()
+        );
+        assert!(
+            builder("https://a/t")
+                .header("x-api-key", "line\nbreak")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_and_display_hide_secrets_and_queries() {
+        let endpoint = builder("https://user:pw@a.example/t?key=canary-q#f")
+            .header("x-api-key", "canary-key-1")
+            .build()
+            .unwrap();
+        let text = format!(
+            "{endpoint:?} {:?}",
+            builder("https://a/t").header("x-api-key", "canary-key-1")
+        );
+        for canary in ["canary-secret-44", "canary-key-1", "canary-q", "pw"] {
+            assert!(!text.contains(canary), "{canary} in {text}");
+        }
+        assert!(text.contains("https://a.example/t"));
+    }
+}

@@ -1,0 +1,341 @@
+//! Sending a token request: client authentication, retries, the size cap, and parsing.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
+};
+use tokensmith_core::{Error, ErrorCode, UnexpectedResponse, scrub_excerpt};
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::form_urlencoded;
+
+use crate::endpoint::display_url;
+use crate::hints::{HintContext, explain};
+use crate::response::{RawAnswer, parse};
+use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
+
+/// A failed attempt, with what decides whether to try again.
+struct Failure {
+    error: Error,
+    retry_after: Option<Duration>,
+    /// The request certainly did not reach the server (connect failure) or was refused
+    /// unprocessed (429), so even a one-time credential is still unused.
+    unprocessed: bool,
+}
+
+impl TokenEndpoint {
+    /// Sends one grant request and reads the answer: a token, or an error with a hint.
+    ///
+    /// With [`ClientAuth::AutoDetect`] and a repeatable grant, an answer of `invalid_client`
+    /// or 401 to Basic authentication is followed by one attempt with the credentials in the
+    /// body; what works is kept for later requests.
+    pub async fn exchange(&self, request: &GrantRequest<'_>) -> Result<TokenResponse, Error> {
+        let style = match self.inner.auth {
+            ClientAuth::AutoDetect => match self.inner.learned.get() {
+                Some(learned) => learned,
+                None if request.repeatable => return self.probe(request).await,
+                None => ClientAuth::Basic,
+            },
+            style => style,
+        };
+        self.send(request, style)
+            .await
+            .map_err(|e| explain(e, &self.hint_context(request, style)))
+    }
+
+    async fn probe(&self, request: &GrantRequest<'_>) -> Result<TokenResponse, Error> {
+        let first = match self.send(request, ClientAuth::Basic).await {
+            Ok(answer) => {
+                self.inner.learned.set(ClientAuth::Basic);
+                return Ok(answer);
+            }
+            Err(e) if rejects_client(&e) => e,
+            Err(e) => return Err(explain(e, &self.hint_context(request, ClientAuth::Basic))),
+        };
+        tracing::info!(
+            target: "tokensmith::oauth2",
+            endpoint = %self.inner.display,
+            "Basic client authentication refused; trying credentials in the body"
+        );
+        match self.send(request, ClientAuth::RequestBody).await {
+            Ok(answer) => {
+                self.inner.learned.set(ClientAuth::RequestBody);
+                Ok(answer)
+            }
+            Err(second) if rejects_client(&second) => Err(second.with_hint(format!(
+                "both client authentication styles were refused: client_secret_basic answered \
+                 [{first}], client_secret_post answered as above; the client id or secret is \
+                 most likely wrong"
+            ))),
+            Err(second) => Err(explain(
+                second,
+                &self.hint_context(request, ClientAuth::RequestBody),
+            )),
+        }
+    }
+
+    fn hint_context<'a>(
+        &'a self,
+        request: &'a GrantRequest<'_>,
+        auth: ClientAuth,
+    ) -> HintContext<'a> {
+        HintContext {
+            grant_type: request.grant_type,
+            auth,
+            scope: request.scope,
+            endpoint: &self.inner.display,
+        }
+    }
+
+    /// Sends with retries.
+    async fn send(
+        &self,
+        request: &GrantRequest<'_>,
+        style: ClientAuth,
+    ) -> Result<TokenResponse, Error> {
+        let retry = &self.inner.retry;
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(request, style, attempt).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => failure,
+            };
+            let may_retry = failure.error.is_retryable()
+                && attempt < retry.attempts
+                && (request.repeatable || failure.unprocessed);
+            if !may_retry {
+                return Err(failure.error);
+            }
+            let delay = match failure.retry_after {
+                Some(asked) => asked.min(retry.max_retry_after),
+                None => retry.backoff.delay(attempt),
+            };
+            tracing::warn!(
+                target: "tokensmith::oauth2",
+                endpoint = %self.inner.display,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %failure.error,
+                "token request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &GrantRequest<'_>,
+        style: ClientAuth,
+        attempt: u32,
+    ) -> Result<TokenResponse, Failure> {
+        let inner = &self.inner;
+        let span = tracing::info_span!(
+            target: "tokensmith::oauth2",
+            "tokensmith.token_request",
+            grant = request.grant_type,
+            host = inner.url.host_str().unwrap_or(""),
+            path = inner.url.path(),
+            auth = style.as_str(),
+            attempt,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .attempt_inner(request, style)
+            .instrument(span.clone())
+            .await;
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        result
+    }
+
+    async fn attempt_inner(
+        &self,
+        request: &GrantRequest<'_>,
+        style: ClientAuth,
+    ) -> Result<TokenResponse, Failure> {
+        let inner = &self.inner;
+        let body = self.form_body(request, style);
+
+        let mut headers = inner.headers.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let basic = match style {
+            ClientAuth::Basic | ClientAuth::AutoDetect => inner.client.basic_header(true),
+            ClientAuth::BasicUnencoded => inner.client.basic_header(false),
+            ClientAuth::RequestBody | ClientAuth::None => None,
+        };
+        if let Some(value) = basic {
+            headers.insert(AUTHORIZATION, value);
+        }
+
+        let response = inner
+            .http
+            .post(inner.url.clone())
+            .headers(headers)
+            .body(body)
+            .timeout(inner.timeout)
+            .send()
+            .await
+            .map_err(|e| Failure {
+                unprocessed: e.is_connect(),
+                error: self.transport_error(e),
+                retry_after: None,
+            })?;
+
+        let status = response.status();
+        tracing::Span::current().record("status", status.as_u16());
+        tracing::debug!(target: "tokensmith::oauth2", status = status.as_u16(), "token endpoint answered");
+        let response_headers = response.headers().clone();
+        let content_type = header_text(&response_headers, CONTENT_TYPE);
+        let retry_after = retry_after(&response_headers);
+        let date =
+            header_text(&response_headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
+
+        let mut secrets: Vec<&str> = request.secret_values.clone();
+        if let Some(secret) = &inner.client.secret {
+            secrets.push(secret.expose_secret());
+        }
+        for value in inner.headers.values() {
+            if let Ok(text) = value.to_str() {
+                secrets.push(text);
+            }
+        }
+
+        let fail = |error: Error| Failure {
+            unprocessed: status == StatusCode::TOO_MANY_REQUESTS,
+            error,
+            retry_after,
+        };
+        let body = read_capped(response, inner.max_body)
+            .await
+            .map_err(|read| match read {
+                ReadError::TooLarge { seen } => fail(
+                    UnexpectedResponse::new(
+                        status,
+                        content_type.clone(),
+                        format!(
+                            "the answer is larger than the {} byte limit",
+                            inner.max_body
+                        ),
+                        scrub_excerpt(&seen, &secrets),
+                    )
+                    .into(),
+                ),
+                ReadError::Transport(e) => fail(self.transport_error(e)),
+            })?;
+
+        if status.is_redirection() {
+            let target = header_text(&response_headers, LOCATION)
+                .and_then(|l| inner.url.join(&l).ok())
+                .map(|u| display_url(&u))
+                .unwrap_or_else(|| "an unnamed location".into());
+            return Err(fail(
+                UnexpectedResponse::new(
+                    status,
+                    content_type,
+                    format!("redirected to {target}; not followed"),
+                    scrub_excerpt(&body, &secrets),
+                )
+                .into(),
+            ));
+        }
+        parse(&RawAnswer {
+            status,
+            content_type: content_type.as_deref(),
+            date,
+            body: &body,
+            secrets: &secrets,
+        })
+        .map_err(fail)
+    }
+
+    /// The form body: grant parameters, client authentication parameters, extra parameters.
+    fn form_body(&self, request: &GrantRequest<'_>, style: ClientAuth) -> String {
+        let inner = &self.inner;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", request.grant_type);
+        for (name, value) in &request.params {
+            form.append_pair(name, value);
+        }
+        for (name, value) in inner.client.body_params(style) {
+            form.append_pair(name, value);
+        }
+        for (name, value) in &inner.params {
+            form.append_pair(name, value);
+        }
+        form.finish()
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> Error {
+        if error.is_timeout() {
+            return Error::timeout(self.inner.display.clone(), self.inner.timeout);
+        }
+        let error = error.without_url();
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Error::transport(self.inner.display.clone(), message, Some(Arc::new(error)))
+    }
+}
+
+/// `invalid_client`, or any 401: the answer that makes auto-detection try the other style.
+fn rejects_client(error: &Error) -> bool {
+    error.status() == Some(StatusCode::UNAUTHORIZED)
+        || error
+            .oauth()
+            .is_some_and(|e| e.code == ErrorCode::InvalidClient)
+}
+
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_owned)
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = header_text(headers, RETRY_AFTER)?;
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+enum ReadError {
+    TooLarge { seen: Vec<u8> },
+    Transport(reqwest::Error),
+}
+
+/// Reads the body, refusing at the cap before reading more: a `Content-Length` above it is
+/// refused at once, and a body without one is read until it passes the cap.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > cap as u64)
+    {
+        return Err(ReadError::TooLarge { seen: Vec::new() });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > cap {
+            return Err(ReadError::TooLarge { seen: body });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

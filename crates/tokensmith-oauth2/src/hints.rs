@@ -1,0 +1,222 @@
+//! Hints: a sentence that names the likely cause of a token endpoint error.
+
+use reqwest::StatusCode;
+use tokensmith_core::{Error, ErrorCode};
+
+use crate::ClientAuth;
+
+/// What was sent, for the hints to refer to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HintContext<'a> {
+    pub(crate) grant_type: &'a str,
+    pub(crate) auth: ClientAuth,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) endpoint: &'a str,
+}
+
+/// Adds the hint that fits `error`, unless it already has one.
+pub(crate) fn explain(error: Error, ctx: &HintContext<'_>) -> Error {
+    if error.hint().is_some() {
+        return error;
+    }
+    match hint_for(&error, ctx) {
+        Some(hint) => error.with_hint(hint),
+        None => error,
+    }
+}
+
+fn hint_for(error: &Error, ctx: &HintContext<'_>) -> Option<String> {
+    if let Some(oauth) = error.oauth() {
+        return oauth_hint(&oauth.code, oauth.description.as_deref(), oauth.status, ctx);
+    }
+    match error {
+        Error::UnexpectedResponse(answer) => status_hint(answer.status, ctx),
+        Error::Timeout { .. } => Some(format!(
+            "{} did not answer in time; the server may be overloaded, or a firewall drops the \
+             connection",
+            ctx.endpoint
+        )),
+        Error::Transport { .. } => Some(format!(
+            "check that {} is the right host and port and that this machine can reach it",
+            ctx.endpoint
+        )),
+        _ => None,
+    }
+}
+
+fn oauth_hint(
+    code: &ErrorCode,
+    description: Option<&str>,
+    status: StatusCode,
+    ctx: &HintContext<'_>,
+) -> Option<String> {
+    let grant = ctx.grant_type;
+    let hint = match code {
+        ErrorCode::InvalidRequest => {
+            let text = description.unwrap_or("").to_ascii_lowercase();
+            // Some vendors answer a wrong client with `invalid_request` "Invalid client_id".
+            if text.contains("client_id") || text.contains("client_secret") {
+                return Some(invalid_client(ctx));
+            }
+            if !(text.contains("grant_type")
+                || text.contains("missing")
+                || text.contains("parameter"))
+            {
+                return None;
+            }
+            "parameters such as grant_type go in the POST body as application/x-www-form-urlencoded, \
+             not in headers or the query string; if they are in the body, check the \
+             Content-Type header and that no proxy strips the body"
+                .to_owned()
+        }
+        ErrorCode::InvalidClient => invalid_client(ctx),
+        ErrorCode::InvalidGrant => match grant {
+            "authorization_code" => "the redirect_uri of the code exchange must be identical to \
+                 the one sent to the authorization endpoint; an authorization code is single-use \
+                 and short-lived, so a reused or old code fails the same way"
+                .to_owned(),
+            "password" => "the username or password is wrong, or the user lacks access to this \
+                 client or tenant"
+                .to_owned(),
+            "refresh_token" => "the refresh token expired, was revoked, or was rotated and the \
+                 newer one was lost; sign in again to get a new one"
+                .to_owned(),
+            other => format!("the server rejected the {other} grant's credentials"),
+        },
+        ErrorCode::UnsupportedGrantType => format!(
+            "the server does not accept grant_type={grant} at this endpoint; check the grant the \
+             vendor documents"
+        ),
+        ErrorCode::UnauthorizedClient => format!(
+            "this client is not allowed to use grant_type={grant}; enable the grant for the \
+             client at the authorization server"
+        ),
+        ErrorCode::InvalidScope => match ctx.scope {
+            Some(scope) => format!(
+                "the server refused scope `{scope}`; check the scope names the vendor documents \
+                 and what this client may request"
+            ),
+            None => "the server wants a scope and none was sent; add one to the grant".to_owned(),
+        },
+        _ if status == StatusCode::UNAUTHORIZED => invalid_client(ctx),
+        _ => return status_hint(status, ctx),
+    };
+    Some(hint)
+}
+
+fn invalid_client(ctx: &HintContext<'_>) -> String {
+    let other = match ctx.auth {
+        ClientAuth::RequestBody => "ClientAuth::Basic (client_secret_basic)",
+        ClientAuth::None => "a confidential client's secret",
+        _ => "ClientAuth::RequestBody (client_secret_post)",
+    };
+    format!(
+        "the client id/secret pair is wrong, or the server wants another client authentication \
+         style: this request used {}; try {other}, or ClientAuth::AutoDetect",
+        ctx.auth.as_str()
+    )
+}
+
+fn status_hint(status: StatusCode, ctx: &HintContext<'_>) -> Option<String> {
+    let hint = match status.as_u16() {
+        404 | 405 => format!(
+            "HTTP {} means {} is likely the wrong URL: check the token path and the \
+             region or base URL",
+            status.as_u16(),
+            ctx.endpoint
+        ),
+        401 => invalid_client(ctx),
+        429 => {
+            "the token endpoint is rate limiting this client; cache tokens and back off".to_owned()
+        }
+        300..=399 => format!(
+            "the token endpoint redirected; redirects are not followed because they would carry \
+             the credentials elsewhere: configure the final URL instead of {}",
+            ctx.endpoint
+        ),
+        500..=599 => "the authorization server or a gateway in front of it failed; this is \
+                      usually temporary"
+            .to_owned(),
+        _ => return None,
+    };
+    Some(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokensmith_core::{OAuthError, UnexpectedResponse};
+
+    fn ctx(grant_type: &'static str) -> HintContext<'static> {
+        HintContext {
+            grant_type,
+            auth: ClientAuth::Basic,
+            scope: Some("read write"),
+            endpoint: "https://auth.example/oauth/token",
+        }
+    }
+
+    fn oauth(status: u16, code: &str, description: Option<&str>) -> Error {
+        let mut e = OAuthError::new(StatusCode::from_u16(status).unwrap(), code);
+        e.description = description.map(str::to_owned);
+        e.into()
+    }
+
+    fn hint(error: Error, grant: &'static str) -> String {
+        explain(error, &ctx(grant)).hint().unwrap_or("").to_owned()
+    }
+
+    #[test]
+    fn each_known_cause_has_its_hint() {
+        let h = hint(
+            oauth(400, "invalid_request", Some("Missing parameter grant_type")),
+            "client_credentials",
+        );
+        assert!(h.contains("form body") || h.contains("POST body"), "{h}");
+        assert!(h.contains("not in headers or the query string"));
+        assert_eq!(
+            hint(
+                oauth(400, "invalid_request", Some("bad audience")),
+                "password"
+            ),
+            ""
+        );
+        let h = hint(
+            oauth(400, "Invalid_request", Some("Invalid client_id")),
+            "client_credentials",
+        );
+        assert!(h.contains("client id/secret pair is wrong"), "{h}");
+
+        let h = hint(oauth(401, "invalid_client", None), "client_credentials");
+        assert!(
+            h.contains("client_secret_basic")
+                && h.contains("RequestBody")
+                && h.contains("AutoDetect"),
+            "{h}"
+        );
+
+        let h = hint(oauth(400, "invalid_grant", None), "authorization_code");
+        assert!(
+            h.contains("redirect_uri") && h.contains("single-use"),
+            "{h}"
+        );
+        let h = hint(oauth(400, "invalid_grant", None), "password");
+        assert!(h.contains("username or password"), "{h}");
+        let h = hint(oauth(400, "unsupported_grant_type", None), "password");
+        assert!(h.contains("grant_type=password"), "{h}");
+        let h = hint(oauth(400, "invalid_scope", None), "client_credentials");
+        assert!(h.contains("`read write`"), "{h}");
+
+        for status in [StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED] {
+            let e: Error = UnexpectedResponse::new(status, None, "x", "").into();
+            let h = hint(e, "client_credentials");
+            assert!(h.contains("wrong URL") && h.contains("region"), "{h}");
+        }
+    }
+
+    #[test]
+    fn an_existing_hint_is_kept() {
+        let e = oauth(401, "invalid_client", None).with_hint("vendor says");
+        assert_eq!(hint(e, "password"), "vendor says");
+    }
+}

@@ -1,0 +1,55 @@
+//! The OAuth 2.0 token endpoint client of tokensmith (RFC 6749).
+//!
+//! - [`TokenEndpoint`]: where the token endpoint is, how the client authenticates
+//!   ([`ClientAuth`]: Basic, body, none, unencoded Basic, or auto-detect), and HTTP settings
+//!   (timeouts, size cap, retries, extra headers and parameters). Requests are always `POST`
+//!   with a form body; `http://` is refused except to loopback.
+//! - Grants, each a [`TokenSource`](tokensmith_core::TokenSource) behind the core cache:
+//!   [`ClientCredentials`], [`Password`], [`RefreshTokenGrant`]; [`GrantSource`] uses and
+//!   rotates refresh tokens.
+//! - [`BasicClient`]: vendors that serve `{host}/oauth/token` with HTTP Basic.
+//! - Answers are parsed strictly where safety is at stake and tolerantly where servers differ;
+//!   every error keeps the HTTP status and the OAuth code, and carries a hint naming the likely
+//!   cause.
+//!
+//! # Example
+//! ```
+//! use std::sync::Arc;
+//! use tokensmith_core::TokenProvider;
+//! use tokensmith_oauth2::{ClientAuth, ClientCredentials, TokenEndpoint};
+//!
+//! let endpoint = TokenEndpoint::builder("https://auth.example.com/oauth/token")
+//!     .client_id("my-client")
+//!     .client_secret("my-secret")
+//!     .auth(ClientAuth::AutoDetect)
+//!     .build()?;
+//! let provider: Arc<dyn TokenProvider> =
+//!     Arc::new(ClientCredentials::new(endpoint).scope(["read"]).build());
+//! # let _ = provider;
+//! # Ok::<(), tokensmith_core::Error>(())
+//! ```
+
+mod basic_client;
+mod client_auth;
+mod client_credentials;
+mod endpoint;
+mod exchange;
+mod hints;
+mod password;
+mod refresh;
+mod request;
+mod response;
+mod source;
+
+pub use reqwest;
+pub use tokensmith_core;
+
+pub use crate::basic_client::{BASIC_CLIENT_TOKEN_PATH, BasicClient};
+pub use crate::client_auth::{ClientAuth, ClientSecret};
+pub use crate::client_credentials::ClientCredentials;
+pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpointBuilder};
+pub use crate::password::{Password, UserPassword};
+pub use crate::refresh::RefreshTokenGrant;
+pub use crate::request::{GrantRequest, RetryPolicy};
+pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
+pub use crate::source::{Grant, GrantSource};

@@ -1,0 +1,157 @@
+//! One token request: a grant type and its form parameters.
+
+use std::time::Duration;
+
+use tokensmith_core::Backoff;
+
+/// The parameters of one token request (RFC 6749 §4), sent as an
+/// `application/x-www-form-urlencoded` body. The grants build these; vendor crates and custom
+/// grants can too, and send them with [`TokenEndpoint::exchange`](crate::TokenEndpoint::exchange).
+///
+/// ```
+/// use tokensmith_oauth2::GrantRequest;
+///
+/// let request = GrantRequest::new("client_credentials").scope("read write");
+/// assert_eq!(request.grant_type(), "client_credentials");
+/// ```
+#[derive(Clone)]
+pub struct GrantRequest<'a> {
+    pub(crate) grant_type: &'a str,
+    pub(crate) params: Vec<(&'a str, &'a str)>,
+    pub(crate) secret_values: Vec<&'a str>,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) repeatable: bool,
+}
+
+impl<'a> GrantRequest<'a> {
+    /// A request for `grant_type`, which may be repeated safely (a retry cannot use up a
+    /// one-time credential).
+    pub fn new(grant_type: &'a str) -> Self {
+        Self {
+            grant_type,
+            params: Vec::new(),
+            secret_values: Vec::new(),
+            scope: None,
+            repeatable: true,
+        }
+    }
+
+    /// Adds a form parameter.
+    #[must_use]
+    pub fn param(mut self, name: &'a str, value: &'a str) -> Self {
+        self.params.push((name, value));
+        self
+    }
+
+    /// Adds a form parameter whose value is secret (a password, a code, a refresh token): it
+    /// is masked in any error excerpt.
+    #[must_use]
+    pub fn secret_param(mut self, name: &'a str, value: &'a str) -> Self {
+        self.secret_values.push(value);
+        self.param(name, value)
+    }
+
+    /// Adds `scope` (RFC 6749 §3.3), a space-separated list; hints quote it on `invalid_scope`.
+    #[must_use]
+    pub fn scope(mut self, scope: &'a str) -> Self {
+        self.scope = Some(scope);
+        self.param("scope", scope)
+    }
+
+    /// Marks the request as using a one-time credential (an authorization code, a rotating
+    /// refresh token): it is never repeated to probe client authentication, and retried only
+    /// when it certainly did not reach the server.
+    #[must_use]
+    pub fn single_use(mut self) -> Self {
+        self.repeatable = false;
+        self
+    }
+
+    /// The grant type.
+    pub fn grant_type(&self) -> &str {
+        self.grant_type
+    }
+}
+
+impl std::fmt::Debug for GrantRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.params.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("GrantRequest")
+            .field("grant_type", &self.grant_type)
+            .field("params", &names)
+            .field("repeatable", &self.repeatable)
+            .finish()
+    }
+}
+
+/// How failed token requests are retried: transport failures, timeouts, 5xx and 429 answers,
+/// with exponential backoff and jitter, honouring `Retry-After` up to a cap. OAuth 4xx errors
+/// are never retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub(crate) attempts: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, 500 ms doubling to 5 s with up to 50% jitter, `Retry-After` up to 10 s.
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(5))
+                .with_jitter(0.5),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retries.
+    pub fn none() -> Self {
+        Self {
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Attempts in all, the first included (at least 1, at most 10).
+    #[must_use]
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.clamp(1, 10);
+        self
+    }
+
+    /// The delays between attempts when the server gives no `Retry-After`.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    #[must_use]
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+}
+
+/// Scopes joined with single spaces (RFC 6749 §3.3); `None` when there are none.
+pub(crate) fn join_scopes<I, S>(scopes: I) -> Option<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let joined = scopes
+        .into_iter()
+        .flat_map(|s| {
+            s.as_ref()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!joined.is_empty()).then_some(joined)
+}

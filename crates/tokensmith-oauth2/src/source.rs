@@ -1,0 +1,156 @@
+//! The token source behind every grant: runs the grant, keeps and uses the refresh token.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tokensmith_core::{AccessToken, Cached, Error, ErrorCode, TokenSource};
+
+use crate::{GrantRequest, RefreshToken, TokenEndpoint, TokenResponse};
+
+/// A grant that can be run again whenever a new token is needed (client credentials,
+/// password). Implement it for a custom grant and wrap it in a [`GrantSource`].
+pub trait Grant: Send + Sync + 'static {
+    /// The request that runs the grant.
+    fn request(&self) -> GrantRequest<'_>;
+}
+
+/// A [`TokenSource`] that gets tokens from a token endpoint.
+///
+/// When it holds a refresh token it refreshes with it first (RFC 6749 §6). If the server
+/// answers `invalid_grant`, the dead refresh token is dropped and the source falls back to its
+/// grant, where it has one. A refresh token in an answer replaces the one held (rotation); an
+/// answer without one keeps it.
+pub struct GrantSource {
+    endpoint: TokenEndpoint,
+    grant: Option<Box<dyn Grant>>,
+    name: &'static str,
+    refresh: Mutex<Option<RefreshToken>>,
+}
+
+impl GrantSource {
+    /// Runs `grant` at `endpoint`; `name` names it in logs (such as `client_credentials`).
+    pub fn new(endpoint: TokenEndpoint, name: &'static str, grant: impl Grant) -> Self {
+        Self {
+            endpoint,
+            grant: Some(Box::new(grant)),
+            name,
+            refresh: Mutex::new(None),
+        }
+    }
+
+    /// Only refreshes: for a refresh token obtained elsewhere (a stored one, or the result of
+    /// an authorization code flow). When it is rejected, there is no grant to fall back to.
+    pub fn refresh_only(endpoint: TokenEndpoint, refresh_token: RefreshToken) -> Self {
+        Self {
+            endpoint,
+            grant: None,
+            name: "refresh_token",
+            refresh: Mutex::new(Some(refresh_token)),
+        }
+    }
+
+    /// Starts with a refresh token (a stored one) instead of running the grant first.
+    #[must_use]
+    pub fn with_refresh_token(self, refresh_token: RefreshToken) -> Self {
+        *self.refresh.lock().unwrap_or_else(PoisonError::into_inner) = Some(refresh_token);
+        self
+    }
+
+    /// The refresh token held now, if any (for persisting it).
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
+        self.refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The token endpoint.
+    pub fn endpoint(&self) -> &TokenEndpoint {
+        &self.endpoint
+    }
+
+    /// Wraps the source in the caching provider with default settings.
+    pub fn cached(self) -> Cached<Self> {
+        Cached::new(self)
+    }
+
+    fn accept(&self, answer: TokenResponse) -> AccessToken {
+        let (token, refresh, _) = answer.into_parts();
+        if let Some(refresh) = refresh {
+            let mut held = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+            let rotated = held
+                .as_ref()
+                .is_some_and(|old| old.expose_secret() != refresh.expose_secret());
+            if rotated {
+                tracing::debug!(target: "tokensmith::oauth2", grant = self.name, "refresh token rotated");
+            }
+            *held = Some(refresh);
+        }
+        token
+    }
+
+    /// Drops `dead` if it is still the refresh token held.
+    fn drop_refresh(&self, dead: &RefreshToken) {
+        let mut held = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+        if held
+            .as_ref()
+            .is_some_and(|r| r.expose_secret() == dead.expose_secret())
+        {
+            *held = None;
+        }
+    }
+
+    async fn refresh_with(&self, refresh: &RefreshToken) -> Result<AccessToken, Error> {
+        let request = GrantRequest::new("refresh_token")
+            .secret_param("refresh_token", refresh.expose_secret())
+            .single_use();
+        let answer = self.endpoint.exchange(&request).await?;
+        Ok(self.accept(answer))
+    }
+}
+
+#[async_trait]
+impl TokenSource for GrantSource {
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        if let Some(refresh) = self.refresh_token() {
+            match self.refresh_with(&refresh).await {
+                Ok(token) => return Ok(token),
+                Err(e) if e.oauth().is_some_and(|o| o.code == ErrorCode::InvalidGrant) => {
+                    self.drop_refresh(&refresh);
+                    if self.grant.is_none() {
+                        return Err(e);
+                    }
+                    tracing::warn!(
+                        target: "tokensmith::oauth2",
+                        grant = self.name,
+                        "the refresh token was rejected; running the grant again"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(grant) = &self.grant else {
+            return Err(
+                Error::config("no refresh token left and no grant to get a new one")
+                    .with_hint("the user has to sign in again"),
+            );
+        };
+        let answer = self.endpoint.exchange(&grant.request()).await?;
+        Ok(self.accept(answer))
+    }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+impl fmt::Debug for GrantSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrantSource")
+            .field("grant", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("refresh_token", &self.refresh_token())
+            .finish()
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the token endpoint client, against HTTP servers on 127.0.0.1.
+
+mod basic_client;
+mod client_auth;
+mod grants;
+mod limits;
+mod responses;
+mod retries;
+mod secrets;
+mod support;

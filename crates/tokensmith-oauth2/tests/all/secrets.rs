@@ -1,0 +1,131 @@
+//! Canary secrets never appear in errors, `Debug` output or logs.
+
+use serde_json::json;
+use tokensmith_core::TokenSource;
+use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, TokenEndpoint};
+use wiremock::matchers::{body_string_contains, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+const SECRET: &str = "canary-client-secret-d41";
+const PASSWORD: &str = "canary-password-a77";
+const ACCESS: &str = "canary-access-token-c09";
+const REFRESH: &str = "canary-refresh-token-e52";
+const API_KEY: &str = "canary-api-key-b38";
+const CANARIES: [&str; 5] = [SECRET, PASSWORD, ACCESS, REFRESH, API_KEY];
+
+fn endpoint_at(server: &MockServer, auth: ClientAuth) -> TokenEndpoint {
+    TokenEndpoint::builder(format!("{}/token", server.uri()))
+        .client_id("client")
+        .client_secret(SECRET)
+        .header("x-api-key", API_KEY)
+        .auth(auth)
+        .retry(fast_retries(2))
+        .build()
+        .unwrap()
+}
+
+fn assert_clean(text: &str) {
+    for canary in CANARIES {
+        assert!(!text.contains(canary), "{canary} leaked in: {text}");
+    }
+}
+
+#[tokio::test]
+async fn canaries_never_reach_errors_debug_or_traces() {
+    let capture = Capture::global();
+    let mut seen = Vec::new();
+
+    // Success, with a refresh token and rotation.
+    let server = MockServer::start().await;
+    Mock::given(body_string_contains("grant_type=password"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": ACCESS, "expires_in": 3600, "refresh_token": REFRESH, "id_token": ACCESS
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(body_string_contains("grant_type=refresh_token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "bad", "echo": REFRESH
+        })))
+        .mount(&server)
+        .await;
+    let endpoint = endpoint_at(&server, ClientAuth::AutoDetect);
+    let source = Password::new(endpoint.clone(), "alice", PASSWORD).build_source();
+    let token = source.fetch().await.unwrap();
+    let again = source.fetch().await.unwrap();
+    seen.push(format!(
+        "{token:?} {again:#?} {source:?} {source:#?} {endpoint:?}"
+    ));
+    let provider = Password::new(endpoint, "alice", PASSWORD).build();
+    let token = provider.token().await.unwrap();
+    provider.invalidate(&token);
+    seen.push(format!("{provider:?} {:?}", provider.stats()));
+
+    // Error answers that echo the secrets back.
+    let echo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_raw(
+            format!("<html>client_secret={SECRET} password={PASSWORD} key {API_KEY}</html>"),
+            "text/html",
+        ))
+        .mount(&echo)
+        .await;
+    for auth in [
+        ClientAuth::Basic,
+        ClientAuth::RequestBody,
+        ClientAuth::AutoDetect,
+    ] {
+        let err = Password::new(endpoint_at(&echo, auth), "alice", PASSWORD)
+            .build_source()
+            .fetch()
+            .await
+            .unwrap_err();
+        seen.push(format!("{err} {err:?} {err:#?}"));
+    }
+    let unauthorized = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": format!("wrong secret {SECRET}")
+        })))
+        .mount(&unauthorized)
+        .await;
+    let err = ClientCredentials::new(endpoint_at(&unauthorized, ClientAuth::AutoDetect))
+        .build_source()
+        .fetch()
+        .await
+        .unwrap_err();
+    seen.push(format!("{err} {err:?} {err:#?}"));
+
+    // Transport failure.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let closed = TokenEndpoint::builder(format!("http://127.0.0.1:{port}/token"))
+        .client_id("client")
+        .client_secret(SECRET)
+        .retry(fast_retries(1))
+        .build()
+        .unwrap();
+    let err = Password::new(closed, "alice", PASSWORD)
+        .build_source()
+        .fetch()
+        .await
+        .unwrap_err();
+    seen.push(format!("{err} {err:?} {err:#?}"));
+
+    let logs = capture.text();
+    assert!(
+        logs.contains("tokensmith.token_request"),
+        "TRACE output captured: {logs}"
+    );
+    assert!(
+        logs.contains("[redacted]"),
+        "the echoed secrets were masked: {logs}"
+    );
+    seen.push(logs);
+    for text in &seen {
+        assert_clean(text);
+    }
+}
