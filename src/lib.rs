@@ -13,6 +13,11 @@ pub use tokensmith_core::*;
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use tokensmith_oauth2 as oauth2;
 
+/// The `reqwest-middleware` middleware that attaches tokens (the `tokensmith-reqwest` crate).
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use tokensmith_reqwest as reqwest;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

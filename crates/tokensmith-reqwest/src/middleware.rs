@@ -1,0 +1,325 @@
+//! The bearer middleware: attaches a valid token to requests for the allowed origins.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::Extensions;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Request, Response, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use tokensmith_core::{AccessToken, Error, TokenProvider};
+use url::{Origin, Url};
+
+use crate::AuthError;
+
+/// Per-request control, set with `reqwest_middleware::RequestBuilder::with_extension`.
+///
+/// ```
+/// use tokensmith_reqwest::RequestAuth;
+/// # fn demo(client: &reqwest_middleware::ClientWithMiddleware) {
+/// let public = client.get("https://api.example.com/health").with_extension(RequestAuth::Skip);
+/// # let _ = public;
+/// # }
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RequestAuth {
+    /// Send this request without a token or extra headers.
+    Skip,
+    /// Use this provider instead of the middleware's (the origin rules still apply).
+    With(Arc<dyn TokenProvider>),
+}
+
+impl fmt::Debug for RequestAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Skip => f.write_str("Skip"),
+            Self::With(_) => f.write_str("With(..)"),
+        }
+    }
+}
+
+/// A `reqwest_middleware::Middleware` that sets `Authorization: <type> <token>` (and any
+/// extra headers, such as an API key) on requests to the allowed origins, and nowhere else.
+///
+/// On a 401 answer it calls [`TokenProvider::invalidate`] with the token it sent and retries
+/// the request once with a fresh token, if the request body can be cloned. A second 401 is
+/// returned as it is: it never loops.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tokensmith_core::StaticToken;
+/// use tokensmith_reqwest::{BearerAuth, client_builder};
+///
+/// let auth = BearerAuth::new(Arc::new(StaticToken::bearer("t")?))
+///     .for_origin("https://api.example.com")
+///     .header("x-api-key", "key")
+///     .build()?;
+/// let client = reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
+///     .with(auth)
+///     .build();
+/// # let _ = client;
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+pub struct BearerAuth {
+    provider: Arc<dyn TokenProvider>,
+    origins: Option<Vec<Origin>>,
+    headers: HeaderMap,
+    replace_authorization: bool,
+    retry_unauthorized: bool,
+}
+
+impl BearerAuth {
+    /// Starts a middleware over `provider`; name at least one origin with
+    /// [`for_origin`](BearerAuthBuilder::for_origin).
+    #[allow(
+        clippy::new_ret_no_self,
+        reason = "`new` starts the builder that validates origins in `build`"
+    )]
+    pub fn new(provider: Arc<dyn TokenProvider>) -> BearerAuthBuilder {
+        BearerAuthBuilder {
+            provider,
+            origins: Vec::new(),
+            any_origin: false,
+            headers: Vec::new(),
+            replace_authorization: false,
+            retry_unauthorized: true,
+        }
+    }
+
+    fn allows(&self, url: &Url) -> bool {
+        match &self.origins {
+            None => true,
+            Some(origins) => {
+                let origin = url.origin();
+                origins.contains(&origin)
+            }
+        }
+    }
+
+    fn attach(&self, request: &mut Request, token: Option<&AccessToken>) {
+        let headers = request.headers_mut();
+        for (name, value) in &self.headers {
+            headers.insert(name, value.clone());
+        }
+        if let Some(token) = token {
+            headers.insert(AUTHORIZATION, token.authorization_header());
+        }
+    }
+}
+
+impl fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origins = self.origins.as_ref().map(|o| {
+            o.iter()
+                .map(Origin::ascii_serialization)
+                .collect::<Vec<_>>()
+        });
+        f.debug_struct("BearerAuth")
+            .field("origins", &origins)
+            .field("extra_headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("replace_authorization", &self.replace_authorization)
+            .field("retry_unauthorized", &self.retry_unauthorized)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A valid token, without the boxed future when the provider has one at hand.
+pub(crate) async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
+    match provider.current() {
+        Some(token) => Ok(token),
+        None => provider.token().await,
+    }
+}
+
+fn auth_failed(error: Error) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(AuthError::new(error))
+}
+
+#[async_trait]
+impl Middleware for BearerAuth {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        if !self.allows(request.url()) {
+            return next.run(request, extensions).await;
+        }
+        let provider = match extensions.get::<RequestAuth>() {
+            Some(RequestAuth::Skip) => return next.run(request, extensions).await,
+            Some(RequestAuth::With(other)) => Arc::clone(other),
+            None => Arc::clone(&self.provider),
+        };
+        if request.headers().contains_key(AUTHORIZATION) && !self.replace_authorization {
+            self.attach(&mut request, None);
+            return next.run(request, extensions).await;
+        }
+
+        let token = valid_token(provider.as_ref()).await.map_err(auth_failed)?;
+        let retry = if self.retry_unauthorized {
+            request.try_clone()
+        } else {
+            None
+        };
+        let origin = request.url().origin().ascii_serialization();
+        self.attach(&mut request, Some(&token));
+        tracing::debug!(
+            target: "tokensmith::reqwest",
+            origin = %origin,
+            token_type = %token.token_type(),
+            "attached access token"
+        );
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != StatusCode::UNAUTHORIZED || !self.retry_unauthorized {
+            return Ok(response);
+        }
+
+        provider.invalidate(&token);
+        let Some(mut retry) = retry else {
+            tracing::debug!(
+                target: "tokensmith::reqwest",
+                origin = %origin,
+                "401 for a request whose body cannot be replayed; returning it"
+            );
+            return Ok(response);
+        };
+        let fresh = valid_token(provider.as_ref()).await.map_err(auth_failed)?;
+        if fresh.same_as(&token) {
+            // The provider cannot replace the token (a static one): the 401 is the answer.
+            return Ok(response);
+        }
+        drop(response);
+        self.attach(&mut retry, Some(&fresh));
+        tracing::debug!(
+            target: "tokensmith::reqwest",
+            origin = %origin,
+            "401 answered; retrying once with a fresh token"
+        );
+        next.run(retry, extensions).await
+    }
+}
+
+/// Builds a [`BearerAuth`]; `build` checks the origins and headers.
+pub struct BearerAuthBuilder {
+    provider: Arc<dyn TokenProvider>,
+    origins: Vec<String>,
+    any_origin: bool,
+    headers: Vec<(String, tokensmith_core::SecretString)>,
+    replace_authorization: bool,
+    retry_unauthorized: bool,
+}
+
+impl BearerAuthBuilder {
+    /// Attaches tokens to requests for this origin (scheme, host and port of the URL; any
+    /// path is ignored).
+    #[must_use]
+    pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
+        self.origins.push(origin.as_ref().to_owned());
+        self
+    }
+
+    /// Attaches tokens to requests for any origin. Every host the client talks to then sees
+    /// the token and extra headers: meant for clients that only ever call one API.
+    #[must_use]
+    pub fn allow_any_origin(mut self) -> Self {
+        self.any_origin = true;
+        self
+    }
+
+    /// An extra header for every authenticated request (an API key, say). Its value is
+    /// treated as a secret: marked sensitive, never printed, scoped like the token.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((
+            name.into(),
+            tokensmith_core::SecretString::from(value.into()),
+        ));
+        self
+    }
+
+    /// Replace an `Authorization` header the caller already set (default: leave it alone).
+    #[must_use]
+    pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
+        self.replace_authorization = replace;
+        self
+    }
+
+    /// Do not invalidate and retry on 401 answers.
+    #[must_use]
+    pub fn no_retry_on_unauthorized(mut self) -> Self {
+        self.retry_unauthorized = false;
+        self
+    }
+
+    /// Checks the settings and builds the middleware.
+    pub fn build(self) -> Result<BearerAuth, Error> {
+        let origins = if self.any_origin {
+            None
+        } else {
+            if self.origins.is_empty() {
+                return Err(Error::config("no origin to attach tokens to").with_hint(
+                    "name the API with `.for_origin(\"https://api.example.com\")`, or call \
+                     `.allow_any_origin()` if every request this client sends may carry the token",
+                ));
+            }
+            Some(
+                self.origins
+                    .iter()
+                    .map(|text| parse_origin(text))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+            let mut value =
+                HeaderValue::from_str(tokensmith_core::ExposeSecret::expose_secret(value))
+                    .map_err(|_| {
+                        Error::config(format!(
+                            "the value of header `{name}` has characters a header cannot carry"
+                        ))
+                    })?;
+            value.set_sensitive(true);
+            headers.insert(header, value);
+        }
+        Ok(BearerAuth {
+            provider: self.provider,
+            origins,
+            headers,
+            replace_authorization: self.replace_authorization,
+            retry_unauthorized: self.retry_unauthorized,
+        })
+    }
+}
+
+impl fmt::Debug for BearerAuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuthBuilder")
+            .field("origins", &self.origins)
+            .field("any_origin", &self.any_origin)
+            .field(
+                "extra_headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_origin(text: &str) -> Result<Origin, Error> {
+    let url = Url::parse(text.trim())
+        .map_err(|e| Error::config(format!("`{text}` is not an origin URL: {e}")))?;
+    match url.origin() {
+        origin @ Origin::Tuple(..) => Ok(origin),
+        Origin::Opaque(_) => Err(Error::config(format!(
+            "`{text}` has no origin: use an http or https URL such as https://api.example.com"
+        ))),
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the bearer middleware against servers on 127.0.0.1.
+
+mod errors;
+mod origins;
+mod redirects;
+mod support;
+mod unauthorized;

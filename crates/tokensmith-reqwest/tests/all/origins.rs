@@ -1,0 +1,187 @@
+//! Tokens and extra headers go to the allowed origins only.
+
+use std::sync::Arc;
+
+use tokensmith_core::StaticToken;
+use tokensmith_reqwest::{BearerAuth, RequestAuth, RequestBuilderExt};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+async fn ok_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn only_allowed_origins_get_the_token_and_extra_headers() {
+    let api = ok_server().await;
+    let other = ok_server().await;
+    let cache = cached_issuer();
+    let client = client_with(
+        BearerAuth::new(provider(&cache))
+            .for_origin(format!("{}/any/path/is/ignored", api.uri()))
+            .header("x-api-key", "key-1"),
+    );
+    client
+        .get(format!("{}/v1/things", api.uri()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{}/v1/things", other.uri()))
+        .send()
+        .await
+        .unwrap();
+
+    let seen = requests(&api).await;
+    assert_eq!(authorization(&seen[0]).as_deref(), Some("Bearer token-1"));
+    assert_eq!(seen[0].headers.get("x-api-key").unwrap(), "key-1");
+    let seen = requests(&other).await;
+    assert_eq!(authorization(&seen[0]), None);
+    assert!(seen[0].headers.get("x-api-key").is_none());
+    assert_eq!(fetches(&cache), 1);
+}
+
+#[tokio::test]
+async fn building_without_an_origin_is_an_error_unless_any_is_named() {
+    let provider: Arc<dyn tokensmith_core::TokenProvider> =
+        Arc::new(StaticToken::bearer("t").unwrap());
+    let err = BearerAuth::new(Arc::clone(&provider)).build().unwrap_err();
+    assert!(err.hint().unwrap().contains("allow_any_origin"), "{err}");
+    assert!(
+        BearerAuth::new(Arc::clone(&provider))
+            .for_origin("not a url")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuth::new(Arc::clone(&provider))
+            .for_origin("data:text/plain,x")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuth::new(Arc::clone(&provider))
+            .for_origin("https://a")
+            .header("bad name", "v")
+            .build()
+            .is_err()
+    );
+
+    let anywhere = ok_server().await;
+    let client = client_with(BearerAuth::new(provider).allow_any_origin());
+    client.get(anywhere.uri()).send().await.unwrap();
+    assert_eq!(
+        authorization(&requests(&anywhere).await[0]).as_deref(),
+        Some("Bearer t")
+    );
+}
+
+#[tokio::test]
+async fn the_callers_authorization_is_kept_unless_replacing_is_asked() {
+    let api = ok_server().await;
+    let cache = cached_issuer();
+    let keep = client_with(
+        BearerAuth::new(provider(&cache))
+            .for_origin(api.uri())
+            .header("x-api-key", "k"),
+    );
+    keep.get(api.uri())
+        .header("authorization", "Basic mine")
+        .send()
+        .await
+        .unwrap();
+    let replace = client_with(
+        BearerAuth::new(provider(&cache))
+            .for_origin(api.uri())
+            .replace_existing_authorization(true),
+    );
+    replace
+        .get(api.uri())
+        .header("authorization", "Basic mine")
+        .send()
+        .await
+        .unwrap();
+    let seen = requests(&api).await;
+    assert_eq!(authorization(&seen[0]).as_deref(), Some("Basic mine"));
+    assert_eq!(
+        seen[0].headers.get("x-api-key").unwrap(),
+        "k",
+        "extra headers still go"
+    );
+    assert_eq!(authorization(&seen[1]).as_deref(), Some("Bearer token-1"));
+    assert_eq!(
+        fetches(&cache),
+        1,
+        "no fetch for the request that kept its own header"
+    );
+}
+
+#[tokio::test]
+async fn a_request_can_skip_auth_or_name_another_provider() {
+    let api = ok_server().await;
+    let cache = cached_issuer();
+    let client = client_with(
+        BearerAuth::new(provider(&cache))
+            .for_origin(api.uri())
+            .header("x-api-key", "k"),
+    );
+    client
+        .get(api.uri())
+        .with_extension(RequestAuth::Skip)
+        .send()
+        .await
+        .unwrap();
+    let other: Arc<dyn tokensmith_core::TokenProvider> =
+        Arc::new(StaticToken::bearer("other").unwrap());
+    client
+        .get(api.uri())
+        .with_extension(RequestAuth::With(other))
+        .send()
+        .await
+        .unwrap();
+    let seen = requests(&api).await;
+    assert_eq!(authorization(&seen[0]), None);
+    assert!(seen[0].headers.get("x-api-key").is_none());
+    assert_eq!(authorization(&seen[1]).as_deref(), Some("Bearer other"));
+    assert_eq!(fetches(&cache), 0);
+}
+
+#[tokio::test]
+async fn plain_reqwest_builders_get_a_token_in_one_call() {
+    let api = ok_server().await;
+    let cache = cached_issuer();
+    reqwest::Client::new()
+        .get(api.uri())
+        .bearer_from(&cache)
+        .await
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        authorization(&requests(&api).await[0]).as_deref(),
+        Some("Bearer token-1")
+    );
+}
+
+#[tokio::test]
+async fn the_api_key_and_token_never_show_in_debug_output() {
+    let api = ok_server().await;
+    let provider: Arc<dyn tokensmith_core::TokenProvider> =
+        Arc::new(StaticToken::bearer("canary-token-71").unwrap());
+    let builder = BearerAuth::new(provider)
+        .for_origin(api.uri())
+        .header("x-api-key", "canary-key-93");
+    let builder_text = format!("{builder:?}");
+    let auth = builder.build().unwrap();
+    let text = format!("{builder_text} {auth:?} {auth:#?} {:?}", RequestAuth::Skip);
+    assert!(!text.contains("canary-"), "{text}");
+    assert!(text.contains("x-api-key"));
+}
