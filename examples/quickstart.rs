@@ -1,79 +1,96 @@
-//! Quickstart: a cached token provider in front of a token source.
+//! Quickstart: a client-credentials provider and a reqwest client that carries its tokens.
 //!
-//! Run with `cargo run --example quickstart`. The token source here is an in-process stand-in
-//! for a token endpoint, so the example needs no network and no credentials: it shows one
-//! fetch shared by many concurrent callers, cache hits, invalidation after a rejected token,
-//! and the cache's counters. No secret is printed.
+//! `cargo run --example quickstart` starts tokensmith's embedded authorization server on
+//! 127.0.0.1 (no network, no credentials), then:
+//! 1. builds a client-credentials provider for its token endpoint (cached by default),
+//! 2. puts the bearer middleware on a reqwest client, scoped to the API's origin,
+//! 3. calls the protected API several times, including from 50 tasks at once,
+//! 4. has the server revoke the token, so the next call gets a 401, drops the token, fetches
+//!    a new one and retries,
+//!
+//! and prints what happened at each step. No secret is printed: tokens show as `[redacted]`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use tokensmith::{AccessToken, Cached, Error, TokenProvider, TokenSource, async_trait};
-
-/// Stands in for a token endpoint: each fetch takes 50 ms and issues a one-hour token.
-struct DemoIssuer {
-    issued: AtomicU32,
-}
-
-#[async_trait]
-impl TokenSource for DemoIssuer {
-    async fn fetch(&self) -> Result<AccessToken, Error> {
-        let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        AccessToken::builder(format!("demo-token-{n}"))
-            .expires_in(Duration::from_secs(3600))
-            .scopes(["demo.read"])
-            .build()
-    }
-
-    fn name(&self) -> &str {
-        "demo_issuer"
-    }
-}
+use tokensmith::oauth2::{ClientAuth, ClientCredentials, TokenEndpoint};
+use tokensmith::reqwest::{BearerAuth, client_builder, reqwest_middleware};
+use tokensmith::{ExposeSecret, TokenProvider};
+use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let provider = Cached::new(DemoIssuer {
-        issued: AtomicU32::new(0),
-    });
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = TestServer::start().await?;
+    println!("authorization server and API at {}", server.url());
+
+    // 1. The provider: client credentials, HTTP Basic client authentication.
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .auth(ClientAuth::Basic)
+        .build()?;
+    let provider = ClientCredentials::new(endpoint)
+        .scope(["orders.read"])
+        .build();
     let shared: Arc<dyn TokenProvider> = Arc::new(provider.clone());
 
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let auth = Arc::clone(&shared);
-            tokio::spawn(async move { auth.token().await })
+    // 2. A reqwest client that attaches the token to the API's origin only.
+    let client = reqwest_middleware::ClientBuilder::new(client_builder().build()?)
+        .with(
+            BearerAuth::new(Arc::clone(&shared))
+                .for_origin(server.url())
+                .build()?,
+        )
+        .build();
+
+    // 3. Call the API: once, then from 50 tasks at once.
+    let answer = client.get(server.url_of("/api/orders")).send().await?;
+    println!(
+        "GET /api/orders -> {} {}",
+        answer.status(),
+        answer.text().await?
+    );
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let client = client.clone();
+            let url = server.url_of(&format!("/api/orders/{i}"));
+            tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) })
         })
         .collect();
-    let mut tokens = Vec::new();
-    for caller in callers {
-        tokens.push(caller.await.map_err(|e| Error::other(e.to_string()))??);
+    let mut ok = 0;
+    for call in calls {
+        if call.await??.is_success() {
+            ok += 1;
+        }
     }
-    let first = &tokens[0];
-    let same = tokens.iter().filter(|t| t.same_as(first)).count();
-    println!("100 concurrent callers -> {same} got the same token from one fetch");
-    println!("token: {first:?}");
+    let token = provider.token().await?;
+    println!("50 concurrent calls -> {ok} answered 200");
+    println!(
+        "token requests so far: {} (one token, cached); {token:?}",
+        server.counters().token_requests
+    );
 
-    for _ in 0..1000 {
-        shared.token().await?;
-    }
+    // 4. The server revokes the token: the middleware sees the 401, invalidates, refetches.
+    server.revoke(token.secret().expose_secret());
+    let answer = client.get(server.url_of("/api/orders")).send().await?;
     let stats = provider.stats();
     println!(
-        "after 1,000 more calls: fetches={} hits={} misses={}, valid for another {:?}",
-        stats.fetches,
+        "after revocation: GET /api/orders -> {} (token requests: {}, invalidations: {})",
+        answer.status(),
+        server.counters().token_requests,
+        stats.invalidations
+    );
+    let first = &server.requests_to(Endpoint::Token)[0];
+    println!(
+        "the token request had grant_type in its form body: {}; Authorization: {}",
+        first.has_form_key("grant_type"),
+        first.header("authorization").unwrap_or("none")
+    );
+    println!(
+        "cache: {} hits, {} fetches, valid for another {:?}",
         stats.hits,
-        stats.misses,
+        stats.fetches,
         stats.remaining.unwrap_or_default()
     );
-
-    // An API answered 401 for this token: drop it, and the next call fetches a new one.
-    shared.invalidate(first);
-    let replacement = shared.token().await?;
-    println!(
-        "after invalidation: new token? {}; fetches={} invalidations={}",
-        !replacement.same_as(first),
-        provider.stats().fetches,
-        provider.stats().invalidations
-    );
+    server.shutdown().await;
     Ok(())
 }

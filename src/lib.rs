@@ -18,6 +18,11 @@ pub use tokensmith_oauth2 as oauth2;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use tokensmith_reqwest as reqwest;
 
+/// The embedded authorization server for tests and examples (the `tokensmith-testkit` crate).
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub use tokensmith_testkit as testkit;
+
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

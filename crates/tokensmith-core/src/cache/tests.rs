@@ -1,4 +1,3 @@
-use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -503,50 +502,10 @@ fn the_builder_refuses_settings_that_cannot_work() {
     }
 }
 
-/// A `tracing` writer that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    /// A global TRACE subscriber for this test binary: with tests running in parallel, a
-    /// thread-local one can miss callsites first hit on another thread.
-    fn global() -> &'static Capture {
-        static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-        CAPTURE.get_or_init(|| {
-            let capture = Capture::default();
-            let subscriber = tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_writer(capture.clone())
-                .with_ansi(false)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber)
-                .expect("no other global subscriber in this test binary");
-            capture
-        })
-    }
-}
-
-impl io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn canary_secrets_never_reach_logs_debug_or_errors() {
     const CANARY: &str = "canary-token-5b1e77";
-    let capture = Capture::global();
+    let capture = tokensmith_testkit::TraceCapture::global();
 
     let source = Scripted::new(Duration::ZERO, |n| match n {
         2 => Err(server_down()),
@@ -573,7 +532,7 @@ async fn canary_secrets_never_reach_logs_debug_or_errors() {
     let fresh = cache.token().await.unwrap();
     assert!(fresh.secret().expose_secret().starts_with(CANARY));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("token cache hit"),
         "TRACE output was captured: {logs}"

@@ -8,3 +8,4 @@ mod responses;
 mod retries;
 mod secrets;
 mod support;
+mod testkit;

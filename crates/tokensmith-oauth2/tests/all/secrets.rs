@@ -34,7 +34,7 @@ fn assert_clean(text: &str) {
 
 #[tokio::test]
 async fn canaries_never_reach_errors_debug_or_traces() {
-    let capture = Capture::global();
+    let capture = tokensmith_testkit::TraceCapture::global();
     let mut seen = Vec::new();
 
     // Success, with a refresh token and rotation.

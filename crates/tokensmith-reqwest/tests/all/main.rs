@@ -4,4 +4,5 @@ mod errors;
 mod origins;
 mod redirects;
 mod support;
+mod testkit;
 mod unauthorized;

@@ -1,0 +1,240 @@
+//! What the server knows: clients, users, lifetimes, and which vendor it plays.
+
+use std::time::Duration;
+
+/// The client id of the confidential client every server starts with.
+pub const DEFAULT_CLIENT_ID: &str = "test-client";
+/// Its secret.
+pub const DEFAULT_CLIENT_SECRET: &str = "test-secret";
+/// The public client (no secret) every server starts with.
+pub const DEFAULT_PUBLIC_CLIENT_ID: &str = "test-public";
+/// The user every server starts with.
+pub const DEFAULT_USERNAME: &str = "alice";
+/// Her password.
+pub const DEFAULT_PASSWORD: &str = "wonderland";
+/// The redirect URI registered for the default clients.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
+/// The API key an Avionté-flavoured server wants unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "test-api-key";
+/// The scope an Avionté-flavoured server wants.
+pub const AVIONTE_SCOPE: &str = "avionte.aero.compasintegrationservice";
+
+/// Which vendor the server plays: paths, required headers, error shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavour {
+    /// RFC 6749 as written: `/token`, `/authorize`, `/device_authorization`, API under `/api/`.
+    Standard,
+    /// AirVantage in one region (`na`, `eu`, …): `/api/oauth/token`, `/api/oauth/authorize`,
+    /// `/api/oauth/expire`, API under `/api/v1/` and `/api/v2/`, errors as
+    /// `{"error":"<dotted.code>","errorParameters":[…]}`.
+    AirVantage {
+        /// The region this instance serves.
+        region: String,
+    },
+    /// Avionté: `/authorize/token` with `x-api-key` and `scope` required, credentials in the
+    /// body; API under `/front-office/v1/` wanting `x-api-key` and a tenant header.
+    Avionte {
+        /// The API key wanted on every request.
+        api_key: String,
+    },
+    /// A vendor with `POST /oauth/token`, HTTP Basic only, refresh tokens that never rotate,
+    /// and errors in non-standard shapes (`Invalid_request`, `{"errors":[…]}`).
+    BasicVendor,
+}
+
+impl Flavour {
+    pub(crate) fn token_path(&self) -> &'static str {
+        match self {
+            Self::Standard => "/token",
+            Self::AirVantage { .. } => "/api/oauth/token",
+            Self::Avionte { .. } => "/authorize/token",
+            Self::BasicVendor => "/oauth/token",
+        }
+    }
+
+    pub(crate) fn authorize_path(&self) -> &'static str {
+        match self {
+            Self::AirVantage { .. } => "/api/oauth/authorize",
+            _ => "/authorize",
+        }
+    }
+
+    pub(crate) fn is_api_path(&self, path: &str) -> bool {
+        match self {
+            Self::Standard | Self::BasicVendor => path.starts_with("/api/"),
+            Self::AirVantage { .. } => path.starts_with("/api/v1/") || path.starts_with("/api/v2/"),
+            Self::Avionte { .. } => path.starts_with("/front-office/"),
+        }
+    }
+}
+
+/// How a client may authenticate at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuthMethods {
+    pub(crate) basic: bool,
+    pub(crate) body: bool,
+    /// Decode the form-urlencoding of Basic credentials (RFC 6749 §2.3.1); some servers don't.
+    pub(crate) decode_basic: bool,
+}
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
+    pub(crate) auth: AuthMethods,
+    pub(crate) grants: Option<Vec<String>>,
+    pub(crate) scopes: Option<Vec<String>>,
+    pub(crate) redirect_uris: Vec<String>,
+}
+
+impl ClientConfig {
+    /// A confidential client that may authenticate with Basic or in the body, use any grant
+    /// and ask for any scope, with [`DEFAULT_REDIRECT_URI`] registered.
+    pub fn confidential(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: Some(secret.into()),
+            auth: AuthMethods {
+                basic: true,
+                body: true,
+                decode_basic: true,
+            },
+            grants: None,
+            scopes: None,
+            redirect_uris: vec![DEFAULT_REDIRECT_URI.to_owned()],
+        }
+    }
+
+    /// A public client: no secret, `client_id` in the body.
+    pub fn public(id: impl Into<String>) -> Self {
+        Self {
+            secret: None,
+            ..Self::confidential(id, "")
+        }
+    }
+
+    /// Accepts HTTP Basic client authentication only.
+    #[must_use]
+    pub fn basic_only(mut self) -> Self {
+        self.auth.basic = true;
+        self.auth.body = false;
+        self
+    }
+
+    /// Accepts credentials in the form body only.
+    #[must_use]
+    pub fn body_only(mut self) -> Self {
+        self.auth.basic = false;
+        self.auth.body = true;
+        self
+    }
+
+    /// Compares Basic credentials without form-urlencoding them first, as some servers do.
+    #[must_use]
+    pub fn basic_without_decoding(mut self) -> Self {
+        self.auth.decode_basic = false;
+        self
+    }
+
+    /// Allows only these grant types (`client_credentials`, `password`, …).
+    #[must_use]
+    pub fn grants<I, S>(mut self, grants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.grants = Some(grants.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Allows only these scopes; asking for another is `invalid_scope`.
+    #[must_use]
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Registers a redirect URI (in addition to [`DEFAULT_REDIRECT_URI`]).
+    #[must_use]
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
+    }
+
+    pub(crate) fn allows_grant(&self, grant: &str) -> bool {
+        self.grants
+            .as_ref()
+            .is_none_or(|grants| grants.iter().any(|g| g == grant))
+    }
+
+    /// The scopes asked for that this client may not have.
+    pub(crate) fn refused_scopes<'a>(&self, asked: &'a str) -> Vec<&'a str> {
+        match &self.scopes {
+            None => Vec::new(),
+            Some(allowed) => asked
+                .split_whitespace()
+                .filter(|s| !allowed.iter().any(|a| a == s))
+                .collect(),
+        }
+    }
+}
+
+/// Everything the server is started with.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) flavour: Flavour,
+    pub(crate) clients: Vec<ClientConfig>,
+    pub(crate) users: Vec<(String, String)>,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) refresh_for_client_credentials: bool,
+    pub(crate) code_lifetime: Duration,
+    pub(crate) device_interval: Duration,
+    pub(crate) device_lifetime: Duration,
+    pub(crate) companies: Vec<String>,
+    pub(crate) denied_rights: Vec<String>,
+}
+
+impl Config {
+    pub(crate) fn new(flavour: Flavour) -> Self {
+        let mut clients = vec![
+            ClientConfig::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+            ClientConfig::public(DEFAULT_PUBLIC_CLIENT_ID),
+        ];
+        let rotate = !matches!(flavour, Flavour::BasicVendor);
+        match &flavour {
+            Flavour::Avionte { .. } => clients[0] = clients[0].clone().body_only(),
+            Flavour::BasicVendor => clients[0] = clients[0].clone().basic_only(),
+            _ => {}
+        }
+        Self {
+            flavour,
+            clients,
+            users: vec![(DEFAULT_USERNAME.to_owned(), DEFAULT_PASSWORD.to_owned())],
+            token_lifetime: Duration::from_secs(3600),
+            rotate_refresh_tokens: rotate,
+            refresh_for_client_credentials: false,
+            code_lifetime: Duration::from_secs(60),
+            device_interval: Duration::from_secs(5),
+            device_lifetime: Duration::from_secs(600),
+            companies: vec!["company-1".to_owned()],
+            denied_rights: Vec::new(),
+        }
+    }
+
+    pub(crate) fn client(&self, id: &str) -> Option<&ClientConfig> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+
+    pub(crate) fn user_ok(&self, username: &str, password: &str) -> bool {
+        self.users
+            .iter()
+            .any(|(u, p)| u == username && p == password)
+    }
+}

@@ -1,0 +1,60 @@
+//! An embedded OAuth 2.0 authorization server for tests, examples and your own test suites.
+//!
+//! [`TestServer::start`] binds 127.0.0.1 on a free port in milliseconds and serves:
+//! - a token endpoint that follows RFC 6749 faithfully (form body only, Basic or body client
+//!   authentication per client, `client_credentials`, `password`, `refresh_token` with
+//!   optional rotation, `authorization_code` with PKCE and `redirect_uri` checks, and the
+//!   device grant of RFC 8628), with correct error bodies and statuses;
+//! - an authorization endpoint that approves at once and redirects back with `code` and `state`;
+//! - a protected API that accepts only live tokens it issued (401 with
+//!   `WWW-Authenticate: Bearer error="invalid_token"` otherwise);
+//! - vendor [`Flavour`]s: AirVantage regions, Avionté, and a Basic-client vendor with
+//!   non-standard errors;
+//! - fault injection ([`Fault`]), a request log with secrets masked ([`LoggedRequest`]) and
+//!   [`Counters`].
+//!
+//! # Example
+//! ```
+//! use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = TestServer::start().await?;
+//! let answer: serde_json::Value = reqwest::Client::new()
+//!     .post(server.token_url())
+//!     .basic_auth(DEFAULT_CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
+//!     .header("content-type", "application/x-www-form-urlencoded")
+//!     .body("grant_type=client_credentials")
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert!(answer["access_token"].is_string());
+//! assert_eq!(server.counters().tokens_issued, 1);
+//! assert!(server.requests_to(Endpoint::Token)[0].has_form_key("grant_type"));
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod api;
+mod authorize;
+mod capture;
+mod config;
+mod faults;
+mod log;
+mod reply;
+mod server;
+mod state;
+mod token;
+
+pub use crate::capture::TraceCapture;
+pub use crate::config::{
+    AVIONTE_SCOPE, ClientConfig, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_PASSWORD, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI, DEFAULT_USERNAME, Flavour,
+};
+pub use crate::faults::{Fault, Target};
+pub use crate::log::{Counters, Endpoint, LoggedRequest};
+pub use crate::server::{TestServer, TestServerBuilder};
+pub use crate::state::Registry;
+pub use crate::token::DEVICE_CODE_GRANT;

@@ -1,0 +1,358 @@
+//! The token endpoint (RFC 6749 §3.2, §4, §6; RFC 7636; RFC 8628 §3.4).
+
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::Flavour;
+use crate::config::{ClientConfig, DEFAULT_USERNAME};
+use crate::reply::{Reply, oauth_error};
+use crate::server::Incoming;
+use crate::state::{DeviceStatus, Shared, lock};
+
+/// The device grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
+    let flavour = &state.config.flavour;
+    if let Flavour::Avionte { api_key } = flavour {
+        if req.header("x-api-key") != Some(api_key.as_str()) {
+            return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
+        }
+    }
+    // AirVantage also serves the token endpoint over GET with query parameters.
+    let params = if matches!(flavour, Flavour::AirVantage { .. }) && req.method == Method::GET {
+        &req.query
+    } else {
+        &req.form
+    };
+    let param = |name: &str| Incoming::find(params, name);
+    let Some(grant_type) = param("grant_type") else {
+        let whereabouts = if req.query_param("grant_type").is_some() {
+            " (it was in the query string; parameters belong in the form body)"
+        } else if req.header("grant_type").is_some() {
+            " (it was in a header; parameters belong in the form body)"
+        } else {
+            ""
+        };
+        return oauth_error(
+            flavour,
+            "invalid_request",
+            &format!("Missing parameter grant_type{whereabouts}"),
+        );
+    };
+    let client = match authenticate(state, req, params) {
+        Ok(client) => client,
+        Err(reply) => return reply,
+    };
+    if !client.allows_grant(grant_type) {
+        return oauth_error(
+            flavour,
+            "unauthorized_client",
+            &format!("client may not use grant_type {grant_type}"),
+        );
+    }
+    let scope = param("scope");
+    if matches!(flavour, Flavour::Avionte { .. }) && scope.is_none() {
+        return oauth_error(flavour, "invalid_scope", "scope is required");
+    }
+    if let Some(scope) = scope {
+        let refused = client.refused_scopes(scope);
+        if !refused.is_empty() {
+            return oauth_error(
+                flavour,
+                "invalid_scope",
+                &format!("scope not allowed: {}", refused.join(" ")),
+            );
+        }
+    }
+    match grant_type {
+        "client_credentials" if client.secret.is_none() => oauth_error(
+            flavour,
+            "unauthorized_client",
+            "a public client cannot use client_credentials",
+        ),
+        "client_credentials" => {
+            let with_refresh = state.config.refresh_for_client_credentials;
+            let (access, refresh) = state.issue(&client.id, None, scope, with_refresh, None);
+            success(state, &access, refresh.as_deref(), scope)
+        }
+        "password" => {
+            let (Some(username), Some(password)) = (param("username"), param("password")) else {
+                return oauth_error(
+                    flavour,
+                    "invalid_request",
+                    "Missing parameter username or password",
+                );
+            };
+            if !state.config.user_ok(username, password) {
+                return oauth_error(flavour, "invalid_grant", "Bad credentials");
+            }
+            let (access, refresh) = state.issue(&client.id, Some(username), scope, true, None);
+            success(state, &access, refresh.as_deref(), scope)
+        }
+        "refresh_token" => refresh(state, client, param("refresh_token")),
+        "authorization_code" => authorization_code(state, client, params),
+        DEVICE_CODE_GRANT => device_code(state, client, param("device_code")),
+        other => oauth_error(
+            flavour,
+            "unsupported_grant_type",
+            &format!("grant_type {other} is not supported"),
+        ),
+    }
+}
+
+fn success(state: &Shared, access: &str, refresh: Option<&str>, scope: Option<&str>) -> Reply {
+    let mut body = Map::new();
+    body.insert("access_token".into(), access.into());
+    let token_type = match state.config.flavour {
+        Flavour::AirVantage { .. } => "bearer",
+        _ => "Bearer",
+    };
+    body.insert("token_type".into(), token_type.into());
+    body.insert(
+        "expires_in".into(),
+        state.config.token_lifetime.as_secs().into(),
+    );
+    if let Some(refresh) = refresh {
+        body.insert("refresh_token".into(), refresh.into());
+    }
+    if let Some(scope) = scope {
+        body.insert("scope".into(), scope.into());
+    }
+    Reply::json(StatusCode::OK, &Value::Object(body))
+}
+
+/// Client authentication (RFC 6749 §2.3): Basic with form-urlencoded id and secret, or the
+/// body; never both.
+fn authenticate<'a>(
+    state: &'a Shared,
+    req: &Incoming,
+    params: &[(String, String)],
+) -> Result<&'a ClientConfig, Reply> {
+    let flavour = &state.config.flavour;
+    let failed = |why: &str| oauth_error(flavour, "invalid_client", why);
+    let basic = req.header("authorization").and_then(parse_basic);
+    let body_id = Incoming::find(params, "client_id");
+    let body_secret = Incoming::find(params, "client_secret");
+    if basic.is_some() && body_secret.is_some() {
+        return Err(oauth_error(
+            flavour,
+            "invalid_request",
+            "more than one client authentication method was used",
+        ));
+    }
+    if let Some((raw_id, raw_secret)) = basic {
+        let config = &state.config;
+        let found = config
+            .client(&form_decode(&raw_id))
+            .filter(|c| c.auth.decode_basic)
+            .map(|c| (c, form_decode(&raw_secret)))
+            .or_else(|| {
+                config
+                    .client(&raw_id)
+                    .filter(|c| !c.auth.decode_basic)
+                    .map(|c| (c, raw_secret.clone()))
+            });
+        let Some((client, secret)) = found else {
+            return Err(failed("unknown client"));
+        };
+        if !client.auth.basic {
+            return Err(failed("this client may not use HTTP Basic authentication"));
+        }
+        if client.secret.as_deref() != Some(secret.as_str()) {
+            return Err(failed("client authentication failed"));
+        }
+        return Ok(client);
+    }
+    let Some(id) = body_id else {
+        return Err(failed("client authentication required"));
+    };
+    let Some(client) = state.config.client(id) else {
+        return Err(failed("unknown client"));
+    };
+    match (&client.secret, body_secret) {
+        (None, None) => Ok(client),
+        (Some(_), Some(_)) if !client.auth.body => Err(failed(
+            "this client may not send its credentials in the body",
+        )),
+        (Some(expected), Some(given)) if expected == given => Ok(client),
+        (Some(_), None) => Err(failed("client authentication required")),
+        _ => Err(failed("client authentication failed")),
+    }
+}
+
+fn parse_basic(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+fn form_decode(value: &str) -> String {
+    url::form_urlencoded::parse(value.as_bytes())
+        .next()
+        .map(|(key, _)| key.into_owned())
+        .unwrap_or_default()
+}
+
+fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -> Reply {
+    let flavour = &state.config.flavour;
+    let Some(refresh_token) = refresh_token else {
+        return oauth_error(
+            flavour,
+            "invalid_request",
+            "Missing parameter refresh_token",
+        );
+    };
+    let rotate = state.config.rotate_refresh_tokens;
+    let grant = {
+        let mut store = lock(&state.store);
+        let Some(grant) = store.refresh.get(refresh_token).cloned() else {
+            return oauth_error(flavour, "invalid_grant", "Invalid refresh token");
+        };
+        if grant.client_id != client.id {
+            return oauth_error(
+                flavour,
+                "invalid_grant",
+                "refresh token was issued to another client",
+            );
+        }
+        if rotate {
+            store.refresh.remove(refresh_token);
+        }
+        grant
+    };
+    let (access, rotated) = state.issue(
+        &client.id,
+        grant.username.as_deref(),
+        grant.scope.as_deref(),
+        rotate,
+        None,
+    );
+    let refresh_out = rotated.unwrap_or_else(|| refresh_token.to_owned());
+    success(state, &access, Some(&refresh_out), grant.scope.as_deref())
+}
+
+fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, String)]) -> Reply {
+    let flavour = &state.config.flavour;
+    let param = |name: &str| Incoming::find(params, name);
+    let Some(code) = param("code") else {
+        return oauth_error(flavour, "invalid_request", "Missing parameter code");
+    };
+    let grant = {
+        let mut store = lock(&state.store);
+        let Some(grant) = store.codes.get_mut(code) else {
+            return oauth_error(flavour, "invalid_grant", "Invalid authorization code");
+        };
+        if grant.used {
+            // RFC 6749 §4.1.2: a replayed code revokes what it issued.
+            for issued in store.tokens.values_mut() {
+                if issued.from_code.as_deref() == Some(code) {
+                    issued.revoked = true;
+                }
+            }
+            return oauth_error(flavour, "invalid_grant", "authorization code already used");
+        }
+        grant.used = true;
+        grant.clone()
+    };
+    if Instant::now() >= grant.expires_at {
+        return oauth_error(flavour, "invalid_grant", "authorization code expired");
+    }
+    if grant.client_id != client.id {
+        return oauth_error(
+            flavour,
+            "invalid_grant",
+            "authorization code was issued to another client",
+        );
+    }
+    if let Some(expected) = &grant.redirect_uri {
+        if param("redirect_uri") != Some(expected.as_str()) {
+            return oauth_error(
+                flavour,
+                "invalid_grant",
+                "redirect_uri does not match the one sent to the authorization endpoint",
+            );
+        }
+    }
+    if let Some((challenge, method)) = &grant.challenge {
+        let Some(verifier) = param("code_verifier") else {
+            return oauth_error(flavour, "invalid_grant", "code_verifier required");
+        };
+        let computed = match method.as_str() {
+            "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            _ => verifier.to_owned(),
+        };
+        if &computed != challenge {
+            return oauth_error(flavour, "invalid_grant", "PKCE verification failed");
+        }
+    }
+    let (access, refresh) = state.issue(
+        &client.id,
+        Some(DEFAULT_USERNAME),
+        grant.scope.as_deref(),
+        true,
+        Some(code),
+    );
+    success(state, &access, refresh.as_deref(), grant.scope.as_deref())
+}
+
+fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>) -> Reply {
+    let flavour = &state.config.flavour;
+    let Some(device_code) = device_code else {
+        return oauth_error(flavour, "invalid_request", "Missing parameter device_code");
+    };
+    let now = Instant::now();
+    let approved = {
+        let mut store = lock(&state.store);
+        let Some(device) = store.devices.get_mut(device_code) else {
+            return oauth_error(flavour, "invalid_grant", "unknown device_code");
+        };
+        if device.client_id != client.id {
+            return oauth_error(
+                flavour,
+                "invalid_grant",
+                "device_code was issued to another client",
+            );
+        }
+        if now >= device.expires_at {
+            return oauth_error(flavour, "expired_token", "the device code expired");
+        }
+        if device
+            .last_poll
+            .is_some_and(|last| now.saturating_duration_since(last) < device.interval)
+        {
+            device.interval += std::time::Duration::from_secs(5);
+            device.last_poll = Some(now);
+            return oauth_error(flavour, "slow_down", "polling too fast");
+        }
+        device.last_poll = Some(now);
+        match device.status.clone() {
+            DeviceStatus::Pending => {
+                return oauth_error(
+                    flavour,
+                    "authorization_pending",
+                    "the user has not finished yet",
+                );
+            }
+            DeviceStatus::Denied => {
+                return oauth_error(flavour, "access_denied", "the user denied the request");
+            }
+            DeviceStatus::Approved(username) => {
+                let scope = device.scope.clone();
+                store.devices.remove(device_code);
+                (username, scope)
+            }
+        }
+    };
+    let (username, scope) = approved;
+    let (access, refresh) = state.issue(&client.id, Some(&username), scope.as_deref(), true, None);
+    success(state, &access, refresh.as_deref(), scope.as_deref())
+}

@@ -1,0 +1,120 @@
+//! The device authorization grant (RFC 8628).
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokensmith_testkit::{DEFAULT_PUBLIC_CLIENT_ID, DEVICE_CODE_GRANT, TestServer};
+
+use crate::support::*;
+
+async fn start_device(server: &TestServer) -> Value {
+    json(
+        http()
+            .post(server.device_authorization_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "client_id={DEFAULT_PUBLIC_CLIENT_ID}&scope=profile"
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1
+}
+
+async fn poll(server: &TestServer, device_code: &str) -> (u16, Value) {
+    json(
+        http()
+            .post(server.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type={}&device_code={device_code}&client_id={DEFAULT_PUBLIC_CLIENT_ID}",
+                url::form_urlencoded::byte_serialize(DEVICE_CODE_GRANT.as_bytes())
+                    .collect::<String>()
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_slow_down_then_approved() {
+    let server = TestServer::builder()
+        .device_timing(Duration::from_secs(5), Duration::from_secs(600))
+        .start()
+        .await
+        .unwrap();
+    let started = start_device(&server).await;
+    let device_code = started["device_code"].as_str().unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+    assert_eq!(started["interval"], 5);
+    assert!(
+        started["verification_uri_complete"]
+            .as_str()
+            .unwrap()
+            .ends_with(user_code)
+    );
+
+    assert_eq!(
+        poll(&server, device_code).await.1["error"],
+        "authorization_pending"
+    );
+    assert_eq!(
+        poll(&server, device_code).await.1["error"],
+        "slow_down",
+        "polled at once"
+    );
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(
+        poll(&server, device_code).await.1["error"],
+        "slow_down",
+        "the interval grew to 10 s"
+    );
+    // Each slow_down adds 5 s (RFC 8628 §3.5): the interval is now 15 s.
+    tokio::time::advance(Duration::from_secs(15)).await;
+    assert_eq!(
+        poll(&server, device_code).await.1["error"],
+        "authorization_pending"
+    );
+    assert!(server.approve_device(user_code, "alice"));
+    tokio::time::advance(Duration::from_secs(15)).await;
+    let (status, body) = poll(&server, device_code).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["refresh_token"].is_string());
+    tokio::time::advance(Duration::from_secs(15)).await;
+    assert_eq!(
+        poll(&server, device_code).await.1["error"],
+        "invalid_grant",
+        "used up"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn denied_and_expired() {
+    let server = TestServer::builder()
+        .device_timing(Duration::from_secs(1), Duration::from_secs(30))
+        .start()
+        .await
+        .unwrap();
+    let denied = start_device(&server).await;
+    assert!(server.deny_device(denied["user_code"].as_str().unwrap()));
+    assert_eq!(
+        poll(&server, denied["device_code"].as_str().unwrap())
+            .await
+            .1["error"],
+        "access_denied"
+    );
+
+    let expiring = start_device(&server).await;
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(
+        poll(&server, expiring["device_code"].as_str().unwrap())
+            .await
+            .1["error"],
+        "expired_token"
+    );
+    assert!(!server.approve_device("NOPE-NOPE", "alice"));
+}

@@ -1,0 +1,10 @@
+//! The testkit's own tests: each endpoint's behaviour, checked with plain HTTP requests so the
+//! emulation is proven independently of the client crates.
+
+mod api;
+mod code_flow;
+mod device;
+mod faults;
+mod flavours;
+mod support;
+mod token_endpoint;
