@@ -51,16 +51,7 @@ async fn exchange(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}&client_id={DEFAULT_PUBLIC_CLIENT_ID}",
         url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect::<String>()
     );
-    json(
-        http()
-            .post(server.token_url())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    json(post_form_as(server.token_url(), None, body).await).await
 }
 
 #[tokio::test]

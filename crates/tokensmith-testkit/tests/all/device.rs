@@ -9,15 +9,12 @@ use crate::support::*;
 
 async fn start_device(server: &TestServer) -> Value {
     json(
-        http()
-            .post(server.device_authorization_url())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "client_id={DEFAULT_PUBLIC_CLIENT_ID}&scope=profile"
-            ))
-            .send()
-            .await
-            .unwrap(),
+        post_form_as(
+            server.device_authorization_url(),
+            None,
+            format!("client_id={DEFAULT_PUBLIC_CLIENT_ID}&scope=profile"),
+        )
+        .await,
     )
     .await
     .1
@@ -25,17 +22,16 @@ async fn start_device(server: &TestServer) -> Value {
 
 async fn poll(server: &TestServer, device_code: &str) -> (u16, Value) {
     json(
-        http()
-            .post(server.token_url())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
+        post_form_as(
+            server.token_url(),
+            None,
+            format!(
                 "grant_type={}&device_code={device_code}&client_id={DEFAULT_PUBLIC_CLIENT_ID}",
                 url::form_urlencoded::byte_serialize(DEVICE_CODE_GRANT.as_bytes())
                     .collect::<String>()
-            ))
-            .send()
-            .await
-            .unwrap(),
+            ),
+        )
+        .await,
     )
     .await
 }

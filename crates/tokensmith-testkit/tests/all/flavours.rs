@@ -270,14 +270,12 @@ async fn the_basic_vendor_answers_in_its_own_shapes() {
         .await
         .unwrap();
     assert!(server.token_url().ends_with("/oauth/token"));
-    let wrong = http()
-        .post(server.token_url())
-        .basic_auth("test-client", Some("wrong"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap();
+    let wrong = post_form_as(
+        server.token_url(),
+        Some(("test-client", "wrong")),
+        "grant_type=client_credentials",
+    )
+    .await;
     let (status, body) = json(wrong).await;
     assert_eq!(status, 400);
     assert_eq!(

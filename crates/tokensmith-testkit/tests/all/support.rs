@@ -13,14 +13,23 @@ pub(crate) fn http() -> Client {
 
 /// POSTs a form body with Basic authentication of the default client.
 pub(crate) async fn post_form(url: &str, body: &str) -> Response {
-    http()
+    post_form_as(url, Some((DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)), body).await
+}
+
+/// POSTs a form body, with Basic authentication when `basic` names a client.
+pub(crate) async fn post_form_as(
+    url: impl reqwest::IntoUrl,
+    basic: Option<(&str, &str)>,
+    body: impl Into<String>,
+) -> Response {
+    let mut request = http()
         .post(url)
-        .basic_auth(DEFAULT_CLIENT_ID, Some(DEFAULT_CLIENT_SECRET))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
+        .body(body.into());
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    request.send().await.unwrap()
 }
 
 pub(crate) async fn json(response: Response) -> (u16, Value) {

@@ -153,14 +153,12 @@ async fn client_authentication_errors() {
         .start()
         .await
         .unwrap();
-    let wrong = http()
-        .post(server.token_url())
-        .basic_auth("test-client", Some("wrong"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap();
+    let wrong = post_form_as(
+        server.token_url(),
+        Some(("test-client", "wrong")),
+        "grant_type=client_credentials",
+    )
+    .await;
     assert_eq!(wrong.status().as_u16(), 401);
     assert!(
         wrong.headers()["www-authenticate"]
@@ -171,14 +169,12 @@ async fn client_authentication_errors() {
     assert_eq!(json(wrong).await.1["error"], "invalid_client");
 
     let (status, body) = json(
-        http()
-            .post(server.token_url())
-            .basic_auth("body-client", Some("s"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap(),
+        post_form_as(
+            server.token_url(),
+            Some(("body-client", "s")),
+            "grant_type=client_credentials",
+        )
+        .await,
     )
     .await;
     assert_eq!(
@@ -187,13 +183,12 @@ async fn client_authentication_errors() {
         "Basic not allowed"
     );
 
-    let in_body = http()
-        .post(server.token_url())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=body-client&client_secret=s")
-        .send()
-        .await
-        .unwrap();
+    let in_body = post_form_as(
+        server.token_url(),
+        None,
+        "grant_type=client_credentials&client_id=body-client&client_secret=s",
+    )
+    .await;
     assert_eq!(in_body.status().as_u16(), 200);
 
     let both = post_form(
@@ -270,18 +265,9 @@ async fn grants_and_scopes_are_checked_per_client() {
     let send = |body: &'static str| {
         let url = server.token_url();
         async move {
-            json(
-                http()
-                    .post(url)
-                    .basic_auth("narrow", Some("s"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .1["error"]
+            json(post_form_as(url, Some(("narrow", "s")), body).await)
+                .await
+                .1["error"]
                 .as_str()
                 .map(str::to_owned)
         }
