@@ -71,6 +71,18 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// The `state` in an authorization callback is not the one sent (RFC 6749 §10.12): the code
+    /// was refused without any request, since the callback may be forged or from another
+    /// attempt.
+    #[error(
+        "the callback's `state` does not match the one sent; its code was not used{}",
+        Hint(hint)
+    )]
+    StateMismatch {
+        /// The likely cause, when known.
+        hint: Option<String>,
+    },
+
     /// Recent fetches failed, so the cache waits before it asks the token endpoint again.
     #[error(
         "token endpoint failed {failures} time(s) in a row; next attempt in {retry_in:?}; last error: {last}"
@@ -153,6 +165,7 @@ impl Error {
             | Self::Timeout { hint, .. }
             | Self::Config { hint, .. }
             | Self::InvalidToken { hint, .. }
+            | Self::StateMismatch { hint }
             | Self::Other { hint, .. } => hint.as_deref(),
             Self::Backoff { last, .. } => last.hint(),
         }
@@ -173,6 +186,7 @@ impl Error {
             | Self::Timeout { hint, .. }
             | Self::Config { hint, .. }
             | Self::InvalidToken { hint, .. }
+            | Self::StateMismatch { hint }
             | Self::Other { hint, .. } => hint,
             Self::Backoff { last, .. } => last.hint_slot(),
         }
@@ -190,7 +204,10 @@ impl Error {
             }
             Self::UnexpectedResponse(e) => retryable_status(e.status),
             Self::Transport { .. } | Self::Timeout { .. } | Self::Backoff { .. } => true,
-            Self::Config { .. } | Self::InvalidToken { .. } | Self::Other { .. } => false,
+            Self::Config { .. }
+            | Self::InvalidToken { .. }
+            | Self::StateMismatch { .. }
+            | Self::Other { .. } => false,
         }
     }
 

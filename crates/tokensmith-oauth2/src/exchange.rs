@@ -16,6 +16,7 @@ use crate::endpoint::display_url;
 use crate::hints::{HintContext, explain};
 use crate::response::{RawAnswer, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
+use url::Url;
 
 /// A failed attempt, with what decides whether to try again.
 struct Failure {
@@ -33,34 +34,46 @@ impl TokenEndpoint {
     /// or 401 to Basic authentication is followed by one attempt with the credentials in the
     /// body; what works is kept for later requests.
     pub async fn exchange(&self, request: &GrantRequest<'_>) -> Result<TokenResponse, Error> {
+        let call = Call {
+            url: &self.inner.url,
+            display: &self.inner.display,
+            request,
+            parse,
+        };
+        self.call(&call).await
+    }
+
+    /// Sends a client-authenticated form request to another endpoint of the same server
+    /// (the device authorization endpoint), read by `parse`.
+    pub(crate) async fn call<T>(&self, call: &Call<'_, '_, T>) -> Result<T, Error> {
         let style = match self.inner.auth {
             ClientAuth::AutoDetect => match self.inner.learned.get() {
                 Some(learned) => learned,
-                None if request.repeatable => return self.probe(request).await,
+                None if call.request.repeatable => return self.probe(call).await,
                 None => ClientAuth::Basic,
             },
             style => style,
         };
-        self.send(request, style)
+        self.send(call, style)
             .await
-            .map_err(|e| explain(e, &self.hint_context(request, style)))
+            .map_err(|e| explain(e, &self.hint_context(call, style)))
     }
 
-    async fn probe(&self, request: &GrantRequest<'_>) -> Result<TokenResponse, Error> {
-        let first = match self.send(request, ClientAuth::Basic).await {
+    async fn probe<T>(&self, call: &Call<'_, '_, T>) -> Result<T, Error> {
+        let first = match self.send(call, ClientAuth::Basic).await {
             Ok(answer) => {
                 self.inner.learned.set(ClientAuth::Basic);
                 return Ok(answer);
             }
             Err(e) if rejects_client(&e) => e,
-            Err(e) => return Err(explain(e, &self.hint_context(request, ClientAuth::Basic))),
+            Err(e) => return Err(explain(e, &self.hint_context(call, ClientAuth::Basic))),
         };
         tracing::info!(
             target: "tokensmith::oauth2",
-            endpoint = %self.inner.display,
+            endpoint = %call.display,
             "Basic client authentication refused; trying credentials in the body"
         );
-        match self.send(request, ClientAuth::RequestBody).await {
+        match self.send(call, ClientAuth::RequestBody).await {
             Ok(answer) => {
                 self.inner.learned.set(ClientAuth::RequestBody);
                 Ok(answer)
@@ -72,34 +85,27 @@ impl TokenEndpoint {
             ))),
             Err(second) => Err(explain(
                 second,
-                &self.hint_context(request, ClientAuth::RequestBody),
+                &self.hint_context(call, ClientAuth::RequestBody),
             )),
         }
     }
 
-    fn hint_context<'a>(
-        &'a self,
-        request: &'a GrantRequest<'_>,
-        auth: ClientAuth,
-    ) -> HintContext<'a> {
+    fn hint_context<'a, T>(&self, call: &'a Call<'_, '_, T>, auth: ClientAuth) -> HintContext<'a> {
         HintContext {
-            grant_type: request.grant_type,
+            grant_type: call.request.grant_type,
             auth,
-            scope: request.scope,
-            endpoint: &self.inner.display,
+            scope: call.request.scope,
+            endpoint: call.display,
         }
     }
 
     /// Sends with retries.
-    async fn send(
-        &self,
-        request: &GrantRequest<'_>,
-        style: ClientAuth,
-    ) -> Result<TokenResponse, Error> {
+    async fn send<T>(&self, call: &Call<'_, '_, T>, style: ClientAuth) -> Result<T, Error> {
+        let request = call.request;
         let retry = &self.inner.retry;
         let mut attempt = 1;
         loop {
-            let failure = match self.attempt(request, style, attempt).await {
+            let failure = match self.attempt(call, style, attempt).await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -115,7 +121,7 @@ impl TokenEndpoint {
             };
             tracing::warn!(
                 target: "tokensmith::oauth2",
-                endpoint = %self.inner.display,
+                endpoint = %call.display,
                 attempt,
                 delay_ms = delay.as_millis() as u64,
                 error = %failure.error,
@@ -126,19 +132,19 @@ impl TokenEndpoint {
         }
     }
 
-    async fn attempt(
+    async fn attempt<T>(
         &self,
-        request: &GrantRequest<'_>,
+        call: &Call<'_, '_, T>,
         style: ClientAuth,
         attempt: u32,
-    ) -> Result<TokenResponse, Failure> {
-        let inner = &self.inner;
+    ) -> Result<T, Failure> {
+        let request = call.request;
         let span = tracing::info_span!(
             target: "tokensmith::oauth2",
             "tokensmith.token_request",
             grant = request.grant_type,
-            host = inner.url.host_str().unwrap_or(""),
-            path = inner.url.path(),
+            host = call.url.host_str().unwrap_or(""),
+            path = call.url.path(),
             auth = style.as_str(),
             attempt,
             status = tracing::field::Empty,
@@ -146,19 +152,20 @@ impl TokenEndpoint {
         );
         let started = Instant::now();
         let result = self
-            .attempt_inner(request, style)
+            .attempt_inner(call, style)
             .instrument(span.clone())
             .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         result
     }
 
-    async fn attempt_inner(
+    async fn attempt_inner<T>(
         &self,
-        request: &GrantRequest<'_>,
+        call: &Call<'_, '_, T>,
         style: ClientAuth,
-    ) -> Result<TokenResponse, Failure> {
+    ) -> Result<T, Failure> {
         let inner = &self.inner;
+        let request = call.request;
         let body = self.form_body(request, style);
 
         let mut headers = inner.headers.clone();
@@ -178,7 +185,7 @@ impl TokenEndpoint {
 
         let response = inner
             .http
-            .post(inner.url.clone())
+            .post(call.url.clone())
             .headers(headers)
             .body(body)
             .timeout(inner.timeout)
@@ -186,7 +193,7 @@ impl TokenEndpoint {
             .await
             .map_err(|e| Failure {
                 unprocessed: e.is_connect(),
-                error: self.transport_error(e),
+                error: transport_error(e, call.display, inner.timeout),
                 retry_after: None,
             })?;
 
@@ -229,12 +236,12 @@ impl TokenEndpoint {
                     )
                     .into(),
                 ),
-                ReadError::Transport(e) => fail(self.transport_error(e)),
+                ReadError::Transport(e) => fail(transport_error(e, call.display, inner.timeout)),
             })?;
 
         if status.is_redirection() {
             let target = header_text(&response_headers, LOCATION)
-                .and_then(|l| inner.url.join(&l).ok())
+                .and_then(|l| call.url.join(&l).ok())
                 .map(|u| display_url(&u))
                 .unwrap_or_else(|| "an unnamed location".into());
             return Err(fail(
@@ -247,7 +254,7 @@ impl TokenEndpoint {
                 .into(),
             ));
         }
-        parse(&RawAnswer {
+        (call.parse)(&RawAnswer {
             status,
             content_type: content_type.as_deref(),
             date,
@@ -261,7 +268,9 @@ impl TokenEndpoint {
     fn form_body(&self, request: &GrantRequest<'_>, style: ClientAuth) -> String {
         let inner = &self.inner;
         let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", request.grant_type);
+        if request.sends_grant_type {
+            form.append_pair("grant_type", request.grant_type);
+        }
         for (name, value) in &request.params {
             form.append_pair(name, value);
         }
@@ -273,21 +282,30 @@ impl TokenEndpoint {
         }
         form.finish()
     }
+}
 
-    fn transport_error(&self, error: reqwest::Error) -> Error {
-        if error.is_timeout() {
-            return Error::timeout(self.inner.display.clone(), self.inner.timeout);
-        }
-        let error = error.without_url();
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Error::transport(self.inner.display.clone(), message, Some(Arc::new(error)))
+/// One form request: where it goes, what it carries, and how its answer is read.
+pub(crate) struct Call<'a, 'r, T> {
+    pub(crate) url: &'a Url,
+    /// The URL as logs and errors show it.
+    pub(crate) display: &'a str,
+    pub(crate) request: &'a GrantRequest<'r>,
+    pub(crate) parse: fn(&RawAnswer<'_>) -> Result<T, Error>,
+}
+
+fn transport_error(error: reqwest::Error, display: &str, timeout: Duration) -> Error {
+    if error.is_timeout() {
+        return Error::timeout(display, timeout);
     }
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::transport(display, message, Some(Arc::new(error)))
 }
 
 /// `invalid_client`, or any 401: the answer that makes auto-detection try the other style.

@@ -7,6 +7,9 @@
 //! - Grants, each a [`TokenSource`](tokensmith_core::TokenSource) behind the core cache:
 //!   [`ClientCredentials`], [`Password`], [`RefreshTokenGrant`]; [`GrantSource`] uses and
 //!   rotates refresh tokens.
+//! - User-delegated flows: [`AuthorizationCode`] with PKCE (two typed steps) and
+//!   [`DeviceAuthorization`] (RFC 8628); their tokens continue in a [`RefreshTokenGrant`],
+//!   kept across restarts by a [`TokenStore`] ([`FileStore`], [`MemoryStore`]).
 //! - [`BasicClient`]: vendors that serve `{host}/oauth/token` with HTTP Basic.
 //! - Answers are parsed strictly where safety is at stake and tolerantly where servers differ;
 //!   every error keeps the HTTP status and the OAuth code, and carries a hint naming the likely
@@ -29,9 +32,11 @@
 //! # Ok::<(), tokensmith_core::Error>(())
 //! ```
 
+mod authorization_code;
 mod basic_client;
 mod client_auth;
 mod client_credentials;
+mod device_code;
 mod endpoint;
 mod exchange;
 mod hints;
@@ -40,16 +45,22 @@ mod refresh;
 mod request;
 mod response;
 mod source;
+mod store;
 
 pub use reqwest;
 pub use tokensmith_core;
 
+pub use crate::authorization_code::{
+    AuthorizationCode, Callback, PendingAuthorization, PkceMethod,
+};
 pub use crate::basic_client::{BASIC_CLIENT_TOKEN_PATH, BasicClient};
 pub use crate::client_auth::{ClientAuth, ClientSecret};
 pub use crate::client_credentials::ClientCredentials;
+pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DevicePrompt};
 pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpointBuilder};
 pub use crate::password::{Password, UserPassword};
 pub use crate::refresh::RefreshTokenGrant;
 pub use crate::request::{GrantRequest, RetryPolicy};
 pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
 pub use crate::source::{Grant, GrantSource};
+pub use crate::store::{FileStore, MemoryStore, StoredAccessToken, StoredTokens, TokenStore};

@@ -21,6 +21,8 @@ pub struct GrantRequest<'a> {
     pub(crate) secret_values: Vec<&'a str>,
     pub(crate) scope: Option<&'a str>,
     pub(crate) repeatable: bool,
+    /// Whether `grant_type` goes in the body (not for the device authorization request).
+    pub(crate) sends_grant_type: bool,
 }
 
 impl<'a> GrantRequest<'a> {
@@ -33,6 +35,16 @@ impl<'a> GrantRequest<'a> {
             secret_values: Vec::new(),
             scope: None,
             repeatable: true,
+            sends_grant_type: true,
+        }
+    }
+
+    /// A client-authenticated request that is not a grant (RFC 8628 §3.1): no `grant_type`;
+    /// `label` names it in logs and hints.
+    pub(crate) fn without_grant_type(label: &'a str) -> Self {
+        Self {
+            sends_grant_type: false,
+            ..Self::new(label)
         }
     }
 

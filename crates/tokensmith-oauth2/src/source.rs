@@ -1,12 +1,12 @@
 //! The token source behind every grant: runs the grant, keeps and uses the refresh token.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use tokensmith_core::{AccessToken, Cached, Error, ErrorCode, TokenSource};
 
-use crate::{GrantRequest, RefreshToken, TokenEndpoint, TokenResponse};
+use crate::{GrantRequest, RefreshToken, StoredTokens, TokenEndpoint, TokenResponse, TokenStore};
 
 /// A grant that can be run again whenever a new token is needed (client credentials,
 /// password). Implement it for a custom grant and wrap it in a [`GrantSource`].
@@ -26,6 +26,7 @@ pub struct GrantSource {
     grant: Option<Box<dyn Grant>>,
     name: &'static str,
     refresh: Mutex<Option<RefreshToken>>,
+    store: Option<Arc<dyn TokenStore>>,
 }
 
 impl GrantSource {
@@ -36,6 +37,7 @@ impl GrantSource {
             grant: Some(Box::new(grant)),
             name,
             refresh: Mutex::new(None),
+            store: None,
         }
     }
 
@@ -47,7 +49,15 @@ impl GrantSource {
             grant: None,
             name: "refresh_token",
             refresh: Mutex::new(Some(refresh_token)),
+            store: None,
         }
+    }
+
+    /// Saves every answer that brings a refresh token to `store`.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Starts with a refresh token (a stored one) instead of running the grant first.
@@ -75,9 +85,12 @@ impl GrantSource {
         Cached::new(self)
     }
 
-    fn accept(&self, answer: TokenResponse) -> AccessToken {
+    async fn accept(&self, answer: TokenResponse) -> AccessToken {
         let (token, refresh, _) = answer.into_parts();
-        if let Some(refresh) = refresh {
+        let Some(refresh) = refresh else {
+            return token;
+        };
+        {
             let mut held = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
             let rotated = held
                 .as_ref()
@@ -85,7 +98,13 @@ impl GrantSource {
             if rotated {
                 tracing::debug!(target: "tokensmith::oauth2", grant = self.name, "refresh token rotated");
             }
-            *held = Some(refresh);
+            *held = Some(refresh.clone());
+        }
+        if let Some(store) = &self.store {
+            // The token is good either way; a failed save costs a sign-in after a restart.
+            if let Err(e) = store.save(&StoredTokens::new(refresh, Some(&token))).await {
+                tracing::warn!(target: "tokensmith::oauth2", grant = self.name, error = %e, "could not save the refreshed tokens");
+            }
         }
         token
     }
@@ -106,7 +125,7 @@ impl GrantSource {
             .secret_param("refresh_token", refresh.expose_secret())
             .single_use();
         let answer = self.endpoint.exchange(&request).await?;
-        Ok(self.accept(answer))
+        Ok(self.accept(answer).await)
     }
 }
 
@@ -137,7 +156,7 @@ impl TokenSource for GrantSource {
             );
         };
         let answer = self.endpoint.exchange(&grant.request()).await?;
-        Ok(self.accept(answer))
+        Ok(self.accept(answer).await)
     }
 
     fn name(&self) -> &str {
@@ -151,6 +170,7 @@ impl fmt::Debug for GrantSource {
             .field("grant", &self.name)
             .field("endpoint", &self.endpoint)
             .field("refresh_token", &self.refresh_token())
+            .field("has_store", &self.store.is_some())
             .finish()
     }
 }

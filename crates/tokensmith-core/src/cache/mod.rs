@@ -154,6 +154,18 @@ impl<S: TokenSource> Cached<S> {
         Some(entry.token.clone())
     }
 
+    /// Caches `token` unless a valid one is cached already: for a token obtained outside the
+    /// source (the end of an authorization code flow, a stored token), so that the first call
+    /// does not fetch again.
+    pub fn prime(&self, token: AccessToken) {
+        let entry = Arc::new(self.shared.config.entry_for(token));
+        let now = Instant::now();
+        self.shared.entry.rcu(|current| match current.as_deref() {
+            Some(existing) if existing.is_valid(now) => current.clone(),
+            _ => Some(Arc::clone(&entry)),
+        });
+    }
+
     /// Drops `rejected` if it is still the cached token; see [`TokenProvider::invalidate`].
     pub fn invalidate(&self, rejected: &AccessToken) {
         self.shared.invalidate(rejected);

@@ -566,3 +566,19 @@ async fn single_flight_holds_across_threads() {
         assert_eq!(source.calls(), 1);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_primed_token_is_served_without_a_fetch() {
+    let source = Scripted::issuing(Duration::ZERO, HOUR);
+    let cache = Cached::new(Arc::clone(&source));
+    let primed = AccessToken::builder("from-the-flow")
+        .expires_in(HOUR)
+        .build()
+        .unwrap();
+    cache.prime(primed.clone());
+    assert!(cache.token().await.unwrap().same_as(&primed));
+    assert_eq!(source.calls(), 0);
+    // A valid cached token is not replaced by priming.
+    cache.prime(AccessToken::bearer("other").unwrap());
+    assert!(cache.token().await.unwrap().same_as(&primed));
+}

@@ -9,3 +9,4 @@ mod retries;
 mod secrets;
 mod support;
 mod testkit;
+mod user_grants;

@@ -1,0 +1,328 @@
+//! The authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636), in two typed steps.
+//!
+//! [`AuthorizationCode::start`] gives the URL to send the user to and a
+//! [`PendingAuthorization`] that owns everything the second step needs: the PKCE verifier,
+//! the `state`, and the exact `redirect_uri`. [`PendingAuthorization::finish`] takes the
+//! callback and exchanges the code; it cannot send another `redirect_uri`, and it refuses a
+//! callback whose `state` differs before sending anything.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+use tokensmith_core::{Error, OAuthError, SecretString};
+use url::Url;
+
+use crate::request::join_scopes;
+use crate::{GrantRequest, TokenEndpoint, TokenResponse};
+
+/// How the PKCE challenge is derived from the verifier (RFC 7636 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PkceMethod {
+    /// `S256`: the challenge is BASE64URL(SHA256(verifier)). The default.
+    #[default]
+    S256,
+    /// `plain`: the challenge is the verifier, for servers that know nothing else.
+    Plain,
+}
+
+impl PkceMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::S256 => "S256",
+            Self::Plain => "plain",
+        }
+    }
+
+    fn challenge(self, verifier: &str) -> String {
+        match self {
+            Self::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            Self::Plain => verifier.to_owned(),
+        }
+    }
+}
+
+/// `n` random bytes from the operating system, base64url-encoded.
+pub(crate) fn random_urlsafe(n: usize) -> Result<String, Error> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::other(format!("the operating system gave no random bytes: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Configures the authorization code flow.
+///
+/// ```
+/// use tokensmith_oauth2::{AuthorizationCode, TokenEndpoint, ClientAuth};
+///
+/// let endpoint = TokenEndpoint::builder("https://auth.example.com/oauth/token")
+///     .client_id("my-app")
+///     .auth(ClientAuth::None)
+///     .build()?;
+/// let flow = AuthorizationCode::new(endpoint, "https://auth.example.com/authorize", "http://127.0.0.1:8080/callback")?
+///     .scope(["profile", "offline_access"]);
+/// let pending = flow.start()?;
+/// assert!(pending.url().as_str().contains("code_challenge_method=S256"));
+/// // Send the user to pending.url(); then: pending.finish_url(&callback_url).await
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    endpoint: TokenEndpoint,
+    authorize_url: Url,
+    redirect_uri: String,
+    scope: Option<String>,
+    pkce: PkceMethod,
+    params: Vec<(String, String)>,
+}
+
+impl AuthorizationCode {
+    /// The flow for `endpoint`'s client, with the server's authorization endpoint and the
+    /// redirect URI registered for the client.
+    pub fn new(
+        endpoint: TokenEndpoint,
+        authorize_url: impl AsRef<str>,
+        redirect_uri: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let authorize_url = Url::parse(authorize_url.as_ref())
+            .map_err(|e| Error::config(format!("authorization endpoint URL is not a URL: {e}")))?;
+        let redirect_uri = redirect_uri.into();
+        Url::parse(&redirect_uri).map_err(|e| {
+            Error::config(format!("redirect URI `{redirect_uri}` is not a URL: {e}"))
+        })?;
+        Ok(Self {
+            endpoint,
+            authorize_url,
+            redirect_uri,
+            scope: None,
+            pkce: PkceMethod::default(),
+            params: Vec::new(),
+        })
+    }
+
+    /// Asks for these scopes.
+    #[must_use]
+    pub fn scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.scope = join_scopes(scopes);
+        self
+    }
+
+    /// The PKCE method (default `S256`).
+    #[must_use]
+    pub fn pkce(mut self, method: PkceMethod) -> Self {
+        self.pkce = method;
+        self
+    }
+
+    /// Another query parameter for the authorization URL (`prompt`, `login_hint`, …).
+    #[must_use]
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Step one: a fresh verifier and `state`, and the URL to send the user to.
+    pub fn start(&self) -> Result<PendingAuthorization, Error> {
+        let verifier = random_urlsafe(32)?;
+        let state = random_urlsafe(16)?;
+        let mut url = self.authorize_url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", self.endpoint.client_id())
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &self.pkce.challenge(&verifier))
+                .append_pair("code_challenge_method", self.pkce.as_str());
+            if let Some(scope) = &self.scope {
+                query.append_pair("scope", scope);
+            }
+            for (name, value) in &self.params {
+                query.append_pair(name, value);
+            }
+        }
+        Ok(PendingAuthorization {
+            endpoint: self.endpoint.clone(),
+            url,
+            state,
+            verifier: SecretString::from(verifier),
+            redirect_uri: self.redirect_uri.clone(),
+        })
+    }
+}
+
+/// Between the two steps: holds the verifier (a secret), the `state` and the redirect URI.
+pub struct PendingAuthorization {
+    endpoint: TokenEndpoint,
+    url: Url,
+    state: String,
+    verifier: SecretString,
+    redirect_uri: String,
+}
+
+impl PendingAuthorization {
+    /// The URL to send the user to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The `state` sent; the callback must bring it back.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// The redirect URI sent, which the exchange sends again.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Step two, from the full callback URL the browser was sent to.
+    pub async fn finish_url(self, callback_url: &str) -> Result<TokenResponse, Error> {
+        let callback = Callback::from_url(callback_url)?;
+        self.finish(callback).await
+    }
+
+    /// Step two: checks `state`, turns an `error=` into a typed error, and exchanges the code
+    /// with the verifier and the same redirect URI.
+    pub async fn finish(self, callback: Callback) -> Result<TokenResponse, Error> {
+        if callback.state.as_deref() != Some(self.state.as_str()) {
+            return Err(Error::StateMismatch {
+                hint: Some(
+                    "the callback belongs to another sign-in attempt, or was forged; start the \
+                     flow again"
+                        .into(),
+                ),
+            });
+        }
+        if let Some(code) = callback.error {
+            let mut error = OAuthError::new(StatusCode::FOUND, code);
+            error.description = callback.error_description;
+            error.uri = callback.error_uri;
+            let hint = match error.code {
+                tokensmith_core::ErrorCode::AccessDenied => {
+                    "the user declined, or the server refused this client the scopes it asked for"
+                }
+                _ => "the authorization server refused the request before the user signed in",
+            };
+            return Err(Error::from(error).with_hint(hint));
+        }
+        let Some(code) = callback.code else {
+            return Err(Error::config("the callback has neither `code` nor `error`")
+                .with_hint("pass the full callback URL or its query"));
+        };
+        let verifier = tokensmith_core::ExposeSecret::expose_secret(&self.verifier);
+        let request = GrantRequest::new("authorization_code")
+            .secret_param("code", &code)
+            .param("redirect_uri", &self.redirect_uri)
+            .secret_param("code_verifier", verifier)
+            .single_use();
+        self.endpoint.exchange(&request).await
+    }
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("url", &self.url.origin().ascii_serialization())
+            .field("redirect_uri", &self.redirect_uri)
+            .field("verifier", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the authorization server sent back to the redirect URI (RFC 6749 §4.1.2).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+}
+
+impl Callback {
+    /// From the full callback URL (`http://127.0.0.1:8080/callback?code=…&state=…`).
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let url = Url::parse(url.trim())
+            .map_err(|e| Error::config(format!("the callback is not a URL: {e}")))?;
+        Ok(Self::from_query(url.query().unwrap_or("")))
+    }
+
+    /// From the callback's query string (with or without the leading `?`).
+    pub fn from_query(query: &str) -> Self {
+        let mut callback = Self::default();
+        for (key, value) in url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {
+            let slot = match key.as_ref() {
+                "code" => &mut callback.code,
+                "state" => &mut callback.state,
+                "error" => &mut callback.error,
+                "error_description" => &mut callback.error_description,
+                "error_uri" => &mut callback.error_uri,
+                _ => continue,
+            };
+            *slot = Some(value.into_owned());
+        }
+        callback
+    }
+
+    /// From a code and state received some other way.
+    pub fn new(code: impl Into<String>, state: impl Into<String>) -> Self {
+        Self {
+            code: Some(code.into()),
+            state: Some(state.into()),
+            ..Self::default()
+        }
+    }
+}
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callback")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("state", &self.state)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s256_matches_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(
+            PkceMethod::S256.challenge(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert_eq!(PkceMethod::Plain.challenge(verifier), verifier);
+    }
+
+    #[test]
+    fn verifiers_are_random_and_long_enough() {
+        let a = random_urlsafe(32).unwrap();
+        let b = random_urlsafe(32).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "RFC 7636 wants 43 to 128 characters");
+    }
+
+    #[test]
+    fn callbacks_parse_and_debug_hides_the_code() {
+        let callback =
+            Callback::from_url("http://127.0.0.1/cb?code=canary-code-9&state=s1&x=y").unwrap();
+        assert_eq!(callback, Callback::new("canary-code-9", "s1"));
+        assert!(!format!("{callback:?}").contains("canary-code-9"));
+        let error = Callback::from_query("?error=access_denied&error_description=no&state=s");
+        assert_eq!(error.error.as_deref(), Some("access_denied"));
+        assert!(Callback::from_url("not a url").is_err());
+    }
+}
