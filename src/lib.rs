@@ -18,6 +18,11 @@ pub use tokensmith_oauth2 as oauth2;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use tokensmith_reqwest as reqwest;
 
+/// The AirVantage adapter: regions, grants, a typed client (the `tokensmith-airvantage` crate).
+#[cfg(feature = "airvantage")]
+#[cfg_attr(docsrs, doc(cfg(feature = "airvantage")))]
+pub use tokensmith_airvantage as airvantage;
+
 /// The embedded authorization server for tests and examples (the `tokensmith-testkit` crate).
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::form_urlencoded;
 
+use crate::body::{BodyError, read_limited};
 use crate::endpoint::display_url;
 use crate::hints::{HintContext, explain};
 use crate::response::{RawAnswer, parse};
@@ -221,10 +222,10 @@ impl TokenEndpoint {
             error,
             retry_after,
         };
-        let body = read_capped(response, inner.max_body)
+        let body = read_limited(response, inner.max_body)
             .await
             .map_err(|read| match read {
-                ReadError::TooLarge { seen } => fail(
+                BodyError::TooLarge { seen } => fail(
                     UnexpectedResponse::new(
                         status,
                         content_type.clone(),
@@ -236,7 +237,7 @@ impl TokenEndpoint {
                     )
                     .into(),
                 ),
-                ReadError::Transport(e) => fail(transport_error(e, call.display, inner.timeout)),
+                BodyError::Transport(e) => fail(transport_error(e, call.display, inner.timeout)),
             })?;
 
         if status.is_redirection() {
@@ -332,28 +333,4 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
-}
-
-enum ReadError {
-    TooLarge { seen: Vec<u8> },
-    Transport(reqwest::Error),
-}
-
-/// Reads the body, refusing at the cap before reading more: a `Content-Length` above it is
-/// refused at once, and a body without one is read until it passes the cap.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, ReadError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > cap as u64)
-    {
-        return Err(ReadError::TooLarge { seen: Vec::new() });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > cap {
-            return Err(ReadError::TooLarge { seen: body });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -34,6 +34,7 @@
 
 mod authorization_code;
 mod basic_client;
+mod body;
 mod client_auth;
 mod client_credentials;
 mod device_code;
@@ -54,6 +55,7 @@ pub use crate::authorization_code::{
     AuthorizationCode, Callback, PendingAuthorization, PkceMethod,
 };
 pub use crate::basic_client::{BASIC_CLIENT_TOKEN_PATH, BasicClient};
+pub use crate::body::{BodyError, read_limited};
 pub use crate::client_auth::{ClientAuth, ClientSecret};
 pub use crate::client_credentials::ClientCredentials;
 pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DevicePrompt};

@@ -1,0 +1,37 @@
+//! The AirVantage adapter against the embedded server's AirVantage flavour.
+
+use tokensmith_airvantage::{AirVantageBuilder, AirVantageClient, Region};
+use tokensmith_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME, TestServer,
+};
+
+mod calls;
+mod regions;
+mod sign_in;
+
+/// The region a test server plays.
+pub(crate) fn region_of(server: &TestServer) -> Region {
+    server.url().parse().unwrap()
+}
+
+pub(crate) fn builder(server: &TestServer) -> AirVantageBuilder {
+    AirVantageClient::builder(region_of(server)).client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+}
+
+/// A client signed in as the default user with the password grant.
+pub(crate) fn signed_in(server: &TestServer) -> AirVantageClient {
+    builder(server)
+        .password(DEFAULT_USERNAME, DEFAULT_PASSWORD)
+        .build()
+        .unwrap()
+}
+
+pub(crate) async fn airvantage(region: &str) -> TestServer {
+    TestServer::builder()
+        .flavour(tokensmith_testkit::Flavour::AirVantage {
+            region: region.into(),
+        })
+        .start()
+        .await
+        .unwrap()
+}
