@@ -23,6 +23,11 @@ pub use tokensmith_reqwest as reqwest;
 #[cfg_attr(docsrs, doc(cfg(feature = "airvantage")))]
 pub use tokensmith_airvantage as airvantage;
 
+/// The Avionté adapter: API key, scope, tenants, 429 backoff (the `tokensmith-avionte` crate).
+#[cfg(feature = "avionte")]
+#[cfg_attr(docsrs, doc(cfg(feature = "avionte")))]
+pub use tokensmith_avionte as avionte;
+
 /// The embedded authorization server for tests and examples (the `tokensmith-testkit` crate).
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
