@@ -23,6 +23,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut doc = cargo(&["doc", "--workspace", "--all-features", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step("docs", doc)?;
+    crate::interop::run(&[])?;
     println!("==> all checks passed");
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci`: everything CI checks (format, lints, tests, docs).
+//! - `cargo xtask ci`: everything CI checks (format, lints, tests, docs, interop).
+//! - `cargo xtask interop`: the interop suite against a real authorization server.
 
 mod ci;
+mod interop;
 mod run;
 
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("interop") => interop::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print_usage();
             return ExitCode::SUCCESS;
@@ -30,6 +33,7 @@ fn print_usage() {
     println!(
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
-         ci      format check, clippy, tests and docs, as CI runs them"
+         ci       format check, clippy, tests, docs and interop, as CI runs them\n  \
+         interop  the interop suite against oidc-provider (needs Node.js and npm)"
     );
 }

@@ -1,0 +1,148 @@
+//! `cargo xtask interop`: the interop suite against a real authorization server.
+//!
+//! Installs the npm package `oidc-provider` (pinned by `xtask/interop/package-lock.json`) into
+//! `target/interop` with `npm ci`, starts `xtask/interop/server.mjs` on 127.0.0.1, runs the
+//! ignored tests of `tests/interop.rs` against it, and stops the server by its process id,
+//! whether the tests pass or not. Needs Node.js and npm.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::run::{cargo, project_root, step};
+
+/// How long the server may take to say it is listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Stops the server when dropped, also when a step fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.0.id();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        println!("==> interop server (pid {pid}) stopped");
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("`interop` takes no arguments, got `{extra}`"));
+    }
+    let root = project_root();
+    let source = root.join("xtask").join("interop");
+    let work = root.join("target").join("interop");
+    fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let lock_changed = fs::read(work.join("package-lock.json")).ok()
+        != fs::read(source.join("package-lock.json")).ok();
+    for file in ["package.json", "package-lock.json", "server.mjs"] {
+        fs::copy(source.join(file), work.join(file))
+            .map_err(|e| format!("cannot copy {file} to {}: {e}", work.display()))?;
+    }
+    if lock_changed || !work.join("node_modules").join("oidc-provider").exists() {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&work);
+        step("npm ci (oidc-provider)", npm).map_err(|e| {
+            format!(
+                "{e}; the interop suite needs Node.js and npm (`node --version`, `npm --version`)"
+            )
+        })?;
+    }
+    let (server, facts) = start(&work)?;
+    println!(
+        "==> interop server at {} (pid {})",
+        facts.issuer,
+        server.0.id()
+    );
+    let mut tests = cargo(&[
+        "test",
+        "--package",
+        "tokensmith",
+        "--test",
+        "interop",
+        "--",
+        "--ignored",
+    ]);
+    tests
+        .env("TOKENSMITH_INTEROP_ISSUER", &facts.issuer)
+        .env("TOKENSMITH_INTEROP_RESOURCE", &facts.resource)
+        .env("TOKENSMITH_INTEROP_SECRET", &facts.secret)
+        .env("TOKENSMITH_INTEROP_REDIRECT_URI", &facts.redirect_uri);
+    let result = step("interop tests", tests);
+    drop(server);
+    result
+}
+
+struct Facts {
+    issuer: String,
+    resource: String,
+    secret: String,
+    redirect_uri: String,
+}
+
+/// Starts the server and waits for the line that says where it listens.
+fn start(work: &Path) -> Result<(Server, Facts), String> {
+    let log = fs::File::create(work.join("server.log"))
+        .map_err(|e| format!("cannot create server.log: {e}"))?;
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(work)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start node: {e}; the interop suite needs Node.js"))?;
+    let stdout = child.stdout.take().ok_or("no stdout from node")?;
+    let server = Server(child);
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = received.recv_timeout(START_TIMEOUT).map_err(|_| {
+            format!(
+                "the interop server did not start within {START_TIMEOUT:?}; see {}",
+                work.join("server.log").display()
+            )
+        })?;
+        if let Some(issuer) = field(&line, "issuer") {
+            let get = |name: &str| field(&line, name).ok_or(format!("no `{name}` in `{line}`"));
+            let facts = Facts {
+                issuer,
+                resource: get("resource")?,
+                secret: get("secret")?,
+                redirect_uri: get("redirect_uri")?,
+            };
+            return Ok((server, facts));
+        }
+    }
+}
+
+/// The string value of `"name":"value"` in a one-line JSON object (values have no `"` or `\`).
+fn field(line: &str, name: &str) -> Option<String> {
+    let key = format!("\"{name}\":\"");
+    let start = line.find(&key)? + key.len();
+    let end = line[start..].find('"')? + start;
+    Some(line[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn reads_fields_of_the_ready_line() {
+        let line = r#"{"issuer":"http://127.0.0.1:1","resource":"http://127.0.0.1:2/","secret":"p:a@s/s+w&o=r%d x"}"#;
+        assert_eq!(field(line, "issuer").as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(field(line, "secret").as_deref(), Some("p:a@s/s+w&o=r%d x"));
+        assert_eq!(field(line, "missing"), None);
+    }
+}
