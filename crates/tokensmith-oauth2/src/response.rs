@@ -597,6 +597,23 @@ mod tests {
         assert!(text.contains("id_token"));
     }
 
+    /// Arbitrary JSON, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            ".{0,16}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_-]{1,12}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
         #[test]
         fn never_panics(
@@ -617,6 +634,26 @@ mod tests {
                 secrets: &[],
             };
             let _ = parse(&raw);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_error_objects(
+            status in prop_oneof![Just(200u16), Just(400), Just(401), Just(500)],
+            error in json_value(),
+            errors in json_value(),
+            description in json_value(),
+        ) {
+            let body = serde_json::json!({"error": error, "errors": errors, "error_description": description}).to_string();
+            let raw = RawAnswer {
+                status: StatusCode::from_u16(status).unwrap(),
+                content_type: Some("application/json"),
+                date: None,
+                body: body.as_bytes(),
+                secrets: &[],
+            };
+            if let Err(e) = parse(&raw) {
+                let _ = (e.to_string(), e.hint().map(str::to_owned));
+            }
         }
 
         #[test]

@@ -84,3 +84,65 @@ async fn redirects_are_not_followed() {
         "no credentials went to the other server"
     );
 }
+
+/// A raw HTTP server on 127.0.0.1 that sends `head`, then `body_bytes` bytes of padding, then
+/// holds the connection open without finishing, as a huge or endless answer would.
+async fn endless_server(head: &'static str, body_bytes: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut request = [0u8; 4096];
+        let _ = socket.read(&mut request).await;
+        let _ = socket.write_all(head.as_bytes()).await;
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < body_bytes {
+            if socket.write_all(&chunk).await.is_err() {
+                return;
+            }
+            sent += chunk.len();
+        }
+        // Never finish: a client that reads to the end waits here until the test's timeout.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_10_mib_answer_is_refused_at_the_cap_without_reading_it_all() {
+    let cases = [
+        // Content-Length says 10 MiB: refused before reading the body.
+        (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10485760\r\n\r\n",
+            0,
+        ),
+        // No length (read to close): refused once 1 MiB has been read, with 2 MiB sent.
+        (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+            2 * 1024 * 1024,
+        ),
+    ];
+    for (head, body_bytes) in cases {
+        let addr = endless_server(head, body_bytes).await;
+        let endpoint = tokensmith_oauth2::TokenEndpoint::builder(format!("http://{addr}/token"))
+            .client_id("id")
+            .client_secret("s")
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let fetch = ClientCredentials::new(endpoint).build_source();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(10), fetch.fetch())
+            .await
+            .expect("refused at the cap, not after reading to the end");
+        match result.unwrap_err() {
+            Error::UnexpectedResponse(answer) => {
+                assert!(answer.reason.contains("byte limit"), "{}", answer.reason)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
