@@ -63,6 +63,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "test",
         "--package",
         "tokensmith",
+        "--all-features",
         "--test",
         "interop",
         "--",
