@@ -20,6 +20,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ]),
     )?;
     step("tests", cargo(&["test", "--workspace", "--all-features"]))?;
+    step(
+        "benches compile",
+        cargo(&["bench", "--workspace", "--all-features", "--no-run"]),
+    )?;
     let mut doc = cargo(&["doc", "--workspace", "--all-features", "--no-deps"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step("docs", doc)?;

@@ -2,7 +2,9 @@
 //!
 //! - `cargo xtask ci`: everything CI checks (format, lints, tests, docs, interop).
 //! - `cargo xtask interop`: the interop suite against a real authorization server.
+//! - `cargo xtask bench [--quick]`: benchmarks beside their baselines; writes the summary.
 
+mod bench;
 mod ci;
 mod interop;
 mod run;
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print_usage();
             return ExitCode::SUCCESS;
@@ -34,6 +37,7 @@ fn print_usage() {
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
          ci       format check, clippy, tests, docs and interop, as CI runs them\n  \
-         interop  the interop suite against oidc-provider (needs Node.js and npm)"
+         interop  the interop suite against oidc-provider (needs Node.js and npm)\n  \
+         bench    criterion benchmarks beside their baselines (--quick: about a minute)"
     );
 }

@@ -1,5 +1,6 @@
 //! Starting, steering and stopping the server; routing each request.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -324,7 +325,7 @@ impl TestServerBuilder {
             base_url: format!("http://{addr}"),
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Vec::new()),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(VecDeque::new()),
             counters: AtomicCounters::default(),
             registry: self.registry,
         });
@@ -491,7 +492,7 @@ impl TestServer {
 
     /// The requests received so far (the last 10,000).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        lock(&self.shared.log).clone()
+        lock(&self.shared.log).iter().cloned().collect()
     }
 
     /// The requests received so far at `endpoint`.

@@ -1,7 +1,7 @@
 //! The server's memory: issued tokens, refresh tokens, codes, device grants.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -94,7 +94,7 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Mutex<Vec<FaultPlan>>,
-    pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    pub(crate) log: Mutex<VecDeque<LoggedRequest>>,
     pub(crate) counters: AtomicCounters,
     pub(crate) registry: Option<Registry>,
 }
@@ -106,9 +106,9 @@ impl Shared {
     pub(crate) fn record(&self, request: LoggedRequest) {
         let mut log = lock(&self.log);
         if log.len() >= LOG_LIMIT {
-            log.remove(0);
+            log.pop_front();
         }
-        log.push(request);
+        log.push_back(request);
     }
 
     /// The fault for this request, if one fires.

@@ -1,0 +1,478 @@
+//! tokensmith's benchmarks, each beside the baseline a user would otherwise write, in one run.
+//!
+//! Run through `cargo xtask bench` (or `cargo xtask bench --quick`), which turns criterion's
+//! estimates and the figures this binary writes to `target/bench/custom.json` into
+//! `target/bench/summary.json` and `BENCHMARKS.md`.
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use criterion::Criterion;
+use oauth2::TokenResponse as _;
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use tokensmith::oauth2::{ClientCredentials, RetryPolicy, TokenEndpoint};
+use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
+use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenSource};
+use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, Target, TestServer};
+use tokio::runtime::Runtime;
+
+/// Counts allocations, to show the cached path makes none.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// A source that issues a one-hour token at once.
+struct Instant1h;
+
+#[async_trait]
+impl TokenSource for Instant1h {
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        AccessToken::builder("bench-token")
+            .expires_in(Duration::from_secs(3600))
+            .build()
+    }
+}
+
+fn hour_token() -> AccessToken {
+    AccessToken::builder("bench-token")
+        .expires_in(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+/// The cache a user would hand-write: a lock around an optional token, an expiry check, a
+/// clone.
+async fn rwlock_token(lock: &tokio::sync::RwLock<Option<AccessToken>>) -> AccessToken {
+    let guard = lock.read().await;
+    match &*guard {
+        Some(token) if !token.is_expired() => token.clone(),
+        _ => unreachable!("the baseline is warm"),
+    }
+}
+
+async fn mutex_token(lock: &tokio::sync::Mutex<Option<AccessToken>>) -> AccessToken {
+    let guard = lock.lock().await;
+    match &*guard {
+        Some(token) if !token.is_expired() => token.clone(),
+        _ => unreachable!("the baseline is warm"),
+    }
+}
+
+fn runtime(threads: usize) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn cached_single(c: &mut Criterion, rt: &Runtime) {
+    let cache = Cached::new(Instant1h);
+    rt.block_on(cache.token()).unwrap();
+    let rwlock = tokio::sync::RwLock::new(Some(hour_token()));
+    let mutex = tokio::sync::Mutex::new(Some(hour_token()));
+    let mut group = c.benchmark_group("cached_single");
+    group.bench_function("tokensmith", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(cache.token().await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("rwlock", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(rwlock_token(&rwlock).await);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("mutex", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(mutex_token(&mutex).await);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// Tasks and calls per task in one contended iteration: 2 threads × 64 tasks.
+const TASKS: usize = 128;
+const CALLS_PER_TASK: usize = 100;
+
+fn contended(c: &mut Criterion) {
+    let rt = runtime(2);
+    let cache = Cached::new(Instant1h);
+    rt.block_on(cache.token()).unwrap();
+    let rwlock = Arc::new(tokio::sync::RwLock::new(Some(hour_token())));
+    let mutex = Arc::new(tokio::sync::Mutex::new(Some(hour_token())));
+    let mut group = c.benchmark_group("contended");
+    group.throughput(criterion::Throughput::Elements(
+        (TASKS * CALLS_PER_TASK) as u64,
+    ));
+    group.bench_function("tokensmith", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let cache = cache.clone();
+                            tokio::spawn(async move {
+                                for _ in 0..CALLS_PER_TASK {
+                                    black_box(cache.token().await.unwrap());
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("rwlock", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let lock = Arc::clone(&rwlock);
+                            tokio::spawn(async move {
+                                for _ in 0..CALLS_PER_TASK {
+                                    black_box(rwlock_token(&lock).await);
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("mutex", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let lock = Arc::clone(&mutex);
+                            tokio::spawn(async move {
+                                for _ in 0..CALLS_PER_TASK {
+                                    black_box(mutex_token(&lock).await);
+                                }
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// Requests and concurrency in one middleware iteration.
+const REQUESTS: usize = 64;
+const CONCURRENCY: usize = 16;
+
+async fn small_api() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { "{\"ok\":true}" });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, task)
+}
+
+async fn burst(client: &reqwest_middleware::ClientWithMiddleware, url: &str) {
+    let mut tasks = Vec::with_capacity(CONCURRENCY);
+    for _ in 0..CONCURRENCY {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..REQUESTS / CONCURRENCY {
+                let answer = client.get(&url).send().await.unwrap();
+                black_box(answer.bytes().await.unwrap());
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+fn middleware(c: &mut Criterion) {
+    let rt = runtime(2);
+    let (addr, _server) = rt.block_on(small_api());
+    let url = format!("http://{addr}/api/things");
+    let plain = reqwest::Client::new();
+    let cache = Cached::new(Instant1h);
+    let provider: Arc<dyn tokensmith::TokenProvider> = Arc::new(cache);
+    let with_middleware = reqwest_middleware::ClientBuilder::new(plain.clone())
+        .with(
+            BearerAuth::new(provider)
+                .for_origin(format!("http://{addr}"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        hour_token().authorization_header(),
+    );
+    let static_header = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+    )
+    .build();
+    let mut group = c.benchmark_group("middleware");
+    group.throughput(criterion::Throughput::Elements(REQUESTS as u64));
+    for (name, client) in [
+        ("tokensmith", &with_middleware),
+        ("static_header", &static_header),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        burst(client, &url).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn token_fetch(c: &mut Criterion) {
+    let rt = runtime(2);
+    let server = rt.block_on(TestServer::start()).unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let ours = ClientCredentials::new(endpoint).build_source();
+    let theirs = oauth2::basic::BasicClient::new(oauth2::ClientId::new(DEFAULT_CLIENT_ID.into()))
+        .set_client_secret(oauth2::ClientSecret::new(DEFAULT_CLIENT_SECRET.into()))
+        .set_token_uri(oauth2::TokenUrl::new(server.token_url()).unwrap());
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("token_fetch");
+    group.bench_function("tokensmith", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(ours.fetch().await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("oauth2_crate", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let answer = theirs
+                        .exchange_client_credentials()
+                        .request_async(&http)
+                        .await
+                        .unwrap();
+                    black_box(answer.access_token().secret().len());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// Allocations per warm `token()` call.
+fn allocations_per_call(rt: &Runtime) -> f64 {
+    let cache = Cached::new(Instant1h);
+    rt.block_on(cache.token()).unwrap();
+    const CALLS: u64 = 100_000;
+    rt.block_on(async {
+        let before = INSTRUMENTED_SYSTEM.stats().allocations;
+        for _ in 0..CALLS {
+            black_box(cache.token().await.unwrap());
+        }
+        (INSTRUMENTED_SYSTEM.stats().allocations - before) as f64 / CALLS as f64
+    })
+}
+
+/// 10,000 concurrent callers on an empty cache against the testkit, against one fetch; with
+/// `latency`, the token endpoint takes that long to answer, as real ones do.
+fn herd(rt: &Runtime, rounds: usize, latency: Option<Duration>) -> (u64, f64) {
+    rt.block_on(async {
+        let server = TestServer::start().await.unwrap();
+        if let Some(latency) = latency {
+            server.fail_share(Target::Token, 1.0, Fault::Delay(latency));
+        }
+        let provider = || {
+            ClientCredentials::basic(server.token_url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+                .unwrap()
+                .build()
+        };
+        let mut singles = Vec::new();
+        let mut herds = Vec::new();
+        let mut herd_requests = 0;
+        for _ in 0..rounds {
+            let single = provider();
+            let start = Instant::now();
+            single.token().await.unwrap();
+            singles.push(start.elapsed());
+
+            let cache = provider();
+            let before = server.counters().token_requests;
+            let start = Instant::now();
+            let callers: Vec<_> = (0..10_000)
+                .map(|_| {
+                    let cache = cache.clone();
+                    tokio::spawn(async move { cache.token().await.map(|_| ()) })
+                })
+                .collect();
+            for caller in callers {
+                caller.await.unwrap().unwrap();
+            }
+            herds.push(start.elapsed());
+            herd_requests = herd_requests.max(server.counters().token_requests - before);
+        }
+        (
+            herd_requests,
+            median(&mut herds).as_secs_f64() / median(&mut singles).as_secs_f64(),
+        )
+    })
+}
+
+/// p99 latency of callers while a refresh is in flight against a 200 ms endpoint, and of the
+/// same callers on a warm cache with no refresh going on.
+fn refresh_p99(rt: &Runtime) -> (u64, u64) {
+    rt.block_on(async {
+        let server = TestServer::builder()
+            .token_lifetime(Duration::from_secs(2))
+            .start()
+            .await
+            .unwrap();
+        let source =
+            ClientCredentials::basic(server.token_url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+                .unwrap()
+                .build_source();
+        // Refresh from mid-life on: a 2 s token is refreshed ahead from 0.9 s.
+        let cache = Cached::builder(source)
+            .refresh_ahead(RefreshAhead {
+                fraction: 1.0,
+                min: Duration::ZERO,
+                max: Duration::from_secs(3600),
+                jitter: 0.0,
+            })
+            .build()
+            .unwrap();
+        cache.token().await.unwrap();
+        let warm = latencies(&cache, Duration::from_millis(150)).await;
+        server.fail_share(Target::Token, 1.0, Fault::Delay(Duration::from_millis(200)));
+        tokio::time::sleep(Duration::from_millis(950)).await;
+        let during = latencies(&cache, Duration::from_millis(150)).await;
+        assert!(
+            cache.stats().refreshes_ahead >= 1,
+            "a refresh was in flight"
+        );
+        (p99(during), p99(warm))
+    })
+}
+
+async fn latencies(cache: &Cached<tokensmith::oauth2::GrantSource>, span: Duration) -> Vec<u64> {
+    let end = Instant::now() + span;
+    let mut samples = Vec::new();
+    while Instant::now() < end && samples.len() < 1_000_000 {
+        let start = Instant::now();
+        black_box(cache.token().await.unwrap());
+        samples.push(start.elapsed().as_nanos() as u64);
+    }
+    samples
+}
+
+fn p99(mut samples: Vec<u64>) -> u64 {
+    samples.sort_unstable();
+    samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::var_os("TOKENSMITH_BENCH_QUICK").is_some();
+    let mut c = Criterion::default().configure_from_args();
+    c = if quick {
+        c.warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(10)
+    } else {
+        c.warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4))
+            .sample_size(30)
+    };
+    let rt = runtime(1);
+    cached_single(&mut c, &rt);
+    contended(&mut c);
+    middleware(&mut c);
+    token_fetch(&mut c);
+    c.final_summary();
+
+    let allocs = allocations_per_call(&rt);
+    let rounds = if quick { 3 } else { 7 };
+    let (herd_requests, herd_ratio) = herd(&runtime(2), rounds, Some(Duration::from_millis(50)));
+    let (loopback_requests, loopback_ratio) = herd(&runtime(2), rounds, None);
+    let herd_requests = herd_requests.max(loopback_requests);
+    let (refresh_p99_ns, warm_p99_ns) = refresh_p99(&runtime(2));
+    let custom = format!(
+        "{{\"cached_allocs_per_call\":{allocs},\"herd_token_requests\":{herd_requests},\
+         \"herd_vs_single_ratio\":{herd_ratio:.3},\"herd_vs_single_ratio_loopback\":{loopback_ratio:.3},\
+         \"refresh_p99_ns\":{refresh_p99_ns},\
+         \"warm_p99_ns\":{warm_p99_ns}}}"
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("custom.json"), &custom).unwrap();
+    println!("custom figures: {custom}");
+}

@@ -1,0 +1,342 @@
+//! `cargo xtask bench [--quick]`: runs the criterion benchmarks and writes
+//! `target/bench/summary.json` and a markdown table (`target/bench/summary.md`, and
+//! `BENCHMARKS.md` after a full run), each figure beside its baseline from the same run.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::run::{cargo, project_root, step};
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        _ => return Err(format!("`bench` takes only `--quick`, got {args:?}")),
+    };
+    let root = project_root();
+    let mut bench = cargo(&["bench", "--bench", "tokensmith"]);
+    if quick {
+        bench.env("TOKENSMITH_BENCH_QUICK", "1");
+    }
+    step(
+        if quick {
+            "benchmarks (quick)"
+        } else {
+            "benchmarks"
+        },
+        bench,
+    )?;
+
+    let criterion = root.join("target").join("criterion");
+    let median = |id: &str| median_ns(&criterion.join(id));
+    let elements = |id: &str| elements(&criterion.join(id));
+    let custom = fs::read_to_string(root.join("target/bench/custom.json"))
+        .map_err(|e| format!("no custom figures from the bench binary: {e}"))?;
+    let number =
+        |name: &str| json_number(&custom, name).ok_or(format!("no `{name}` in custom.json"));
+
+    let single = median("cached_single/tokensmith")?;
+    let single_rwlock = median("cached_single/rwlock")?;
+    let single_mutex = median("cached_single/mutex")?;
+    let per_second = |id: &str| -> Result<f64, String> { Ok(elements(id)? / (median(id)? * 1e-9)) };
+    let contended = per_second("contended/tokensmith")?;
+    let contended_rwlock = per_second("contended/rwlock")?;
+    let contended_mutex = per_second("contended/mutex")?;
+    let middleware = per_second("middleware/tokensmith")?;
+    let middleware_static = per_second("middleware/static_header")?;
+    let fetch = median("token_fetch/tokensmith")?;
+    let fetch_oauth2 = median("token_fetch/oauth2_crate")?;
+
+    let rows = [
+        Row::new("cached_single_ns", single, "ns per warm `token()`"),
+        Row::new(
+            "cached_single_rwlock_ns",
+            single_rwlock,
+            "baseline: tokio RwLock<Option<Token>>",
+        ),
+        Row::new(
+            "cached_single_mutex_ns",
+            single_mutex,
+            "baseline: tokio Mutex<Option<Token>>",
+        ),
+        Row::target(
+            "cached_single_ratio",
+            single_rwlock / single,
+            "RwLock time / ours",
+            ">= 3",
+            |v| v >= 3.0,
+        ),
+        Row::target(
+            "cached_allocs_per_call",
+            number("cached_allocs_per_call")?,
+            "allocations per warm `token()`",
+            "0",
+            |v| v == 0.0,
+        ),
+        Row::new("contended_calls_per_s", contended, "2 threads x 64 tasks"),
+        Row::new(
+            "contended_rwlock_calls_per_s",
+            contended_rwlock,
+            "baseline: RwLock",
+        ),
+        Row::new(
+            "contended_mutex_calls_per_s",
+            contended_mutex,
+            "baseline: Mutex",
+        ),
+        Row::target(
+            "contended_ratio",
+            contended / contended_rwlock,
+            "ours / RwLock",
+            ">= 3",
+            |v| v >= 3.0,
+        ),
+        Row::target(
+            "herd_token_requests",
+            number("herd_token_requests")?,
+            "token requests for 10,000 cold callers",
+            "1",
+            |v| v == 1.0,
+        ),
+        Row::target(
+            "herd_vs_single_ratio",
+            number("herd_vs_single_ratio")?,
+            "herd wall time / one fetch (50 ms endpoint)",
+            "<= 1.5",
+            |v| v <= 1.5,
+        ),
+        Row::new(
+            "herd_vs_single_ratio_loopback",
+            number("herd_vs_single_ratio_loopback")?,
+            "same, endpoint answering at loopback speed",
+        ),
+        Row::new(
+            "refresh_p99_ns",
+            number("refresh_p99_ns")?,
+            "p99 of callers during a 200 ms refresh",
+        ),
+        Row::new(
+            "warm_p99_ns",
+            number("warm_p99_ns")?,
+            "p99 of the same callers, no refresh",
+        ),
+        Row::target(
+            "refresh_vs_warm_p99_ratio",
+            number("refresh_p99_ns")? / number("warm_p99_ns")?,
+            "same order as the warm path",
+            "<= 10",
+            |v| v <= 10.0,
+        ),
+        Row::new(
+            "middleware_calls_per_s",
+            middleware,
+            "requests/s with the bearer middleware",
+        ),
+        Row::new(
+            "middleware_static_calls_per_s",
+            middleware_static,
+            "baseline: a static Authorization header",
+        ),
+        Row::target(
+            "middleware_ratio",
+            middleware / middleware_static,
+            "ours / static header",
+            ">= 0.97",
+            |v| v >= 0.97,
+        ),
+        Row::new("fetch_ns", fetch, "one client-credentials fetch"),
+        Row::new(
+            "fetch_oauth2_ns",
+            fetch_oauth2,
+            "baseline: the oauth2 crate",
+        ),
+        Row::target(
+            "fetch_vs_oauth2_ratio",
+            fetch / fetch_oauth2,
+            "ours / oauth2",
+            "<= 1.0",
+            |v| v <= 1.0,
+        ),
+    ];
+
+    let out = root.join("target").join("bench");
+    fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let json = summary_json(&rows);
+    fs::write(out.join("summary.json"), &json).map_err(|e| e.to_string())?;
+    let table = markdown(&rows, quick);
+    fs::write(out.join("summary.md"), &table).map_err(|e| e.to_string())?;
+    if !quick {
+        fs::write(root.join("BENCHMARKS.md"), &table).map_err(|e| e.to_string())?;
+    }
+    println!("{table}");
+    println!("==> wrote {}", out.join("summary.json").display());
+    Ok(())
+}
+
+struct Row {
+    key: &'static str,
+    value: f64,
+    what: &'static str,
+    target: Option<(&'static str, bool)>,
+}
+
+impl Row {
+    fn new(key: &'static str, value: f64, what: &'static str) -> Self {
+        Self {
+            key,
+            value,
+            what,
+            target: None,
+        }
+    }
+
+    fn target(
+        key: &'static str,
+        value: f64,
+        what: &'static str,
+        target: &'static str,
+        met: fn(f64) -> bool,
+    ) -> Self {
+        Self {
+            key,
+            value,
+            what,
+            target: Some((target, met(value))),
+        }
+    }
+}
+
+fn summary_json(rows: &[Row]) -> String {
+    let fields: Vec<String> = rows
+        .iter()
+        .map(|row| format!("  \"{}\": {}", row.key, format_number(row.value)))
+        .collect();
+    format!("{{\n{}\n}}\n", fields.join(",\n"))
+}
+
+fn format_number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn markdown(rows: &[Row], quick: bool) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "# Benchmarks\n");
+    let _ = writeln!(
+        text,
+        "Measured by `cargo xtask bench{}` on {}: {}, {} cores, {}. Each figure comes with its \
+         baseline from the same run; ratios are what to compare, since the machine is shared \
+         and noisy.\n",
+        if quick { " --quick" } else { "" },
+        command_line("date", &["-u", "+%Y-%m-%d"]),
+        cpu_model(),
+        command_line("nproc", &[]),
+        command_line("rustc", &["--version"]),
+    );
+    let _ = writeln!(text, "| figure | value | what | target | met |");
+    let _ = writeln!(text, "| --- | ---: | --- | --- | --- |");
+    for row in rows {
+        let (target, met) = match row.target {
+            Some((target, met)) => (target, if met { "yes" } else { "**no**" }),
+            None => ("", ""),
+        };
+        let _ = writeln!(
+            text,
+            "| `{}` | {} | {} | {} | {} |",
+            row.key,
+            format_number(row.value),
+            row.what,
+            target,
+            met
+        );
+    }
+    text
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// The median point estimate, in ns, of a criterion benchmark.
+fn median_ns(dir: &Path) -> Result<f64, String> {
+    let path = dir.join("new").join("estimates.json");
+    let text =
+        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let median = text
+        .find("\"median\"")
+        .ok_or(format!("no median in {}", path.display()))?;
+    json_number(&text[median..], "point_estimate")
+        .ok_or(format!("no point estimate in {}", path.display()))
+}
+
+/// The number of elements one iteration of a criterion benchmark handles.
+fn elements(dir: &Path) -> Result<f64, String> {
+    let path = dir.join("new").join("benchmark.json");
+    let text =
+        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    json_number(&text, "Elements").ok_or(format!("no throughput in {}", path.display()))
+}
+
+/// The first number after `"name":` in a JSON text.
+fn json_number(text: &str, name: &str) -> Option<f64> {
+    let key = format!("\"{name}\":");
+    let start = text.find(&key)? + key.len();
+    let rest = text[start..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+')))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_from_json() {
+        let text = r#"{"mean":{"point_estimate":51.7},"median":{"confidence_interval":{"lower_bound":1.0},"point_estimate":5.02e1}}"#;
+        let median = text.find("\"median\"").unwrap();
+        assert_eq!(json_number(&text[median..], "point_estimate"), Some(50.2));
+        assert_eq!(
+            json_number(r#"{"throughput":{"Elements":12800}}"#, "Elements"),
+            Some(12800.0)
+        );
+        assert_eq!(json_number("{}", "x"), None);
+    }
+
+    #[test]
+    fn summary_keys_and_formats() {
+        let rows = [
+            Row::new("a_ns", 51.25, "x"),
+            Row::target("b_ratio", 3.0, "y", ">= 3", |v| v >= 3.0),
+        ];
+        assert_eq!(
+            summary_json(&rows),
+            "{\n  \"a_ns\": 51.250,\n  \"b_ratio\": 3\n}\n"
+        );
+        assert!(markdown(&rows, true).contains("| `b_ratio` | 3 | y | >= 3 | yes |"));
+    }
+}
