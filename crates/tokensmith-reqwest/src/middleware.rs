@@ -91,10 +91,15 @@ impl BearerAuth {
     fn allows(&self, url: &Url) -> bool {
         match &self.origins {
             None => true,
-            Some(origins) => {
-                let origin = url.origin();
-                origins.contains(&origin)
-            }
+            // Compared part by part: `Url::origin` would allocate on every request.
+            Some(origins) => origins.iter().any(|origin| match origin {
+                Origin::Tuple(scheme, host, port) => {
+                    url.scheme() == scheme
+                        && url.port_or_known_default() == Some(*port)
+                        && url.host().is_some_and(|h| same_host(&h, host))
+                }
+                Origin::Opaque(_) => false,
+            }),
         }
     }
 
@@ -164,11 +169,10 @@ impl Middleware for BearerAuth {
         } else {
             None
         };
-        let origin = request.url().origin().ascii_serialization();
         self.attach(&mut request, Some(&token));
         tracing::debug!(
             target: "tokensmith::reqwest",
-            origin = %origin,
+            origin = %request.url().origin().ascii_serialization(),
             token_type = %token.token_type(),
             "attached access token"
         );
@@ -181,7 +185,7 @@ impl Middleware for BearerAuth {
         let Some(mut retry) = retry else {
             tracing::debug!(
                 target: "tokensmith::reqwest",
-                origin = %origin,
+                origin = %response.url().origin().ascii_serialization(),
                 "401 for a request whose body cannot be replayed; returning it"
             );
             return Ok(response);
@@ -195,7 +199,7 @@ impl Middleware for BearerAuth {
         self.attach(&mut retry, Some(&fresh));
         tracing::debug!(
             target: "tokensmith::reqwest",
-            origin = %origin,
+            origin = %retry.url().origin().ascii_serialization(),
             "401 answered; retrying once with a fresh token"
         );
         next.run(retry, extensions).await
@@ -310,6 +314,16 @@ impl fmt::Debug for BearerAuthBuilder {
                     .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether two hosts are the same (domains without regard to case).
+fn same_host(a: &url::Host<&str>, b: &url::Host<String>) -> bool {
+    match (a, b) {
+        (url::Host::Domain(a), url::Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+        (url::Host::Ipv4(a), url::Host::Ipv4(b)) => a == b,
+        (url::Host::Ipv6(a), url::Host::Ipv6(b)) => a == b,
+        _ => false,
     }
 }
 

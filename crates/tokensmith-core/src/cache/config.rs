@@ -2,11 +2,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
+use super::entry::Entry;
 use super::stats::{CacheEvent, Listener};
 use super::{Cached, Shared};
 use crate::backoff::random_unit;
@@ -64,41 +62,6 @@ impl Default for RefreshAhead {
     }
 }
 
-/// A cached token with the instants that govern it.
-pub(crate) struct Entry {
-    pub(crate) token: AccessToken,
-    /// From this instant on the token no longer counts as valid (expiry minus skew).
-    pub(crate) valid_until: Option<Instant>,
-    /// From this instant on, the first caller starts one refresh in the background.
-    pub(crate) refresh_at: Option<Instant>,
-    /// Set by the caller that starts the refresh, so only one does.
-    pub(crate) refresh_claimed: AtomicBool,
-}
-
-impl Entry {
-    pub(crate) fn is_valid(&self, now: Instant) -> bool {
-        self.valid_until.is_none_or(|until| now < until)
-    }
-
-    pub(crate) fn refresh_due(&self, now: Instant) -> bool {
-        self.refresh_at.is_some_and(|at| now >= at)
-    }
-
-    /// The same token, with its next refresh attempt moved to `at`.
-    pub(crate) fn retry_refresh_at(&self, at: Instant) -> Entry {
-        let at = match self.valid_until {
-            Some(until) => at.min(until),
-            None => at,
-        };
-        Entry {
-            token: self.token.clone(),
-            valid_until: self.valid_until,
-            refresh_at: Some(at),
-            refresh_claimed: AtomicBool::new(false),
-        }
-    }
-}
-
 impl CacheConfig {
     pub(crate) fn entry_for(&self, token: AccessToken) -> Entry {
         let issued = token.issued_at();
@@ -106,12 +69,7 @@ impl CacheConfig {
             .expires_at()
             .or_else(|| self.default_lifetime.map(|d| add_saturating(issued, d)));
         let Some(expires_at) = expires_at else {
-            return Entry {
-                token,
-                valid_until: None,
-                refresh_at: None,
-                refresh_claimed: AtomicBool::new(false),
-            };
+            return Entry::new(token, None, None);
         };
         let lifetime = expires_at.saturating_duration_since(issued);
         let skew = self.skew.min(lifetime / 10);
@@ -125,12 +83,7 @@ impl CacheConfig {
                 .min(usable / 2);
             valid_until.checked_sub(window).unwrap_or(issued)
         });
-        Entry {
-            token,
-            valid_until: Some(valid_until),
-            refresh_at,
-            refresh_claimed: AtomicBool::new(false),
-        }
+        Entry::new(token, Some(valid_until), refresh_at)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The caching provider: one fetch at a time, refresh ahead of expiry, backoff after failures.
 
 mod config;
+mod entry;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -16,8 +17,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::config::{CacheConfig, Entry};
+use self::config::CacheConfig;
 pub use self::config::{CachedBuilder, RefreshAhead};
+use self::entry::Entry;
 use self::stats::Counters;
 pub use self::stats::{CacheEvent, CacheStats};
 use crate::{AccessToken, Error, TokenProvider, TokenSource};
@@ -36,6 +38,10 @@ type FetchResult = Option<Result<AccessToken, Error>>;
 ///   fails, the current token keeps serving while it is valid.
 /// - After consecutive failures, fetch attempts are spaced by exponential backoff (1 s
 ///   doubling to 30 s); callers in between get [`Error::Backoff`] carrying the last error.
+///
+/// A hit reads no clock: a timer task per cached token flips its refresh and expiry flags at
+/// their instants, so the flags change within the runtime's scheduling latency, which the
+/// skew absorbs. A token primed outside a runtime is checked against the clock instead.
 ///
 /// Cloning is cheap; clones share the cache. Calls need a Tokio runtime.
 ///
@@ -139,17 +145,16 @@ impl<S: TokenSource> Cached<S> {
         let shared = &self.shared;
         let guard = shared.entry.load();
         let entry = guard.as_deref()?;
-        let now = Instant::now();
-        if !entry.is_valid(now) {
+        if !entry.valid_now() {
             return None;
         }
-        if entry.refresh_due(now)
+        if entry.refresh_due_now()
             && !entry.refresh_claimed.load(Ordering::Relaxed)
             && !entry.refresh_claimed.swap(true, Ordering::AcqRel)
         {
             shared.refresh_ahead();
         }
-        Counters::bump(&shared.counters.hits);
+        shared.counters.hits.bump();
         tracing::debug!(target: "tokensmith::cache", source = shared.source.name(), "token cache hit");
         Some(entry.token.clone())
     }
@@ -159,6 +164,7 @@ impl<S: TokenSource> Cached<S> {
     /// does not fetch again.
     pub fn prime(&self, token: AccessToken) {
         let entry = Arc::new(self.shared.config.entry_for(token));
+        entry.arm();
         let now = Instant::now();
         self.shared.entry.rcu(|current| match current.as_deref() {
             Some(existing) if existing.is_valid(now) => current.clone(),
@@ -242,7 +248,7 @@ impl<S: TokenSource> Shared<S> {
             let now = Instant::now();
             // A fetch may have finished between the caller's look and taking the lock.
             if let Some(token) = self.valid_token(now) {
-                Counters::bump(&self.counters.hits);
+                self.counters.hits.bump();
                 return Ok(token);
             }
             Counters::bump(&self.counters.misses);
@@ -326,10 +332,11 @@ impl<S: TokenSource> Shared<S> {
         span.record("duration_ms", elapsed.as_millis() as u64);
         match &result {
             Ok(token) => {
-                let entry = self.config.entry_for(token.clone());
+                let entry = Arc::new(self.config.entry_for(token.clone()));
+                entry.arm();
                 // Store before clearing `running`: a caller that then takes the lock and finds
                 // no fetch running must find the new token.
-                self.entry.store(Some(Arc::new(entry)));
+                self.entry.store(Some(entry));
                 let mut flight = self.lock();
                 flight.running = None;
                 flight.failures = 0;
@@ -369,6 +376,7 @@ impl<S: TokenSource> Shared<S> {
         let serving_previous = match current.as_deref().filter(|e| e.is_valid(now)) {
             Some(entry) => {
                 let retry = Arc::new(entry.retry_refresh_at(now + retry_in));
+                retry.arm();
                 self.entry.compare_and_swap(&current, Some(retry));
                 true
             }

@@ -64,7 +64,8 @@ pub struct CacheStats {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
+    /// Counted on the hot path from many threads: striped, so they do not share a cache line.
+    pub(crate) hits: Striped,
     pub(crate) misses: AtomicU64,
     pub(crate) fetches: AtomicU64,
     pub(crate) failures: AtomicU64,
@@ -80,7 +81,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> CacheStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CacheStats {
-            hits: get(&self.hits),
+            hits: self.hits.sum(),
             misses: get(&self.misses),
             fetches: get(&self.fetches),
             failures: get(&self.failures),
@@ -88,5 +89,30 @@ impl Counters {
             refreshes_ahead: get(&self.refreshes_ahead),
             ..CacheStats::default()
         }
+    }
+}
+
+/// Stripes of a counter, one cache line each; a thread always adds to the same stripe.
+const STRIPES: usize = 8;
+
+#[derive(Default)]
+#[repr(align(64))]
+struct Stripe(AtomicU64);
+
+#[derive(Default)]
+pub(crate) struct Striped([Stripe; STRIPES]);
+
+impl Striped {
+    pub(crate) fn bump(&self) {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static STRIPE: usize = (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % STRIPES;
+        }
+        let stripe = STRIPE.with(|s| *s);
+        self.0[stripe].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sum(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
     }
 }
