@@ -75,39 +75,30 @@ fn cached_single(c: &mut Criterion, rt: &Runtime) {
     let mutex = tokio::sync::Mutex::new(Some(hour_token()));
     let mut group = c.benchmark_group("cached_single");
     group.bench_function("tokensmith", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(cache.token().await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| time_calls(rt, iters, || async { cache.token().await.unwrap() }))
     });
     group.bench_function("rwlock", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(rwlock_token(&rwlock).await);
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| time_calls(rt, iters, || rwlock_token(&rwlock)))
     });
     group.bench_function("mutex", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(mutex_token(&mutex).await);
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| time_calls(rt, iters, || mutex_token(&mutex)))
     });
     group.finish();
+}
+
+/// Time for `iters` sequential calls on the current thread.
+fn time_calls<F, Fut>(rt: &Runtime, iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(call().await);
+        }
+        start.elapsed()
+    })
 }
 
 /// Tasks and calls per task in one contended iteration: 2 threads × 64 tasks.
@@ -126,74 +117,59 @@ fn contended(c: &mut Criterion) {
     ));
     group.bench_function("tokensmith", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let tasks: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            let cache = cache.clone();
-                            tokio::spawn(async move {
-                                for _ in 0..CALLS_PER_TASK {
-                                    black_box(cache.token().await.unwrap());
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
+            time_tasks(&rt, iters, || {
+                let cache = cache.clone();
+                async move {
+                    for _ in 0..CALLS_PER_TASK {
+                        black_box(cache.token().await.unwrap());
                     }
                 }
-                start.elapsed()
             })
         })
     });
     group.bench_function("rwlock", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let tasks: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            let lock = Arc::clone(&rwlock);
-                            tokio::spawn(async move {
-                                for _ in 0..CALLS_PER_TASK {
-                                    black_box(rwlock_token(&lock).await);
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
+            time_tasks(&rt, iters, || {
+                let lock = Arc::clone(&rwlock);
+                async move {
+                    for _ in 0..CALLS_PER_TASK {
+                        black_box(rwlock_token(&lock).await);
                     }
                 }
-                start.elapsed()
             })
         })
     });
     group.bench_function("mutex", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let tasks: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            let lock = Arc::clone(&mutex);
-                            tokio::spawn(async move {
-                                for _ in 0..CALLS_PER_TASK {
-                                    black_box(mutex_token(&lock).await);
-                                }
-                            })
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
+            time_tasks(&rt, iters, || {
+                let lock = Arc::clone(&mutex);
+                async move {
+                    for _ in 0..CALLS_PER_TASK {
+                        black_box(mutex_token(&lock).await);
                     }
                 }
-                start.elapsed()
             })
         })
     });
     group.finish();
+}
+
+/// Time for `iters` rounds of [`TASKS`] tasks made by `task`, spread over the runtime's threads.
+fn time_tasks<F, Fut>(rt: &Runtime, iters: u64, task: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            let tasks: Vec<_> = (0..TASKS).map(|_| tokio::spawn(task())).collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        }
+        start.elapsed()
+    })
 }
 
 /// Requests and concurrency in one middleware iteration.
@@ -227,10 +203,14 @@ async fn burst(client: &reqwest_middleware::ClientWithMiddleware, url: &str) {
     }
 }
 
-fn middleware(c: &mut Criterion) {
-    let rt = runtime(2);
-    let (addr, _server) = rt.block_on(small_api());
-    let url = format!("http://{addr}/api/things");
+/// The two clients the middleware benchmarks compare: the bearer middleware, and the same
+/// reqwest stack with a static `Authorization` header.
+fn middleware_clients(
+    addr: std::net::SocketAddr,
+) -> (
+    reqwest_middleware::ClientWithMiddleware,
+    reqwest_middleware::ClientWithMiddleware,
+) {
     let plain = reqwest::Client::new();
     let cache = Cached::new(Instant1h);
     let provider: Arc<dyn tokensmith::TokenProvider> = Arc::new(cache);
@@ -254,6 +234,14 @@ fn middleware(c: &mut Criterion) {
             .unwrap(),
     )
     .build();
+    (with_middleware, static_header)
+}
+
+fn middleware(c: &mut Criterion) {
+    let rt = runtime(2);
+    let (addr, _server) = rt.block_on(small_api());
+    let url = format!("http://{addr}/api/things");
+    let (with_middleware, static_header) = middleware_clients(addr);
     let mut group = c.benchmark_group("middleware");
     group.throughput(criterion::Throughput::Elements(REQUESTS as u64));
     for (name, client) in [
@@ -261,15 +249,7 @@ fn middleware(c: &mut Criterion) {
         ("static_header", &static_header),
     ] {
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        burst(client, &url).await;
-                    }
-                    start.elapsed()
-                })
-            })
+            b.iter_custom(|iters| time_calls(&rt, iters, || burst(client, &url)))
         });
     }
     group.finish();
@@ -294,33 +274,59 @@ fn token_fetch(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("token_fetch");
     group.bench_function("tokensmith", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(ours.fetch().await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| time_calls(&rt, iters, || async { ours.fetch().await.unwrap() }))
     });
     group.bench_function("oauth2_crate", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let answer = theirs
-                        .exchange_client_credentials()
-                        .request_async(&http)
-                        .await
-                        .unwrap();
-                    black_box(answer.access_token().secret().len());
-                }
-                start.elapsed()
+            time_calls(&rt, iters, || async {
+                let answer = theirs
+                    .exchange_client_credentials()
+                    .request_async(&http)
+                    .await
+                    .unwrap();
+                answer.access_token().secret().len()
             })
         })
     });
     group.finish();
+}
+
+/// The middleware's requests per second over the static header's, from bursts run in
+/// alternation (A, B, A, B, …) so that the machine's drift hits both alike; the median of the
+/// per-pair ratios.
+fn middleware_paired(rounds: usize) -> f64 {
+    let rt = runtime(2);
+    let (addr, _server) = rt.block_on(small_api());
+    let url = format!("http://{addr}/api/things");
+    let (ours, baseline) = middleware_clients(addr);
+    rt.block_on(async {
+        for _ in 0..20 {
+            burst(&ours, &url).await;
+            burst(&baseline, &url).await;
+        }
+        let mut ratios = Vec::with_capacity(rounds);
+        for round in 0..rounds {
+            let time = |client| {
+                let url = &url;
+                async move {
+                    let start = Instant::now();
+                    burst(client, url).await;
+                    start.elapsed().as_secs_f64()
+                }
+            };
+            // Alternate which goes first, so neither always follows the other.
+            let (a, b) = if round % 2 == 0 {
+                let a = time(&ours).await;
+                (a, time(&baseline).await)
+            } else {
+                let b = time(&baseline).await;
+                (time(&ours).await, b)
+            };
+            ratios.push(b / a);
+        }
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    })
 }
 
 /// Allocations per warm `token()` call.
@@ -463,11 +469,12 @@ fn main() {
     let (loopback_requests, loopback_ratio) = herd(&runtime(2), rounds, None);
     let herd_requests = herd_requests.max(loopback_requests);
     let (refresh_p99_ns, warm_p99_ns) = refresh_p99(&runtime(2));
+    let middleware_ratio = middleware_paired(if quick { 200 } else { 1000 });
     let custom = format!(
         "{{\"cached_allocs_per_call\":{allocs},\"herd_token_requests\":{herd_requests},\
          \"herd_vs_single_ratio\":{herd_ratio:.3},\"herd_vs_single_ratio_loopback\":{loopback_ratio:.3},\
          \"refresh_p99_ns\":{refresh_p99_ns},\
-         \"warm_p99_ns\":{warm_p99_ns}}}"
+         \"warm_p99_ns\":{warm_p99_ns},\"middleware_paired_ratio\":{middleware_ratio:.4}}}"
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")

@@ -12,7 +12,7 @@ use tokensmith_oauth2::{
     AuthorizationCode, BodyError, ClientAuth, ClientSecret, Password, RefreshTokenGrant,
     TokenEndpoint, TokenResponse, UserPassword, read_limited,
 };
-use tokensmith_reqwest::{BearerAuth, auth_error, client_builder};
+use tokensmith_reqwest::{BearerAuth, auth_error};
 use url::Url;
 
 use crate::error::hint_for;
@@ -133,24 +133,16 @@ impl AirVantageBuilder {
         provider: Arc<dyn TokenProvider>,
     ) -> Result<AirVantageClient, Error> {
         let base = self.region.base_url();
-        let auth = BearerAuth::new(Arc::clone(&provider))
+        let http = BearerAuth::new(Arc::clone(&provider))
             .for_origin(base.as_str())
-            .build()?;
-        let plain = match self.http {
-            Some(http) => http,
-            None => client_builder()
-                .build()
-                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
-        };
-        let http = reqwest_middleware::ClientBuilder::new(plain.clone())
-            .with(auth)
-            .build();
+            .build()?
+            .into_client(self.http)?;
         Ok(AirVantageClient {
             region: self.region,
             base,
             company: self.company,
+            plain: http.as_ref().clone(),
             http,
-            plain,
             provider,
         })
     }

@@ -14,7 +14,7 @@ use tokensmith_oauth2::{
     BodyError, ClientAuth, ClientCredentials, ClientSecret, GrantSource, TokenEndpoint,
     read_limited,
 };
-use tokensmith_reqwest::{BearerAuth, auth_error, client_builder};
+use tokensmith_reqwest::{BearerAuth, auth_error};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
@@ -161,16 +161,11 @@ impl AvionteBuilder {
             .scope([self.scope.as_str()])
             .build_source();
         let provider: Arc<dyn TokenProvider> = Arc::new(Cached::new(AvionteSource(source)));
-        let auth = BearerAuth::new(Arc::clone(&provider))
+        let http = BearerAuth::new(Arc::clone(&provider))
             .for_origin(base.as_str())
             .header(API_KEY_HEADER, api_key.expose_secret())
-            .build()?;
-        let plain = match self.http {
-            Some(http) => http,
-            None => client_builder()
-                .build()
-                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
-        };
+            .build()?
+            .into_client(self.http)?;
         let limiter = match self.requests_per_second {
             Some(rate) if rate.is_finite() && rate > 0.0 => Some(Arc::new(Limiter {
                 spacing: Duration::from_secs_f64(1.0 / rate),
@@ -185,9 +180,7 @@ impl AvionteBuilder {
         };
         Ok(AvionteClient {
             base,
-            http: reqwest_middleware::ClientBuilder::new(plain)
-                .with(auth)
-                .build(),
+            http,
             provider,
             limiter,
             retry: self.retry,

@@ -4,14 +4,14 @@ use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokensmith_core::{Error, ErrorCode, UnexpectedResponse, scrub_excerpt};
+use tokensmith_core::{Error, ErrorCode};
 use tokio::time::Instant;
 use url::Url;
 
 use crate::endpoint::display_url;
 use crate::exchange::Call;
 use crate::request::join_scopes;
-use crate::response::RawAnswer;
+use crate::response::{RawAnswer, unexpected};
 use crate::{GrantRequest, TokenEndpoint, TokenResponse};
 
 /// The `grant_type` of the device grant (RFC 8628 §3.4).
@@ -162,15 +162,7 @@ impl DeviceAuthorization {
 
 /// Reads the device authorization answer (RFC 8628 §3.2), or an OAuth error.
 fn parse_device_start(answer: &RawAnswer<'_>) -> Result<DeviceStart, Error> {
-    let unexpected = |reason: &str| -> Error {
-        UnexpectedResponse::new(
-            answer.status,
-            answer.content_type.map(str::to_owned),
-            reason,
-            scrub_excerpt(answer.body, answer.secrets),
-        )
-        .into()
-    };
+    let unexpected = |reason: &str| unexpected(answer, reason);
     if !answer.status.is_success() {
         // Errors have the token endpoint's shape: let its parser read them.
         return match crate::response::parse(answer) {

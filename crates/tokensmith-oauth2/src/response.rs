@@ -105,7 +105,7 @@ fn scrubbed(mut error: OAuthError, secrets: &[&str]) -> OAuthError {
     error
 }
 
-fn unexpected(answer: &RawAnswer<'_>, reason: impl Into<String>) -> Error {
+pub(crate) fn unexpected(answer: &RawAnswer<'_>, reason: impl Into<String>) -> Error {
     UnexpectedResponse::new(
         answer.status,
         answer.content_type.map(str::to_owned),

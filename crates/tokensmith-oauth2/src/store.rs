@@ -296,25 +296,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
-    /// A directory of its own under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir()
-                .join(format!("tokensmith-store-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Self(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn tokens(refresh: &str) -> StoredTokens {
         let access = AccessToken::builder("canary-access-4d")
             .expires_in(Duration::from_secs(3600))
@@ -326,8 +307,8 @@ mod tests {
 
     #[tokio::test]
     async fn file_store_round_trips_atomically_with_owner_only_mode() {
-        let dir = TempDir::new("roundtrip");
-        let store = FileStore::new(dir.0.join("tokens.json"));
+        let dir = tokensmith_testkit::TempDir::new("roundtrip").unwrap();
+        let store = FileStore::new(dir.path().join("tokens.json"));
         assert!(
             store.load().await.unwrap().is_none(),
             "no file yet is not an error"
@@ -339,7 +320,7 @@ mod tests {
         let access = loaded.live_access_token(Duration::from_secs(60)).unwrap();
         assert_eq!(access.scopes(), ["a"]);
         assert!(access.expires_in().unwrap() > Duration::from_secs(3500));
-        let leftovers: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
         #[cfg(unix)]
         {
@@ -356,8 +337,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_corrupt_file_is_an_error_and_is_left_alone() {
-        let dir = TempDir::new("corrupt");
-        let path = dir.0.join("tokens.json");
+        let dir = tokensmith_testkit::TempDir::new("corrupt").unwrap();
+        let path = dir.path().join("tokens.json");
         for bad in [
             "{not json",
             "{\"format\":1}",

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use http::Extensions;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Request, Response, StatusCode};
-use reqwest_middleware::{Middleware, Next};
+use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
 use url::{Origin, Url};
 
@@ -86,6 +86,22 @@ impl BearerAuth {
             replace_authorization: false,
             retry_unauthorized: true,
         }
+    }
+
+    /// Puts the middleware on `http`, or on a new client from [`client_builder`] (which keeps
+    /// redirects on their origin): the client an API adapter sends with.
+    ///
+    /// [`client_builder`]: crate::client_builder
+    pub fn into_client(self, http: Option<reqwest::Client>) -> Result<ClientWithMiddleware, Error> {
+        let http = match http {
+            Some(http) => http,
+            None => crate::client_builder()
+                .build()
+                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
+        };
+        Ok(reqwest_middleware::ClientBuilder::new(http)
+            .with(self)
+            .build())
     }
 
     fn allows(&self, url: &Url) -> bool {

@@ -46,6 +46,7 @@ mod log;
 mod reply;
 mod server;
 mod state;
+mod tempdir;
 mod token;
 
 pub use crate::capture::TraceCapture;
@@ -57,4 +58,5 @@ pub use crate::faults::{Fault, Target};
 pub use crate::log::{Counters, Endpoint, LoggedRequest};
 pub use crate::server::{TestServer, TestServerBuilder};
 pub use crate::state::Registry;
+pub use crate::tempdir::TempDir;
 pub use crate::token::DEVICE_CODE_GRANT;

@@ -1,7 +1,6 @@
 //! User-delegated grants against the embedded server: the code flow with PKCE, the device
 //! flow, and refresh tokens kept in a store.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokensmith_core::{Error, ErrorCode, ExposeSecret};
@@ -40,24 +39,6 @@ async fn user_agent(pending: &PendingAuthorization) -> String {
     let answer = browser.get(pending.url().clone()).send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 302);
     answer.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// A directory of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tokensmith-it-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[tokio::test]
@@ -262,8 +243,8 @@ async fn device_flow_expiry_and_denial_are_typed_errors() {
 #[tokio::test]
 async fn rotated_refresh_tokens_are_persisted_and_picked_up_by_a_second_provider() {
     let server = TestServer::start().await.unwrap();
-    let dir = TempDir::new("rotation");
-    let path = dir.0.join("session.json");
+    let dir = tokensmith_testkit::TempDir::new("rotation").unwrap();
+    let path = dir.path().join("session.json");
 
     let pending = code_flow(&server).start().unwrap();
     let callback = user_agent(&pending).await;
