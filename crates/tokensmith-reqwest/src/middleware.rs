@@ -169,17 +169,20 @@ impl Middleware for BearerAuth {
         if !self.allows(request.url()) {
             return next.run(request, extensions).await;
         }
-        let provider = match extensions.get::<RequestAuth>() {
+        // Only a per-request provider is cloned out of the extensions (they are lent to the
+        // next middleware); the usual one is borrowed, sparing a shared reference count.
+        let per_request = match extensions.get::<RequestAuth>() {
             Some(RequestAuth::Skip) => return next.run(request, extensions).await,
-            Some(RequestAuth::With(other)) => Arc::clone(other),
-            None => Arc::clone(&self.provider),
+            Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
+            None => None,
         };
+        let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*self.provider);
         if request.headers().contains_key(AUTHORIZATION) && !self.replace_authorization {
             self.attach(&mut request, None);
             return next.run(request, extensions).await;
         }
 
-        let token = valid_token(provider.as_ref()).await.map_err(auth_failed)?;
+        let token = valid_token(provider).await.map_err(auth_failed)?;
         let retry = if self.retry_unauthorized {
             request.try_clone()
         } else {
@@ -206,7 +209,7 @@ impl Middleware for BearerAuth {
             );
             return Ok(response);
         };
-        let fresh = valid_token(provider.as_ref()).await.map_err(auth_failed)?;
+        let fresh = valid_token(provider).await.map_err(auth_failed)?;
         if fresh.same_as(&token) {
             // The provider cannot replace the token (a static one): the 401 is the answer.
             return Ok(response);
