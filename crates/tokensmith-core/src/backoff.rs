@@ -66,7 +66,9 @@ impl Backoff {
         if self.jitter == 0.0 {
             full
         } else {
-            full.mul_f64(1.0 - self.jitter * random_unit())
+            // Through f64 so that a delay near `Duration::MAX` cannot overflow.
+            Duration::try_from_secs_f64(full.as_secs_f64() * (1.0 - self.jitter * random_unit()))
+                .map_or(full, |shorter| shorter.min(full))
         }
     }
 }

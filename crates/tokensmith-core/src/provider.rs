@@ -11,7 +11,6 @@ use crate::{AccessToken, Error};
 /// This is what API clients and the middleware hold, usually as `Arc<dyn TokenProvider>`. The
 /// providers tokensmith builds cache their token, so calling [`token`](Self::token) on every
 /// request is cheap; a provider that fetched on every call would be a [`TokenSource`].
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait TokenProvider: Send + Sync {
     /// A token that is valid now, allowing for clock skew.
@@ -43,6 +42,22 @@ pub trait TokenSource: Send + Sync + 'static {
     /// A short name for logs and spans, such as `client_credentials`.
     fn name(&self) -> &str {
         "token_source"
+    }
+}
+
+#[cfg(feature = "mock")]
+mockall::mock! {
+    /// A [`TokenProvider`] driven by expectations (`mockall`), for unit tests of code that takes
+    /// a provider. Set [`expect_token`](Self::expect_token) (and, where the code under test
+    /// reacts to a 401, [`expect_invalidate`](Self::expect_invalidate)); `current` is not
+    /// mocked and says no token is at hand, so the middleware and the vendor clients ask
+    /// `token` and work with a mock that has only `expect_token`.
+    pub TokenProvider {}
+
+    #[async_trait]
+    impl TokenProvider for TokenProvider {
+        async fn token(&self) -> Result<AccessToken, Error>;
+        fn invalidate(&self, rejected: &AccessToken);
     }
 }
 

@@ -19,6 +19,7 @@ pub(crate) struct CacheConfig {
     pub(crate) backoff: Backoff,
     pub(crate) default_lifetime: Option<Duration>,
     pub(crate) listener: Option<Listener>,
+    pub(crate) load_timeout: Duration,
 }
 
 impl Default for CacheConfig {
@@ -29,6 +30,7 @@ impl Default for CacheConfig {
             backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
             default_lifetime: None,
             listener: None,
+            load_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -76,10 +78,13 @@ impl CacheConfig {
         let valid_until = expires_at.checked_sub(skew).unwrap_or(issued);
         let refresh_at = self.refresh.map(|refresh| {
             let usable = lifetime.saturating_sub(skew);
-            let window = lifetime
+            let clamped = lifetime
                 .mul_f64(refresh.fraction)
-                .clamp(refresh.min, refresh.max)
-                .mul_f64(1.0 - refresh.jitter * random_unit())
+                .clamp(refresh.min, refresh.max);
+            // Through f64 so that a window near `Duration::MAX` cannot overflow.
+            let jittered = clamped.as_secs_f64() * (1.0 - refresh.jitter * random_unit());
+            let window = Duration::try_from_secs_f64(jittered)
+                .unwrap_or(clamped)
                 .min(usable / 2);
             valid_until.checked_sub(window).unwrap_or(issued)
         });
@@ -137,8 +142,17 @@ impl<S: TokenSource> CachedBuilder<S> {
         self
     }
 
+    /// The longest a fetch may take (default 30 s), saving to a token store included. A fetch
+    /// that takes longer fails with [`Error::Timeout`], and its waiters get that error.
+    #[must_use]
+    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+        self.config.load_timeout = timeout;
+        self
+    }
+
     /// Calls `listener` when a token is fetched, a fetch fails, or a token is invalidated.
-    /// It runs inline on the fetching task: keep it short and non-blocking.
+    /// It runs inline on the fetching task: keep it short and non-blocking. A listener that
+    /// panics loses that event and nothing else.
     #[must_use]
     pub fn on_event(mut self, listener: impl Fn(&CacheEvent<'_>) + Send + Sync + 'static) -> Self {
         self.config.listener = Some(Arc::new(listener));
@@ -160,6 +174,11 @@ impl<S: TokenSource> CachedBuilder<S> {
                     refresh.jitter
                 )));
             }
+            if !(refresh.fraction.is_finite() && refresh.jitter.is_finite()) {
+                return Err(Error::config(
+                    "refresh-ahead settings must be finite numbers",
+                ));
+            }
             if refresh.min > refresh.max {
                 return Err(Error::config(format!(
                     "refresh-ahead window minimum {:?} is above its maximum {:?}",
@@ -170,6 +189,11 @@ impl<S: TokenSource> CachedBuilder<S> {
         if self.config.backoff.initial().is_zero() {
             return Err(Error::config(
                 "the failure backoff must start above zero, or a broken endpoint gets one request per caller",
+            ));
+        }
+        if self.config.load_timeout.is_zero() {
+            return Err(Error::config(
+                "the load timeout must be above zero, or every fetch fails at once",
             ));
         }
         if self.config.default_lifetime.is_some_and(|d| d.is_zero()) {
@@ -190,6 +214,7 @@ impl<S> fmt::Debug for CachedBuilder<S> {
             .field("refresh", &self.config.refresh)
             .field("backoff", &self.config.backoff)
             .field("default_lifetime", &self.config.default_lifetime)
+            .field("load_timeout", &self.config.load_timeout)
             .finish_non_exhaustive()
     }
 }

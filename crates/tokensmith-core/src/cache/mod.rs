@@ -1,6 +1,8 @@
 //! The caching provider: one fetch at a time, refresh ahead of expiry, backoff after failures.
 
 mod config;
+#[cfg(test)]
+mod edge_tests;
 mod entry;
 mod stats;
 #[cfg(test)]
@@ -19,9 +21,10 @@ use tracing::Instrument;
 
 use self::config::CacheConfig;
 pub use self::config::{CachedBuilder, RefreshAhead};
-use self::entry::Entry;
+use self::entry::{Entry, Now};
 use self::stats::Counters;
 pub use self::stats::{CacheEvent, CacheStats};
+use crate::token::add_saturating;
 use crate::{AccessToken, Error, TokenProvider, TokenSource};
 
 type FetchResult = Option<Result<AccessToken, Error>>;
@@ -39,11 +42,18 @@ type FetchResult = Option<Result<AccessToken, Error>>;
 /// - After consecutive failures, fetch attempts are spaced by exponential backoff (1 s
 ///   doubling to 30 s); callers in between get [`Error::Backoff`] carrying the last error.
 ///
-/// A hit reads no clock: a timer task per cached token flips its refresh and expiry flags at
-/// their instants, so the flags change within the runtime's scheduling latency, which the
-/// skew absorbs. A token primed outside a runtime is checked against the clock instead.
+/// - A fetch that does not finish within the load timeout (30 s by default) fails, so no
+///   caller waits forever on a source or store that hangs.
+/// - A resource server that rejects every fresh token (see [`TokenProvider::invalidate`]) and
+///   a source that hands out tokens already expired go through the same backoff, so neither
+///   costs a fetch per call.
 ///
-/// Cloning is cheap; clones share the cache. Calls need a Tokio runtime.
+/// Every hit reads the clocks: no background task has to run for an expired token to stop
+/// being served, so the cache is right on any runtime (idle, shut down, without a time
+/// driver). Deadlines are kept on the monotonic clock and on the wall clock, so a token also
+/// expires across a host suspend, when the monotonic clock stands still.
+///
+/// Cloning is cheap; clones share the cache. Fetches need a Tokio runtime.
 ///
 /// # Example
 /// ```
@@ -109,6 +119,8 @@ struct Flight {
     retry_at: Option<Instant>,
     /// The error of the last failed fetch.
     last_error: Option<Error>,
+    /// Fresh tokens rejected in a row by resource servers.
+    rejections: u32,
 }
 
 impl<S: TokenSource> Cached<S> {
@@ -141,14 +153,17 @@ impl<S: TokenSource> Cached<S> {
     }
 
     /// The cached token if it is valid now; starts a background refresh when one is due.
+    ///
+    /// Validity is decided here, from a reading of the clocks, on every call.
     pub fn current(&self) -> Option<AccessToken> {
         let shared = &self.shared;
         let guard = shared.entry.load();
         let entry = guard.as_deref()?;
-        if !entry.valid_now() {
+        let now = Now::read();
+        if !entry.is_valid(&now) {
             return None;
         }
-        if entry.refresh_due_now()
+        if entry.refresh_due(&now)
             && !entry.refresh_claimed.load(Ordering::Relaxed)
             && !entry.refresh_claimed.swap(true, Ordering::AcqRel)
         {
@@ -164,10 +179,9 @@ impl<S: TokenSource> Cached<S> {
     /// does not fetch again.
     pub fn prime(&self, token: AccessToken) {
         let entry = Arc::new(self.shared.config.entry_for(token));
-        entry.arm();
-        let now = Instant::now();
+        let now = Now::read();
         self.shared.entry.rcu(|current| match current.as_deref() {
-            Some(existing) if existing.is_valid(now) => current.clone(),
+            Some(existing) if existing.is_valid(&now) => current.clone(),
             _ => Some(Arc::clone(&entry)),
         });
     }
@@ -218,84 +232,108 @@ impl<S> Shared<S> {
     fn stats(&self) -> CacheStats {
         let mut stats = self.counters.snapshot();
         stats.consecutive_failures = self.lock().failures;
-        let now = Instant::now();
-        if let Some(entry) = self.entry.load().as_deref().filter(|e| e.is_valid(now)) {
+        let now = Now::read();
+        if let Some(entry) = self.entry.load().as_deref().filter(|e| e.is_valid(&now)) {
             stats.has_token = true;
-            stats.remaining = entry
-                .valid_until
-                .map(|until| until.saturating_duration_since(now));
+            stats.remaining = entry.valid_until.map(|until| until.left(&now));
         }
         stats
     }
 
+    /// Hands `event` to the listener; a listener that panics is logged and otherwise ignored,
+    /// so it can neither take the fetch down nor turn its success into a failure.
     fn emit(&self, event: CacheEvent<'_>) {
         if let Some(listener) = &self.config.listener {
-            listener(&event);
+            let call = std::panic::AssertUnwindSafe(|| listener(&event));
+            if std::panic::catch_unwind(call).is_err() {
+                tracing::warn!(target: "tokensmith::cache", "the cache event listener panicked; event dropped");
+            }
         }
     }
 }
 
+/// What a caller that found no valid token does next.
+enum Next<S: TokenSource> {
+    Wait(watch::Receiver<FetchResult>),
+    Start(watch::Receiver<FetchResult>, FetchGuard<S>),
+}
+
 impl<S: TokenSource> Shared<S> {
-    fn valid_token(&self, now: Instant) -> Option<AccessToken> {
+    fn valid_token(&self, now: &Now) -> Option<AccessToken> {
         let guard = self.entry.load();
         let entry = guard.as_deref().filter(|e| e.is_valid(now))?;
         Some(entry.token.clone())
     }
 
     async fn wait_for_fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
-        let mut result = {
+        let next = {
             let mut flight = self.lock();
-            let now = Instant::now();
+            let now = Now::read();
             // A fetch may have finished between the caller's look and taking the lock.
-            if let Some(token) = self.valid_token(now) {
+            if let Some(token) = self.valid_token(&now) {
                 self.counters.hits.bump();
                 return Ok(token);
             }
             Counters::bump(&self.counters.misses);
             tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "token cache miss");
             match &flight.running {
-                Some(running) => running.clone(),
+                Some(running) => Next::Wait(running.clone()),
                 None => {
                     if let (Some(retry_at), Some(last)) = (flight.retry_at, &flight.last_error) {
-                        if now < retry_at {
+                        if now.mono < retry_at {
                             return Err(Error::Backoff {
-                                retry_in: retry_at - now,
+                                retry_in: retry_at - now.mono,
                                 failures: flight.failures,
                                 last: Box::new(last.clone()),
                             });
                         }
                     }
-                    self.start_fetch(&mut flight, false)?
+                    let (receiver, guard) = self.prepare_fetch(&mut flight, false)?;
+                    Next::Start(receiver, guard)
                 }
+            }
+        };
+        // Spawned after the lock is released: spawning on a runtime that is shutting down
+        // drops the future at once, and its guard takes the lock to record the failure.
+        let mut result = match next {
+            Next::Wait(receiver) => receiver,
+            Next::Start(receiver, guard) => {
+                guard.spawn();
+                receiver
             }
         };
         let outcome = result.wait_for(Option::is_some).await;
         match outcome.as_deref() {
             Ok(Some(result)) => result.clone(),
             _ => Err(Error::other(
-                "the token fetch ended without a result: the token source panicked",
+                "the token fetch ended without a result: its runtime shut down",
             )),
         }
     }
 
     /// Starts the background refresh claimed by a caller of `current`.
     fn refresh_ahead(self: &Arc<Self>) {
-        let mut flight = self.lock();
-        if flight.running.is_some() {
-            return;
-        }
-        if let Ok(_running) = self.start_fetch(&mut flight, true) {
+        let prepared = {
+            let mut flight = self.lock();
+            if flight.running.is_some() {
+                return;
+            }
+            self.prepare_fetch(&mut flight, true)
+        };
+        if let Ok((_running, guard)) = prepared {
             Counters::bump(&self.counters.refreshes_ahead);
             tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "refreshing token ahead of expiry");
+            guard.spawn();
         }
     }
 
-    /// Spawns the fetch; the caller holds the flight lock and there is no fetch running.
-    fn start_fetch(
+    /// Marks a fetch as running and returns what its callers wait on, and the guard that runs
+    /// it once spawned; the caller holds the flight lock and there is no fetch running.
+    fn prepare_fetch(
         self: &Arc<Self>,
         flight: &mut Flight,
         refresh_ahead: bool,
-    ) -> Result<watch::Receiver<FetchResult>, Error> {
+    ) -> Result<(watch::Receiver<FetchResult>, FetchGuard<S>), Error> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(Error::config(
                 "the token cache needs a Tokio runtime to fetch tokens; call it from within one",
@@ -304,21 +342,13 @@ impl<S: TokenSource> Shared<S> {
         let (sender, receiver) = watch::channel(None);
         flight.running = Some(receiver.clone());
         Counters::bump(&self.counters.fetches);
-        let span = tracing::info_span!(
-            target: "tokensmith::cache",
-            "tokensmith.fetch",
-            source = self.source.name(),
-            refresh_ahead,
-            outcome = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-            expires_in_s = tracing::field::Empty,
-        );
         let guard = FetchGuard {
             shared: Arc::clone(self),
             sender: Some(sender),
+            runtime,
+            refresh_ahead,
         };
-        runtime.spawn(guard.run(refresh_ahead).instrument(span));
-        Ok(receiver)
+        Ok((receiver, guard))
     }
 
     /// Records a fetch's outcome; returns it for the waiters.
@@ -330,13 +360,20 @@ impl<S: TokenSource> Shared<S> {
     ) -> Result<AccessToken, Error> {
         let span = tracing::Span::current();
         span.record("duration_ms", elapsed.as_millis() as u64);
-        match &result {
-            Ok(token) => {
-                let entry = Arc::new(self.config.entry_for(token.clone()));
-                entry.arm();
+        let fetched = result.and_then(|token| {
+            let entry = self.config.entry_for(token);
+            if entry.is_valid(&Now::read()) {
+                Ok(entry)
+            } else {
+                Err(expired_on_arrival(&entry.token))
+            }
+        });
+        match fetched {
+            Ok(entry) => {
+                let token = entry.token.clone();
                 // Store before clearing `running`: a caller that then takes the lock and finds
                 // no fetch running must find the new token.
-                self.entry.store(Some(entry));
+                self.entry.store(Some(Arc::new(entry)));
                 let mut flight = self.lock();
                 flight.running = None;
                 flight.failures = 0;
@@ -354,29 +391,31 @@ impl<S: TokenSource> Shared<S> {
                     elapsed,
                     refresh_ahead,
                 });
+                Ok(token)
             }
-            Err(error) => self.record_failure(error),
+            Err(error) => {
+                self.record_failure(&error);
+                Err(error)
+            }
         }
-        result
     }
 
     fn record_failure(&self, error: &Error) {
         Counters::bump(&self.counters.failures);
-        let now = Instant::now();
+        let now = Now::read();
         let mut flight = self.lock();
         flight.running = None;
         flight.failures = flight.failures.saturating_add(1);
         let failures = flight.failures;
         let retry_in = self.config.backoff.delay(failures);
-        flight.retry_at = Some(now + retry_in);
+        flight.retry_at = Some(add_saturating(now.mono, retry_in));
         flight.last_error = Some(error.clone());
         drop(flight);
         // A token that is still valid keeps serving; its next refresh waits for the backoff.
         let current = self.entry.load();
-        let serving_previous = match current.as_deref().filter(|e| e.is_valid(now)) {
+        let serving_previous = match current.as_deref().filter(|e| e.is_valid(&now)) {
             Some(entry) => {
-                let retry = Arc::new(entry.retry_refresh_at(now + retry_in));
-                retry.arm();
+                let retry = Arc::new(entry.retry_refresh_after(&now, retry_in));
                 self.entry.compare_and_swap(&current, Some(retry));
                 true
             }
@@ -416,36 +455,134 @@ impl<S: TokenSource> Shared<S> {
         {
             Counters::bump(&self.counters.invalidations);
             tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "invalidated the cached token");
+            self.note_rejection(rejected);
             self.emit(CacheEvent::Invalidated);
         }
     }
+
+    /// Counts rejections of fresh tokens in a row. The first is free (a token revoked early is
+    /// ordinary); from the second on the next fetch waits for the backoff, so a resource
+    /// server that refuses every token costs a trickle of fetches, not one per request.
+    fn note_rejection(&self, rejected: &AccessToken) {
+        let now = Now::read();
+        let served = now.mono.saturating_duration_since(rejected.issued_at());
+        let mut flight = self.lock();
+        flight.rejections = if served >= self.config.backoff.max() {
+            1
+        } else {
+            flight.rejections.saturating_add(1)
+        };
+        if flight.rejections < 2 {
+            return;
+        }
+        let rejections = flight.rejections;
+        let retry_in = self.config.backoff.delay(rejections - 1);
+        let retry_at = add_saturating(now.mono, retry_in);
+        flight.retry_at = Some(flight.retry_at.map_or(retry_at, |at| at.max(retry_at)));
+        flight.failures = flight.failures.max(rejections - 1);
+        flight.last_error = Some(
+            Error::other(format!(
+                "the resource server rejected {rejections} fresh tokens in a row"
+            ))
+            .with_hint(
+                "the token is valid but not accepted: check the client's permissions, the \
+                 token's audience and scopes, and that the API is the one this token is for",
+            ),
+        );
+        drop(flight);
+        tracing::warn!(
+            target: "tokensmith::cache",
+            source = self.source.name(),
+            rejections,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "fresh tokens keep being rejected; backing off before fetching another"
+        );
+    }
+}
+
+/// The error for a token that is no longer valid when it arrives.
+fn expired_on_arrival(token: &AccessToken) -> Error {
+    Error::invalid_token("the token source issued a token that is already expired").with_hint(
+        format!(
+            "the token's lifetime ({:?}) had run out, after the cache's skew, on arrival: the \
+             server's expires_in is tiny, or its clock (a JWT's `exp` against the answer's \
+             `Date`) disagrees with ours",
+            token.lifetime().unwrap_or_default()
+        ),
+    )
 }
 
 /// Owns a running fetch. If the fetch task panics or its runtime shuts down, dropping the
-/// guard still clears the running state, so later callers start a new fetch instead of
-/// waiting on one that will never finish.
+/// guard still clears the running state and hands the waiters an error, so later callers
+/// start a new fetch instead of waiting on one that will never finish.
 struct FetchGuard<S: TokenSource> {
     shared: Arc<Shared<S>>,
     sender: Option<watch::Sender<FetchResult>>,
+    runtime: tokio::runtime::Handle,
+    refresh_ahead: bool,
 }
 
 impl<S: TokenSource> FetchGuard<S> {
-    async fn run(mut self, refresh_ahead: bool) {
+    /// Runs the fetch on its own task; called with the flight lock released.
+    fn spawn(self) {
+        let span = tracing::info_span!(
+            target: "tokensmith::cache",
+            "tokensmith.fetch",
+            source = self.shared.source.name(),
+            refresh_ahead = self.refresh_ahead,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            expires_in_s = tracing::field::Empty,
+        );
+        let runtime = self.runtime.clone();
+        runtime.spawn(self.run().instrument(span));
+    }
+
+    async fn run(mut self) {
         let started = Instant::now();
-        let result = self.shared.source.fetch().await;
-        let result = self.shared.finish(result, started.elapsed(), refresh_ahead);
+        let result = self.fetch_with_deadline().await;
+        let result = self
+            .shared
+            .finish(result, started.elapsed(), self.refresh_ahead);
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(result));
+        }
+    }
+
+    async fn fetch_with_deadline(&self) -> Result<AccessToken, Error> {
+        let source = &self.shared.source;
+        let limit = self.shared.config.load_timeout;
+        // A runtime without a time driver panics when a timer is made; the fetch then runs
+        // without a deadline rather than not at all.
+        let timed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::time::timeout(limit, source.fetch())
+        }));
+        match timed {
+            Ok(timed) => timed.await.unwrap_or_else(|_| {
+                Err(
+                    Error::timeout(format!("token source `{}`", source.name()), limit).with_hint(
+                        "the fetch (or the token store it saves to) did not finish within the \
+                         cache's load timeout; raise it with `CachedBuilder::load_timeout` if the \
+                         server is slow",
+                    ),
+                )
+            }),
+            Err(_) => {
+                tracing::warn!(target: "tokensmith::cache", source = source.name(), "the runtime has no time driver; fetching without a deadline");
+                source.fetch().await
+            }
         }
     }
 }
 
 impl<S: TokenSource> Drop for FetchGuard<S> {
     fn drop(&mut self) {
-        if self.sender.is_some() {
-            self.shared.record_failure(&Error::other(
+        if let Some(sender) = self.sender.take() {
+            let error = Error::other(
                 "the token fetch was abandoned: the token source panicked or the runtime shut down",
-            ));
+            );
+            self.shared.record_failure(&error);
+            sender.send_replace(Some(Err(error)));
         }
     }
 }

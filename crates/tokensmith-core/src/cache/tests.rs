@@ -14,14 +14,14 @@ const HOUR: Duration = Duration::from_secs(3600);
 type Script = Box<dyn FnMut(u32) -> Result<AccessToken, Error> + Send>;
 
 /// A source that counts its fetches, takes `delay` each, and answers from a script.
-struct Scripted {
+pub(super) struct Scripted {
     calls: AtomicU32,
     delay: Duration,
     script: Mutex<Script>,
 }
 
 impl Scripted {
-    fn new(
+    pub(super) fn new(
         delay: Duration,
         script: impl FnMut(u32) -> Result<AccessToken, Error> + Send + 'static,
     ) -> Arc<Self> {
@@ -33,7 +33,7 @@ impl Scripted {
     }
 
     /// Issues `token-<n>` tokens that live `lifetime`.
-    fn issuing(delay: Duration, lifetime: Duration) -> Arc<Self> {
+    pub(super) fn issuing(delay: Duration, lifetime: Duration) -> Arc<Self> {
         Self::new(delay, move |n| {
             AccessToken::builder(format!("token-{n}"))
                 .expires_in(lifetime)
@@ -41,7 +41,7 @@ impl Scripted {
         })
     }
 
-    fn calls(&self) -> u32 {
+    pub(super) fn calls(&self) -> u32 {
         self.calls.load(Ordering::SeqCst)
     }
 }
@@ -71,15 +71,15 @@ fn server_down() -> Error {
     ))
 }
 
-/// Moves the paused clock, then lets the tasks it woke run: the entry timers that flip the
-/// expiry and refresh flags among them, as they would within microseconds in real time.
+/// Moves the paused clock, then lets the tasks it woke run (a refresh started ahead of expiry
+/// among them), as they would within microseconds in real time.
 async fn advance(by: Duration) {
     tokio::time::advance(by).await;
     settle().await;
 }
 
 /// Lets spawned tasks run without moving the paused clock.
-async fn settle() {
+pub(super) async fn settle() {
     for _ in 0..10 {
         tokio::task::yield_now().await;
     }
