@@ -83,10 +83,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// Recent fetches failed, so the cache waits before it asks the token endpoint again.
-    #[error(
-        "token endpoint failed {failures} time(s) in a row; next attempt in {retry_in:?}; last error: {last}"
-    )]
+    /// Recent fetches failed (or their tokens were rejected), so the cache waits before it
+    /// asks the token source again.
+    #[error("{failures} token failure(s) in a row; next fetch in {retry_in:?}; last error: {last}")]
     Backoff {
         /// How long until the cache tries again.
         retry_in: Duration,
@@ -281,8 +280,12 @@ pub struct OAuthError {
 
 impl OAuthError {
     /// An error answer with the given status and code, as the server spelled it.
+    ///
+    /// The code is cut to [`MAX_CODE_CHARS`] characters, without control characters: a code is
+    /// a short word, and a server that sends a page of text there must not grow every copy of
+    /// this error.
     pub fn new(status: StatusCode, code: impl Into<String>) -> Self {
-        let original_code = code.into();
+        let original_code = bounded_code(&code.into());
         Self {
             status,
             code: ErrorCode::parse(&original_code),
@@ -326,6 +329,27 @@ impl fmt::Display for OAuthError {
     }
 }
 
+/// The longest error code kept, in characters (RFC 6749 §5.2 codes are at most 25).
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// `code` without control characters, cut to [`MAX_CODE_CHARS`] characters.
+fn bounded_code(code: &str) -> String {
+    let mut out: String = code
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_CODE_CHARS)
+        .collect();
+    if code
+        .chars()
+        .filter(|c| !c.is_control())
+        .nth(MAX_CODE_CHARS)
+        .is_some()
+    {
+        out.push('…');
+    }
+    out
+}
+
 /// The OAuth error codes of RFC 6749 §5.2, RFC 6750 §3.1 and RFC 8628 §3.5, matched without
 /// regard to case, `-` or spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -365,11 +389,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Reads a code in any case, with `-` or spaces for `_`.
+    /// Reads a code in any case, with `-` or spaces for `_`; an unknown code is kept to
+    /// [`MAX_CODE_CHARS`] characters.
     pub fn parse(code: &str) -> Self {
         let normal: String = code
             .trim()
             .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_CODE_CHARS)
             .map(|c| match c {
                 '-' | ' ' => '_',
                 c => c.to_ascii_lowercase(),
@@ -485,6 +512,18 @@ mod tests {
             ErrorCode::parse("Context.Unknown"),
             ErrorCode::Other("context.unknown".into())
         );
+    }
+
+    #[test]
+    fn a_huge_code_is_cut_and_freed_of_control_characters() {
+        let huge = format!("bad\u{7}code{}", "x".repeat(100_000));
+        let e = OAuthError::new(StatusCode::BAD_REQUEST, huge.as_str());
+        assert_eq!(e.original_code.chars().count(), MAX_CODE_CHARS + 1);
+        assert!(e.original_code.starts_with("badcode"));
+        assert!(e.code.as_str().len() <= MAX_CODE_CHARS);
+        let err = Error::from(e);
+        assert!(err.to_string().len() < 1024);
+        assert!(format!("{err:?}").len() < 1024);
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub use secrecy::{self, ExposeSecret, SecretString};
 
 pub use crate::backoff::Backoff;
 pub use crate::cache::{CacheEvent, CacheStats, Cached, CachedBuilder, RefreshAhead};
-pub use crate::error::{Error, ErrorCode, OAuthError, SharedError, UnexpectedResponse};
+pub use crate::error::{
+    Error, ErrorCode, MAX_CODE_CHARS, OAuthError, SharedError, UnexpectedResponse,
+};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;

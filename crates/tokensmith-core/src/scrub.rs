@@ -12,9 +12,14 @@ const TOKEN_RUN: usize = 32;
 /// Field names whose values are masked wherever they appear (JSON or form encoded).
 const SECRET_KEYS: &[&str] = &[
     "access_token",
+    "accesstoken",
     "refresh_token",
+    "refreshtoken",
     "id_token",
+    "idtoken",
     "client_secret",
+    "clientsecret",
+    "authorization",
     "password",
     "assertion",
     "code_verifier",
@@ -28,6 +33,9 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 const REDACTED: &str = "[redacted]";
+
+/// Authorization schemes whose credentials follow after a space.
+const SCHEMES: &[&[u8]] = &[b"basic", b"bearer", b"dpop", b"mac", b"token"];
 
 /// Makes a short excerpt of a response body that is safe to show in an error message.
 ///
@@ -102,11 +110,23 @@ fn secret_field_at(lower: &str, bytes: &[u8], i: usize) -> Option<(usize, usize,
     if quote.is_some() {
         j += 1;
     }
+    let unquoted_end = |from| {
+        skip(bytes, from, |b| {
+            !(b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b'}' | b']' | b';' | b'<'))
+        })
+    };
     let end = match quote {
         Some(q) => skip(bytes, j, |b| b != q),
-        None => skip(bytes, j, |b| {
-            !(b.is_ascii_whitespace() || matches!(b, b'&' | b',' | b'}' | b']' | b';' | b'<'))
-        }),
+        None => {
+            // `Authorization: Basic <credentials>`: the scheme and what follows it.
+            let word = unquoted_end(j);
+            let scheme = &lower.as_bytes()[j..word];
+            if SCHEMES.contains(&scheme) && bytes.get(word) == Some(&b' ') {
+                unquoted_end(skip(bytes, word, |b| b == b' '))
+            } else {
+                word
+            }
+        }
     };
     (end > j).then_some((key.len(), j, end))
 }
@@ -195,6 +215,27 @@ mod tests {
         assert_eq!(out, "{\"error\":\"bad\",\"echo\":\"[redacted]\"}");
         let out = scrub_excerpt(b"client_secret=MyS3cret; password=pw", &["MyS3cret"]);
         assert_eq!(out, "client_secret=[redacted]; password=[redacted]");
+    }
+
+    #[test]
+    fn masks_camel_case_keys_and_authorization_credentials() {
+        let body =
+            br#"{"accessToken":"a1","refreshToken":"r1","idToken":"i1","clientSecret":"s1"}"#;
+        assert_eq!(
+            scrub_excerpt(body, &[]),
+            r#"{"accessToken":"[redacted]","refreshToken":"[redacted]","idToken":"[redacted]","clientSecret":"[redacted]"}"#
+        );
+        let echoed =
+            b"you sent authorization: Basic Y2xpZW50OnNlY3JldA== and Authorization=Bearer abc";
+        assert_eq!(
+            scrub_excerpt(echoed, &[]),
+            "you sent authorization: [redacted] and Authorization=[redacted]"
+        );
+        let json = br#"{"headers":{"Authorization":"Basic Y2xpZW50OnNlY3JldA=="}}"#;
+        assert_eq!(
+            scrub_excerpt(json, &[]),
+            r#"{"headers":{"Authorization":"[redacted]"}}"#
+        );
     }
 
     #[test]
