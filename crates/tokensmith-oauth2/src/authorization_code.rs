@@ -25,22 +25,24 @@ pub enum PkceMethod {
     /// `S256`: the challenge is BASE64URL(SHA256(verifier)). The default.
     #[default]
     S256,
-    /// `plain`: the challenge is the verifier, for servers that know nothing else.
-    Plain,
+    /// `plain`: the challenge is the verifier itself, so anyone who sees the authorization
+    /// request can redeem the code (RFC 7636 §7.2). A downgrade, for servers that know
+    /// nothing else.
+    PlainDowngrade,
 }
 
 impl PkceMethod {
     fn as_str(self) -> &'static str {
         match self {
             Self::S256 => "S256",
-            Self::Plain => "plain",
+            Self::PlainDowngrade => "plain",
         }
     }
 
     fn challenge(self, verifier: &str) -> String {
         match self {
             Self::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-            Self::Plain => verifier.to_owned(),
+            Self::PlainDowngrade => verifier.to_owned(),
         }
     }
 }
@@ -69,7 +71,7 @@ pub(crate) fn random_urlsafe(n: usize) -> Result<String, Error> {
 /// // Send the user to pending.url(); then: pending.finish_url(&callback_url).await
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthorizationCode {
     endpoint: TokenEndpoint,
     authorize_url: Url,
@@ -89,10 +91,15 @@ impl AuthorizationCode {
     ) -> Result<Self, Error> {
         let authorize_url = Url::parse(authorize_url.as_ref())
             .map_err(|e| Error::config(format!("authorization endpoint URL is not a URL: {e}")))?;
+        endpoint.check_secret_url("authorization endpoint", &authorize_url)?;
         let redirect_uri = redirect_uri.into();
-        Url::parse(&redirect_uri).map_err(|e| {
-            Error::config(format!("redirect URI `{redirect_uri}` is not a URL: {e}"))
-        })?;
+        let redirect = Url::parse(&redirect_uri)
+            .map_err(|e| Error::config(format!("redirect URI is not a URL: {e}")))?;
+        // The code travels to the redirect URI (RFC 6749 §3.1.2.1): https, or loopback for
+        // native apps (RFC 8252 §7.3); a private-use scheme (RFC 8252 §7.1) stays on the device.
+        if redirect.scheme() == "http" {
+            endpoint.check_secret_url("redirect URI", &redirect)?;
+        }
         Ok(Self {
             endpoint,
             authorize_url,
@@ -203,9 +210,12 @@ impl PendingAuthorization {
             });
         }
         if let Some(code) = callback.error {
+            // Anyone who can open the redirect URI writes these: bounded and scrubbed.
+            let scrub = |text: String| tokensmith_core::scrub_excerpt(text.as_bytes(), &[]);
             let mut error = OAuthError::new(StatusCode::FOUND, code);
-            error.description = callback.error_description;
-            error.uri = callback.error_uri;
+            error.original_code = scrub(error.original_code);
+            error.description = callback.error_description.map(scrub);
+            error.uri = callback.error_uri.map(scrub);
             let hint = match error.code {
                 tokensmith_core::ErrorCode::AccessDenied => {
                     "the user declined, or the server refused this client the scopes it asked for"
@@ -225,6 +235,25 @@ impl PendingAuthorization {
             .secret_param("code_verifier", verifier)
             .single_use();
         self.endpoint.exchange(&request).await
+    }
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("endpoint", &self.endpoint)
+            .field(
+                "authorize_url",
+                &crate::endpoint::display_url(&self.authorize_url),
+            )
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("pkce", &self.pkce)
+            .field(
+                "params",
+                &self.params.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -304,7 +333,7 @@ mod tests {
             PkceMethod::S256.challenge(verifier),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        assert_eq!(PkceMethod::Plain.challenge(verifier), verifier);
+        assert_eq!(PkceMethod::PlainDowngrade.challenge(verifier), verifier);
     }
 
     #[test]

@@ -23,10 +23,23 @@ pub struct ClientCredentials {
     grant: ClientCredentialsGrant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct ClientCredentialsGrant {
     scope: Option<String>,
     params: Vec<(String, String)>,
+}
+
+/// Parameter values may be credentials (an assertion, a tenant key): only names are shown.
+impl std::fmt::Debug for ClientCredentialsGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentialsGrant")
+            .field("scope", &self.scope)
+            .field(
+                "params",
+                &self.params.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl Grant for ClientCredentialsGrant {

@@ -88,6 +88,7 @@ impl DeviceAuthorization {
     ) -> Result<Self, Error> {
         let device_url = Url::parse(device_authorization_url.as_ref())
             .map_err(|e| Error::config(format!("device authorization URL is not a URL: {e}")))?;
+        endpoint.check_secret_url("device authorization endpoint", &device_url)?;
         let display = display_url(&device_url);
         Ok(Self {
             endpoint,

@@ -50,11 +50,17 @@ pub(crate) struct Inner {
     pub(crate) auth: ClientAuth,
     pub(crate) learned: Learned,
     pub(crate) http: reqwest::Client,
+    /// The whole call, retries and their delays included.
     pub(crate) timeout: Duration,
+    /// One attempt, when shorter than the whole call.
+    pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) headers: HeaderMap,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) max_body: usize,
     pub(crate) retry: RetryPolicy,
+    /// Whether plain `http://` to a host that is not loopback was allowed (for the other
+    /// endpoints of the same server, too).
+    pub(crate) allow_http: bool,
 }
 
 impl TokenEndpoint {
@@ -68,6 +74,7 @@ impl TokenEndpoint {
             http: None,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
+            attempt_timeout: None,
             headers: Vec::new(),
             params: Vec::new(),
             max_body: DEFAULT_MAX_RESPONSE_BYTES,
@@ -95,6 +102,12 @@ impl TokenEndpoint {
     pub fn learned_auth(&self) -> Option<ClientAuth> {
         self.inner.learned.get()
     }
+
+    /// Checks that another URL of this server that carries a secret (the device or
+    /// authorization endpoint) is https, or loopback, or allowed like the token endpoint.
+    pub(crate) fn check_secret_url(&self, what: &str, url: &Url) -> Result<(), Error> {
+        check_scheme(what, url, self.inner.allow_http)
+    }
 }
 
 impl fmt::Debug for TokenEndpoint {
@@ -117,9 +130,10 @@ pub struct TokenEndpointBuilder {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
     auth: ClientAuth,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
     connect_timeout: Duration,
     timeout: Duration,
+    attempt_timeout: Option<Duration>,
     headers: Vec<(String, ClientSecret)>,
     params: Vec<(String, String)>,
     max_body: usize,
@@ -149,11 +163,13 @@ impl TokenEndpointBuilder {
         self
     }
 
-    /// Sends with this client instead of building one. It should not follow redirects
-    /// (`reqwest::redirect::Policy::none()`): a redirect would carry the credentials elsewhere.
+    /// Builds the HTTP client from `builder` (proxies, root certificates, a client identity,
+    /// …) instead of the default one. Whatever `builder` says, the client follows no redirect
+    /// and sends no `Referer`: a redirect would replay the form body (client secret, password,
+    /// refresh token, code) to wherever the server points.
     #[must_use]
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    pub fn http_client(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
         self
     }
 
@@ -164,10 +180,20 @@ impl TokenEndpointBuilder {
         self
     }
 
-    /// Time allowed for a whole request, answer included (default 30 s).
+    /// Time allowed for a whole call (default 30 s): every attempt, the delays between retries
+    /// and the answers included. A caller waits no longer than this.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one attempt, answer included (default: the whole call's
+    /// [`timeout`](Self::timeout)). Shorter than the timeout, it leaves time for a retry after
+    /// an attempt that hangs.
+    #[must_use]
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
         self
     }
 
@@ -216,7 +242,7 @@ impl TokenEndpointBuilder {
                 self.url
             ))
         })?;
-        check_scheme(&url, self.allow_http)?;
+        check_scheme("token endpoint", &url, self.allow_http)?;
         let client_id = self.client_id.filter(|id| !id.is_empty()).ok_or_else(|| {
             Error::config("no client id").with_hint("set one with `.client_id(..)`")
         })?;
@@ -234,21 +260,26 @@ impl TokenEndpointBuilder {
                 )));
             }
         }
-        if self.max_body == 0 || self.timeout.is_zero() {
+        if self.max_body == 0
+            || self.timeout.is_zero()
+            || self.attempt_timeout.is_some_and(|t| t.is_zero())
+        {
             return Err(Error::config(
-                "the response size limit and timeout must be above zero",
+                "the response size limit and timeouts must be above zero",
             ));
         }
         let headers = header_map(&self.headers)?;
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.connect_timeout)
-                .user_agent(concat!("tokensmith/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
-        };
+        let http = self
+            .http
+            .unwrap_or_else(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .user_agent(concat!("tokensmith/", env!("CARGO_PKG_VERSION")))
+            })
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .build()
+            .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let display = display_url(&url);
         Ok(TokenEndpoint {
             inner: Arc::new(Inner {
@@ -262,10 +293,12 @@ impl TokenEndpointBuilder {
                 learned: Learned::default(),
                 http,
                 timeout: self.timeout,
+                attempt_timeout: self.attempt_timeout.filter(|t| *t < self.timeout),
                 headers,
                 params: self.params,
                 max_body: self.max_body,
                 retry: self.retry,
+                allow_http: self.allow_http,
             }),
         })
     }
@@ -273,26 +306,42 @@ impl TokenEndpointBuilder {
 
 impl fmt::Debug for TokenEndpointBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = Url::parse(self.url.trim())
+            .map(|url| display_url(&url))
+            .unwrap_or_else(|_| "(not a URL)".into());
         f.debug_struct("TokenEndpointBuilder")
-            .field("url", &self.url)
+            .field("url", &url)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("auth", &self.auth)
+            .field(
+                "extra_headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "extra_params",
+                &self.params.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
-fn check_scheme(url: &Url, allow_http: bool) -> Result<(), Error> {
+/// Secrets go over https only, or to loopback, or where the user opted in by name.
+pub(crate) fn check_scheme(what: &str, url: &Url, allow_http: bool) -> Result<(), Error> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_http || is_loopback(url) => Ok(()),
         "http" => Err(Error::config(format!(
-            "refusing plain http to {}: the client secret and tokens would cross the network unencrypted",
+            "refusing plain http for the {what} at {}: secrets would cross the network unencrypted",
             url.host_str().unwrap_or("")
         ))
-        .with_hint("use https; for a closed test network call `.danger_allow_insecure_http()`")),
+        .with_hint("use https; for a closed test network call `.danger_allow_insecure_http()` on the token endpoint")),
         other => Err(Error::config(format!(
-            "token endpoint URL scheme `{other}` is not http or https"
+            "{what} URL scheme `{other}` is not http or https"
         ))),
     }
 }
@@ -415,9 +464,17 @@ mod tests {
             .unwrap();
         let text = format!(
             "{endpoint:?} {:?}",
-            builder("https://a/t").header("x-api-key", "canary-key-1")
+            builder("https://u:canary-pw@a/t?api_key=canary-q")
+                .header("x-api-key", "canary-key-1")
+                .param("resource", "canary-param")
         );
-        for canary in ["canary-secret-44", "canary-key-1", "canary-q", "pw"] {
+        for canary in [
+            "canary-secret-44",
+            "canary-key-1",
+            "canary-q",
+            "pw",
+            "canary-param",
+        ] {
             assert!(!text.contains(canary), "{canary} in {text}");
         }
         assert!(text.contains("https://a.example/t"));

@@ -46,22 +46,36 @@ impl TokenEndpoint {
 
     /// Sends a client-authenticated form request to another endpoint of the same server
     /// (the device authorization endpoint), read by `parse`.
+    ///
+    /// The endpoint's `timeout` bounds the whole call: probes, retries and their delays.
     pub(crate) async fn call<T>(&self, call: &Call<'_, '_, T>) -> Result<T, Error> {
+        let limit = self.inner.timeout;
+        let deadline = far_or(Instant::now(), limit);
+        match tokio::time::timeout_at(deadline, self.call_within(call, deadline)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(explain(
+                Error::timeout(call.display, limit),
+                &self.hint_context(call, self.inner.auth),
+            )),
+        }
+    }
+
+    async fn call_within<T>(&self, call: &Call<'_, '_, T>, deadline: Instant) -> Result<T, Error> {
         let style = match self.inner.auth {
             ClientAuth::AutoDetect => match self.inner.learned.get() {
                 Some(learned) => learned,
-                None if call.request.repeatable => return self.probe(call).await,
+                None if call.request.repeatable => return self.probe(call, deadline).await,
                 None => ClientAuth::Basic,
             },
             style => style,
         };
-        self.send(call, style)
+        self.send(call, style, deadline)
             .await
             .map_err(|e| explain(e, &self.hint_context(call, style)))
     }
 
-    async fn probe<T>(&self, call: &Call<'_, '_, T>) -> Result<T, Error> {
-        let first = match self.send(call, ClientAuth::Basic).await {
+    async fn probe<T>(&self, call: &Call<'_, '_, T>, deadline: Instant) -> Result<T, Error> {
+        let first = match self.send(call, ClientAuth::Basic, deadline).await {
             Ok(answer) => {
                 self.inner.learned.set(ClientAuth::Basic);
                 return Ok(answer);
@@ -74,7 +88,7 @@ impl TokenEndpoint {
             endpoint = %call.display,
             "Basic client authentication refused; trying credentials in the body"
         );
-        match self.send(call, ClientAuth::RequestBody).await {
+        match self.send(call, ClientAuth::RequestBody, deadline).await {
             Ok(answer) => {
                 self.inner.learned.set(ClientAuth::RequestBody);
                 Ok(answer)
@@ -100,8 +114,13 @@ impl TokenEndpoint {
         }
     }
 
-    /// Sends with retries.
-    async fn send<T>(&self, call: &Call<'_, '_, T>, style: ClientAuth) -> Result<T, Error> {
+    /// Sends with retries, none of which starts a delay that would end past `deadline`.
+    async fn send<T>(
+        &self,
+        call: &Call<'_, '_, T>,
+        style: ClientAuth,
+        deadline: Instant,
+    ) -> Result<T, Error> {
         let request = call.request;
         let retry = &self.inner.retry;
         let mut attempt = 1;
@@ -120,6 +139,12 @@ impl TokenEndpoint {
                 Some(asked) => asked.min(retry.max_retry_after),
                 None => retry.backoff.delay(attempt),
             };
+            if Instant::now()
+                .checked_add(delay)
+                .is_none_or(|at| at >= deadline)
+            {
+                return Err(failure.error);
+            }
             tracing::warn!(
                 target: "tokensmith::oauth2",
                 endpoint = %call.display,
@@ -180,23 +205,32 @@ impl TokenEndpoint {
             ClientAuth::BasicUnencoded => inner.client.basic_header(false),
             ClientAuth::RequestBody | ClientAuth::None => None,
         };
+        // A server that echoes the request must not show the credentials in their base64 form.
+        let basic_credentials = basic.as_ref().and_then(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Basic "))
+                .map(str::to_owned)
+        });
         if let Some(value) = basic {
             headers.insert(AUTHORIZATION, value);
         }
 
-        let response = inner
+        let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);
+        let mut request_builder = inner
             .http
             .post(call.url.clone())
             .headers(headers)
-            .body(body)
-            .timeout(inner.timeout)
-            .send()
-            .await
-            .map_err(|e| Failure {
-                unprocessed: e.is_connect(),
-                error: transport_error(e, call.display, inner.timeout),
-                retry_after: None,
-            })?;
+            .body(body);
+        if inner.attempt_timeout.is_some() {
+            request_builder = request_builder.timeout(attempt_timeout);
+        }
+        let response = request_builder.send().await.map_err(|e| Failure {
+            unprocessed: e.is_connect(),
+            error: transport_error(e, call.display, attempt_timeout),
+            retry_after: None,
+        })?;
 
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
@@ -208,6 +242,7 @@ impl TokenEndpoint {
             header_text(&response_headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
 
         let mut secrets: Vec<&str> = request.secret_values.clone();
+        secrets.extend(basic_credentials.as_deref());
         if let Some(secret) = &inner.client.secret {
             secrets.push(secret.expose_secret());
         }
@@ -237,7 +272,7 @@ impl TokenEndpoint {
                     )
                     .into(),
                 ),
-                BodyError::Transport(e) => fail(transport_error(e, call.display, inner.timeout)),
+                BodyError::Transport(e) => fail(transport_error(e, call.display, attempt_timeout)),
             })?;
 
         if status.is_redirection() {
@@ -294,6 +329,12 @@ pub(crate) struct Call<'a, 'r, T> {
     pub(crate) parse: fn(&RawAnswer<'_>) -> Result<T, Error>,
 }
 
+/// `now + limit`, or thirty years on when that does not fit.
+fn far_or(now: Instant, limit: Duration) -> Instant {
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
+}
+
 fn transport_error(error: reqwest::Error, display: &str, timeout: Duration) -> Error {
     if error.is_timeout() {
         return Error::timeout(display, timeout);
@@ -309,12 +350,16 @@ fn transport_error(error: reqwest::Error, display: &str, timeout: Duration) -> E
     Error::transport(display, message, Some(Arc::new(error)))
 }
 
-/// `invalid_client`, or any 401: the answer that makes auto-detection try the other style.
+/// The answers that make auto-detection try the other style: `invalid_client`, any 401, and
+/// a 400 or 403 that is not an OAuth error at all (an empty body, a page), which is how some
+/// servers refuse a client authentication style they do not take.
 fn rejects_client(error: &Error) -> bool {
     error.status() == Some(StatusCode::UNAUTHORIZED)
         || error
             .oauth()
             .is_some_and(|e| e.code == ErrorCode::InvalidClient)
+        || matches!(error, Error::UnexpectedResponse(answer)
+            if matches!(answer.status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN))
 }
 
 fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {

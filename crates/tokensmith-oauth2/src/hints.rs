@@ -70,6 +70,10 @@ fn oauth_hint(
                 .to_owned()
         }
         ErrorCode::InvalidClient => invalid_client(ctx),
+        // glewlwyd calls a bad authorization code `invalid_code`.
+        ErrorCode::Other(other) if other == "invalid_code" && grant == "authorization_code" => {
+            return oauth_hint(&ErrorCode::InvalidGrant, description, status, ctx);
+        }
         ErrorCode::InvalidGrant => match grant {
             "authorization_code" => "the redirect_uri of the code exchange must be identical to \
                  the one sent to the authorization endpoint; an authorization code is single-use \

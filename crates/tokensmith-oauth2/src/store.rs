@@ -19,6 +19,9 @@ pub struct StoredTokens {
     pub refresh_token: RefreshToken,
     /// The last access token and its wall-clock expiry, if kept.
     pub access_token: Option<StoredAccessToken>,
+    /// When the refresh token was received: of two writes, the later-received token wins, so
+    /// a rotated refresh token is never replaced by the one it rotated out.
+    pub received_at: SystemTime,
 }
 
 /// An access token as a store keeps it: with a wall-clock expiry, since instants do not
@@ -48,6 +51,7 @@ impl StoredTokens {
         Self {
             refresh_token,
             access_token,
+            received_at: SystemTime::now(),
         }
     }
 
@@ -138,9 +142,17 @@ impl TokenStore for MemoryStore {
     }
 }
 
-/// A JSON file, written atomically (a temporary file renamed over it) and readable by its
-/// owner only (mode 0600 on Unix). A file that exists but cannot be read as tokens is an
-/// error naming the file; it is never silently replaced.
+/// A JSON file, readable by its owner only, that survives crashes and concurrent writers.
+///
+/// - A save writes a temporary file created exclusively beside the target (mode 0600 from
+///   birth, never through a symlink; the `tempfile` crate), syncs it, renames it over the
+///   target and syncs the directory: a crash leaves the old file or the new one, never half.
+/// - Saves from several threads or processes take an advisory lock on `<file>.lock` in turn;
+///   a save whose refresh token was received before the stored one is skipped, so a rotated
+///   refresh token is never lost to an older write that arrives late.
+/// - A load reads at most 64 KiB, refuses a file that others can read (Unix), and reports
+///   anything it cannot read as tokens as a "corrupt" error naming the file, which it leaves
+///   as it is.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
@@ -178,6 +190,13 @@ impl FileStore {
         let Some(refresh) = value.get("refresh_token").and_then(Value::as_str) else {
             return Err(self.corrupt("no refresh_token"));
         };
+        let received_at = match value.get("received_at") {
+            None | Some(Value::Null) => UNIX_EPOCH,
+            Some(nanos) => nanos
+                .as_u64()
+                .and_then(|n| UNIX_EPOCH.checked_add(Duration::from_nanos(n)))
+                .ok_or_else(|| self.corrupt("received_at is not a time"))?,
+        };
         let access_token = match value.get("access_token") {
             None | Some(Value::Null) => None,
             Some(access) => {
@@ -191,10 +210,14 @@ impl FileStore {
                         .and_then(Value::as_str)
                         .unwrap_or("Bearer")
                         .to_owned(),
-                    expires_at: access
-                        .get("expires_at")
-                        .and_then(Value::as_u64)
-                        .map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
+                    expires_at: match access.get("expires_at") {
+                        None | Some(Value::Null) => None,
+                        Some(secs) => Some(
+                            secs.as_u64()
+                                .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+                                .ok_or_else(|| self.corrupt("expires_at is not a time"))?,
+                        ),
+                    },
                     scopes: access
                         .get("scopes")
                         .and_then(Value::as_array)
@@ -211,6 +234,7 @@ impl FileStore {
         Ok(StoredTokens {
             refresh_token: RefreshToken::new(refresh),
             access_token,
+            received_at,
         })
     }
 
@@ -223,10 +247,15 @@ impl FileStore {
                 "scopes": a.scopes,
             })
         });
+        let received_at = tokens
+            .received_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         json!({
             "format": FORMAT,
             "refresh_token": tokens.refresh_token.expose_secret(),
             "access_token": access,
+            "received_at": received_at,
         })
         .to_string()
         .into_bytes()
@@ -236,20 +265,18 @@ impl FileStore {
 #[async_trait]
 impl TokenStore for FileStore {
     async fn load(&self) -> Result<Option<StoredTokens>, Error> {
-        match tokio::fs::read(&self.path).await {
-            Ok(bytes) => self.decode(&bytes).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::config(format!(
-                "cannot read token store {}: {e}",
-                self.path.display()
-            ))),
-        }
+        let store = self.clone();
+        let bytes = tokio::task::spawn_blocking(move || store.read_bounded())
+            .await
+            .map_err(|e| Error::other(format!("token store read did not finish: {e}")))??;
+        bytes.map(|bytes| self.decode(&bytes)).transpose()
     }
 
     async fn save(&self, tokens: &StoredTokens) -> Result<(), Error> {
         let bytes = Self::encode(tokens);
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        let received_at = tokens.received_at;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_locked(&bytes, received_at))
             .await
             .map_err(|e| Error::other(format!("token store write did not finish: {e}")))?
             .map_err(|e| {
@@ -261,35 +288,116 @@ impl TokenStore for FileStore {
     }
 }
 
-/// Writes to a temporary file beside `path` (owner-only on Unix), syncs it, renames it over.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The largest token file read; a refresh token and an access token take a few KiB.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+impl FileStore {
+    /// The file's bytes, or `None` when there is no file.
+    fn read_bounded(&self) -> Result<Option<Vec<u8>>, Error> {
+        use std::io::Read;
+        let file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "cannot read token store {}: {e}",
+                    self.path.display()
+                )));
+            }
+        };
+        let metadata = file.metadata().map_err(|e| {
+            Error::config(format!(
+                "cannot read token store {}: {e}",
+                self.path.display()
+            ))
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = metadata.permissions().mode();
+            if mode & 0o077 != 0 {
+                return Err(Error::config(format!(
+                    "token store {} can be read by other users (mode {:o}); its tokens were not used",
+                    self.path.display(),
+                    mode & 0o777
+                ))
+                .with_hint(format!(
+                    "run `chmod 600 {}`, and consider the refresh token in it compromised: sign in again",
+                    self.path.display()
+                )));
+            }
+        }
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(self.corrupt(format!("it is larger than {MAX_FILE_BYTES} bytes")));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                Error::config(format!(
+                    "cannot read token store {}: {e}",
+                    self.path.display()
+                ))
+            })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(self.corrupt(format!("it is larger than {MAX_FILE_BYTES} bytes")));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Writes under the lock, unless the stored refresh token was received later.
+    fn write_locked(&self, bytes: &[u8], received_at: SystemTime) -> std::io::Result<()> {
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let lock = options.open(dir.join(format!("{name}.lock")))?;
+        lock.lock()?;
+        if let Ok(Some(stored)) = self.read_bounded() {
+            if self
+                .decode(&stored)
+                .is_ok_and(|stored| stored.received_at > received_at)
+            {
+                tracing::debug!(
+                    target: "tokensmith::oauth2",
+                    path = %self.path.display(),
+                    "a newer refresh token is already stored; this older one is not written"
+                );
+                return Ok(());
+            }
+        }
+        write_atomically(dir, &name, &self.path, bytes)
+        // The lock is released when `lock` is dropped.
+    }
+}
+
+/// Writes a temporary file beside `path` (exclusive, owner-only), syncs it, renames it over
+/// `path`, and syncs the directory so that the rename survives a crash.
+fn write_atomically(dir: &Path, name: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    let mut temporary = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temporary.write_all(bytes)?;
+    temporary.as_file().sync_all()?;
+    temporary.persist(path).map_err(|e| e.error)?;
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -307,7 +415,7 @@ mod tests {
 
     #[tokio::test]
     async fn file_store_round_trips_atomically_with_owner_only_mode() {
-        let dir = tokensmith_testkit::TempDir::new("roundtrip").unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("tokens.json"));
         assert!(
             store.load().await.unwrap().is_none(),
@@ -320,8 +428,16 @@ mod tests {
         let access = loaded.live_access_token(Duration::from_secs(60)).unwrap();
         assert_eq!(access.scopes(), ["a"]);
         assert!(access.expires_in().unwrap() > Duration::from_secs(3500));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["tokens.json", "tokens.json.lock"],
+            "no temporary file left behind"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -337,7 +453,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_corrupt_file_is_an_error_and_is_left_alone() {
-        let dir = tokensmith_testkit::TempDir::new("corrupt").unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokens.json");
         for bad in [
             "{not json",
@@ -345,7 +461,7 @@ mod tests {
             "{\"format\":9,\"refresh_token\":\"x\"}",
             "",
         ] {
-            std::fs::write(&path, bad).unwrap();
+            plant(&path, bad);
             let err = FileStore::new(&path).load().await.unwrap_err();
             assert!(err.to_string().contains("is corrupt"), "{bad}: {err}");
             assert!(err.hint().unwrap().contains("delete the file"));
@@ -368,5 +484,110 @@ mod tests {
         let loaded = store.load().await.unwrap().unwrap();
         assert!(loaded.live_access_token(Duration::from_secs(60)).is_none());
         assert!(loaded.live_access_token(Duration::from_secs(10)).is_some());
+    }
+
+    #[cfg(unix)]
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Writes `text` as a token file that only its owner can read.
+    fn plant(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+        #[cfg(unix)]
+        chmod(path, 0o600);
+    }
+
+    #[tokio::test]
+    async fn hostile_contents_are_corrupt_errors_never_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let huge = format!(
+            r#"{{"format":1,"refresh_token":"{}"}}"#,
+            "r".repeat(200_000)
+        );
+        for bad in [
+            r#"{"format":1,"refresh_token":"r","access_token":{"token":"a","expires_at":18446744073709551615}}"#,
+            r#"{"format":1,"refresh_token":"r","access_token":{"token":"a","expires_at":-1}}"#,
+            r#"{"format":1,"refresh_token":"r","received_at":"yesterday"}"#,
+            r#"{"format":1,"refresh_token":"r","access_token":{"token":"a","expires_at":1e300}}"#,
+            huge.as_str(),
+        ] {
+            plant(&path, bad);
+            let err = FileStore::new(&path).load().await.unwrap_err();
+            assert!(err.to_string().contains("is corrupt"), "{err}");
+            assert!(err.to_string().len() < 1024, "{err}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_file_others_can_read_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("tokens.json"));
+        store.save(&tokens("canary-refresh-9")).await.unwrap();
+        chmod(store.path(), 0o644);
+        let err = store.load().await.unwrap_err();
+        assert!(err.to_string().contains("read by other users"), "{err}");
+        assert!(err.hint().unwrap().contains("chmod 600"), "{err}");
+        assert!(!err.to_string().contains("canary-refresh-9"));
+        chmod(store.path(), 0o600);
+        assert!(store.load().await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_older_refresh_token_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("tokens.json"));
+        let older = tokens("refresh-old");
+        let newer = tokens("refresh-new");
+        assert!(newer.received_at >= older.received_at);
+        store.save(&newer).await.unwrap();
+        // The write that rotated out the old token arrives late.
+        let mut late = older.clone();
+        late.received_at = newer.received_at - Duration::from_secs(1);
+        store.save(&late).await.unwrap();
+        let kept = store.load().await.unwrap().unwrap();
+        assert_eq!(kept.refresh_token.expose_secret(), "refresh-new");
+    }
+
+    #[test]
+    fn concurrent_writers_never_interleave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = FileStore::new(&path);
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    for i in 0..25 {
+                        let mut stored = tokens(&format!("refresh-{w}-{i}-{}", "x".repeat(2000)));
+                        stored.received_at = UNIX_EPOCH + Duration::from_secs(1 + i * 4 + w);
+                        runtime.block_on(store.save(&stored)).unwrap();
+                        let loaded = runtime.block_on(store.load()).unwrap().unwrap();
+                        assert!(loaded.refresh_token.expose_secret().starts_with("refresh-"));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let last = runtime
+            .block_on(FileStore::new(&path).load())
+            .unwrap()
+            .unwrap();
+        // The latest-received token of all writers (writer 3, round 24) is the one kept.
+        assert!(
+            last.refresh_token
+                .expose_secret()
+                .starts_with("refresh-3-24-")
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 mod basic_client;
 mod client_auth;
+mod edges;
 mod grants;
 mod limits;
 mod responses;

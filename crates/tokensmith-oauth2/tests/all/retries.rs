@@ -125,7 +125,8 @@ async fn a_slow_answer_is_a_timeout_error() {
         .mount(&server)
         .await;
     let endpoint = endpoint(&server, ClientAuth::Basic)
-        .timeout(Duration::from_millis(200))
+        .timeout(Duration::from_secs(20))
+        .attempt_timeout(Duration::from_millis(200))
         .retry(fast_retries(2))
         .build()
         .unwrap();
@@ -140,6 +141,37 @@ async fn a_slow_answer_is_a_timeout_error() {
     }
     assert!(err.hint().is_some());
     assert_eq!(requests(&server).await.len(), 2, "timeouts are retried");
+}
+
+#[tokio::test]
+async fn the_timeout_bounds_the_whole_call_retries_included() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(token_body("t", 60))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let endpoint = endpoint(&server, ClientAuth::Basic)
+        .timeout(Duration::from_secs(2))
+        .retry(fast_retries(3))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = ClientCredentials::new(endpoint)
+        .build_source()
+        .fetch()
+        .await
+        .unwrap_err();
+    // Per attempt, three attempts would have held the caller for 6 s and more.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    match &err {
+        Error::Timeout { after, .. } => assert_eq!(*after, Duration::from_secs(2)),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
