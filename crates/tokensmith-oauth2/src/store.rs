@@ -366,8 +366,8 @@ impl FileStore {
         }
         let lock = options.open(dir.join(format!("{name}.lock")))?;
         lock.lock()?;
-        if let Ok(Some(stored)) = self.read_bounded() {
-            if self
+        if let Ok(Some(stored)) = self.read_bounded()
+            && self
                 .decode(&stored)
                 .is_ok_and(|stored| stored.received_at > received_at)
             {
@@ -378,7 +378,6 @@ impl FileStore {
                 );
                 return Ok(());
             }
-        }
         write_atomically(dir, &name, &self.path, bytes)
         // The lock is released when `lock` is dropped.
     }

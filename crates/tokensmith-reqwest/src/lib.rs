@@ -1,9 +1,11 @@
 //! Attaches tokensmith tokens to reqwest requests, through `reqwest-middleware`.
 //!
-//! - [`BearerAuth`]: the middleware. Tokens (and extra headers such as an API key) go only to
-//!   the origins it names; a 401 invalidates the token and retries once.
-//! - [`client_builder`] / [`same_origin_redirects`]: a reqwest client that does not follow
-//!   redirects to other origins, so no credential leaves through one.
+//! - [`BearerAuth`]: the middleware, which comes with the client it runs on
+//!   ([`BearerAuth::into_client`]). Tokens (and extra headers such as an API key) go only to
+//!   the origins it names, over https; a 401 invalidates the token and retries once; the
+//!   client follows no redirect to another origin and sends no `Referer`, whatever
+//!   `reqwest::ClientBuilder` you give it.
+//! - [`client_builder`] / [`same_origin_redirects`]: the default client settings.
 //! - [`RequestAuth`]: per-request opt-out or another provider, as a request extension.
 //! - [`RequestBuilderExt`]: one call to add a token to a plain `reqwest::RequestBuilder`.
 //! - [`auth_error`]: finds the tokensmith error (and its hint) in a `reqwest_middleware::Error`.
@@ -12,12 +14,13 @@
 //! ```
 //! use std::sync::Arc;
 //! use tokensmith_core::{StaticToken, TokenProvider};
-//! use tokensmith_reqwest::{BearerAuth, client_builder};
+//! use tokensmith_reqwest::BearerAuth;
 //!
 //! let provider: Arc<dyn TokenProvider> = Arc::new(StaticToken::bearer("token")?);
-//! let client = reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
-//!     .with(BearerAuth::new(provider).for_origin("https://api.example.com").build()?)
-//!     .build();
+//! let client = BearerAuth::new(provider)
+//!     .for_origin("https://api.example.com")
+//!     .build()?
+//!     .into_client(None)?;
 //! // client.get("https://api.example.com/orders").send().await carries the token;
 //! // client.get("https://elsewhere.example/").send().await does not.
 //! # let _ = client;

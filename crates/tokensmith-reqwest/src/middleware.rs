@@ -40,25 +40,38 @@ impl fmt::Debug for RequestAuth {
     }
 }
 
-/// A `reqwest_middleware::Middleware` that sets `Authorization: <type> <token>` (and any
-/// extra headers, such as an API key) on requests to the allowed origins, and nowhere else.
+/// Attaches `Authorization: <type> <token>` (and any extra headers, such as an API key) to
+/// requests for the allowed origins, and nowhere else.
 ///
 /// On a 401 answer it calls [`TokenProvider::invalidate`] with the token it sent and retries
 /// the request once with a fresh token, if the request body can be cloned. A second 401 is
 /// returned as it is: it never loops.
 ///
-/// ```
-/// use std::sync::Arc;
-/// use tokensmith_core::StaticToken;
-/// use tokensmith_reqwest::{BearerAuth, client_builder};
+/// # What keeps credentials on their origin
+/// - Tokens and extra headers go only to the origins named with
+///   [`for_origin`](BearerAuthBuilder::for_origin) (scheme, host and port), and only over
+///   https, or to loopback; plain http elsewhere needs
+///   [`danger_allow_insecure_http`](BearerAuthBuilder::danger_allow_insecure_http).
+/// - The middleware comes only with the HTTP client it runs on
+///   ([`into_client`](Self::into_client), [`into_client_builder`](Self::into_client_builder)):
+///   whatever `reqwest::ClientBuilder` you hand in, that client follows redirects within the
+///   origin only (a redirect to another origin is returned to you as the 3xx answer) and sends
+///   no `Referer`. reqwest's own default would carry an API key, and a query string in the
+///   `Referer`, to wherever a redirect points.
 ///
-/// let auth = BearerAuth::new(Arc::new(StaticToken::bearer("t")?))
+/// Not covered: headers you set yourself on a request, other middleware you add after this
+/// one (it sees the request with its credentials), and proxies you configure, which see what
+/// the TLS connection carries only for plain http.
+///
+/// ```
+/// use tokensmith_core::StaticToken;
+/// use tokensmith_reqwest::BearerAuth;
+///
+/// let client = BearerAuth::new(std::sync::Arc::new(StaticToken::bearer("t")?))
 ///     .for_origin("https://api.example.com")
 ///     .header("x-api-key", "key")
-///     .build()?;
-/// let client = reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
-///     .with(auth)
-///     .build();
+///     .build()?
+///     .into_client(None)?;
 /// # let _ = client;
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
@@ -68,6 +81,7 @@ pub struct BearerAuth {
     headers: HeaderMap,
     replace_authorization: bool,
     retry_unauthorized: bool,
+    allow_http: bool,
 }
 
 impl BearerAuth {
@@ -85,23 +99,33 @@ impl BearerAuth {
             headers: Vec::new(),
             replace_authorization: false,
             retry_unauthorized: true,
+            allow_http: false,
         }
     }
 
-    /// Puts the middleware on `http`, or on a new client from [`client_builder`] (which keeps
-    /// redirects on their origin): the client an API adapter sends with.
-    ///
-    /// [`client_builder`]: crate::client_builder
-    pub fn into_client(self, http: Option<reqwest::Client>) -> Result<ClientWithMiddleware, Error> {
-        let http = match http {
-            Some(http) => http,
-            None => crate::client_builder()
-                .build()
-                .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?,
-        };
-        Ok(reqwest_middleware::ClientBuilder::new(http)
-            .with(self)
-            .build())
+    /// The client that sends with this middleware, built from `http` (proxies, certificates,
+    /// timeouts; default: [`client_builder`](crate::client_builder)) with redirects kept on
+    /// their origin and no `Referer`, whatever `http` said.
+    pub fn into_client(
+        self,
+        http: Option<reqwest::ClientBuilder>,
+    ) -> Result<ClientWithMiddleware, Error> {
+        Ok(self.into_client_builder(http)?.build())
+    }
+
+    /// Like [`into_client`](Self::into_client), for adding more middleware (retries, tracing)
+    /// after this one: they run closer to the network.
+    pub fn into_client_builder(
+        self,
+        http: Option<reqwest::ClientBuilder>,
+    ) -> Result<reqwest_middleware::ClientBuilder, Error> {
+        let http = http
+            .unwrap_or_else(crate::client_builder)
+            .redirect(crate::same_origin_redirects())
+            .referer(false)
+            .build()
+            .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
+        Ok(reqwest_middleware::ClientBuilder::new(http).with(Attach(self)))
     }
 
     fn allows(&self, url: &Url) -> bool {
@@ -158,8 +182,23 @@ fn auth_failed(error: Error) -> reqwest_middleware::Error {
     reqwest_middleware::Error::middleware(AuthError::new(error))
 }
 
+/// The middleware itself; private, so that it runs only on a client whose redirect and
+/// referer policy [`BearerAuth::into_client_builder`] set.
+struct Attach(BearerAuth);
+
 #[async_trait]
-impl Middleware for BearerAuth {
+impl Middleware for Attach {
+    async fn handle(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        self.0.handle(request, extensions, next).await
+    }
+}
+
+impl BearerAuth {
     async fn handle(
         &self,
         mut request: Request,
@@ -168,6 +207,10 @@ impl Middleware for BearerAuth {
     ) -> reqwest_middleware::Result<Response> {
         if !self.allows(request.url()) {
             return next.run(request, extensions).await;
+        }
+        // Named origins were checked in `build`; with any origin allowed, each request is.
+        if self.origins.is_none() && !self.allow_http && !secure_or_loopback(request.url()) {
+            return Err(auth_failed(insecure_origin(request.url())));
         }
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
@@ -209,7 +252,14 @@ impl Middleware for BearerAuth {
             );
             return Ok(response);
         };
-        let fresh = valid_token(provider).await.map_err(auth_failed)?;
+        let fresh = match valid_token(provider).await {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                // The server's 401 says more than "no new token yet" (a backoff, say).
+                tracing::debug!(target: "tokensmith::reqwest", error = %error, "no fresh token for the retry; returning the 401");
+                return Ok(response);
+            }
+        };
         if fresh.same_as(&token) {
             // The provider cannot replace the token (a static one): the 401 is the answer.
             return Ok(response);
@@ -233,6 +283,7 @@ pub struct BearerAuthBuilder {
     headers: Vec<(String, tokensmith_core::SecretString)>,
     replace_authorization: bool,
     retry_unauthorized: bool,
+    allow_http: bool,
 }
 
 impl BearerAuthBuilder {
@@ -244,11 +295,20 @@ impl BearerAuthBuilder {
         self
     }
 
-    /// Attaches tokens to requests for any origin. Every host the client talks to then sees
-    /// the token and extra headers: meant for clients that only ever call one API.
+    /// Attaches tokens to requests for any origin (over https, or to loopback). Every host the
+    /// client talks to then sees the token and extra headers: only for clients whose every
+    /// URL you control; prefer [`for_origin`](Self::for_origin).
     #[must_use]
-    pub fn allow_any_origin(mut self) -> Self {
+    pub fn danger_allow_any_origin(mut self) -> Self {
         self.any_origin = true;
+        self
+    }
+
+    /// Allows plain `http://` to hosts that are not loopback. Tokens and API keys then cross
+    /// the network unencrypted: only for closed test networks.
+    #[must_use]
+    pub fn danger_allow_insecure_http(mut self) -> Self {
+        self.allow_http = true;
         self
     }
 
@@ -285,15 +345,27 @@ impl BearerAuthBuilder {
             if self.origins.is_empty() {
                 return Err(Error::config("no origin to attach tokens to").with_hint(
                     "name the API with `.for_origin(\"https://api.example.com\")`, or call \
-                     `.allow_any_origin()` if every request this client sends may carry the token",
+                     `.danger_allow_any_origin()` if every request this client sends may carry the token",
                 ));
             }
-            Some(
-                self.origins
-                    .iter()
-                    .map(|text| parse_origin(text))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
+            let origins = self
+                .origins
+                .iter()
+                .map(|text| parse_origin(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !self.allow_http {
+                for (text, origin) in self.origins.iter().zip(&origins) {
+                    if let Origin::Tuple(scheme, host, _) = origin {
+                        if scheme == "http" && !is_loopback(host) {
+                            let url = Url::parse(text.trim()).map_err(|e| {
+                                Error::config(format!("`{text}` is not an origin URL: {e}"))
+                            })?;
+                            return Err(insecure_origin(&url));
+                        }
+                    }
+                }
+            }
+            Some(origins)
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
@@ -315,6 +387,7 @@ impl BearerAuthBuilder {
             headers,
             replace_authorization: self.replace_authorization,
             retry_unauthorized: self.retry_unauthorized,
+            allow_http: self.allow_http,
         })
     }
 }
@@ -334,6 +407,33 @@ impl fmt::Debug for BearerAuthBuilder {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `url` is https, or goes to this machine.
+pub(crate) fn secure_or_loopback(url: &Url) -> bool {
+    url.scheme() == "https" || url.host().is_some_and(|host| is_loopback(&host.to_owned()))
+}
+
+fn is_loopback(host: &url::Host<String>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(name) => {
+            let name = name.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    }
+}
+
+fn insecure_origin(url: &Url) -> Error {
+    Error::config(format!(
+        "refusing to send credentials over plain http to {}",
+        url.host_str().unwrap_or("")
+    ))
+    .with_hint(
+        "use https; for a closed test network call `.danger_allow_insecure_http()` on the \
+         BearerAuth builder",
+    )
 }
 
 /// Whether two hosts are the same (domains without regard to case).

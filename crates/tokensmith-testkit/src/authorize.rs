@@ -48,11 +48,10 @@ pub(crate) fn authorize(state: &Shared, req: &Incoming) -> Reply {
     if q("response_type") != Some("code") {
         return back(&[("error", "unsupported_response_type")], target);
     }
-    if let Some(scope) = q("scope") {
-        if !client.refused_scopes(scope).is_empty() {
+    if let Some(scope) = q("scope")
+        && !client.refused_scopes(scope).is_empty() {
             return back(&[("error", "invalid_scope")], target);
         }
-    }
     let challenge = match (q("code_challenge"), q("code_challenge_method")) {
         (Some(challenge), method) => {
             let method = method.unwrap_or("plain");
@@ -103,17 +102,15 @@ pub(crate) fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
     else {
         return oauth_error(flavour, "invalid_client", "unknown or missing client_id");
     };
-    if let Some(secret) = &client.secret {
-        if req.form_param("client_secret") != Some(secret.as_str()) {
+    if let Some(secret) = &client.secret
+        && req.form_param("client_secret") != Some(secret.as_str()) {
             return oauth_error(flavour, "invalid_client", "client authentication failed");
         }
-    }
     let scope = req.form_param("scope");
-    if let Some(scope) = scope {
-        if !client.refused_scopes(scope).is_empty() {
+    if let Some(scope) = scope
+        && !client.refused_scopes(scope).is_empty() {
             return oauth_error(flavour, "invalid_scope", "scope not allowed");
         }
-    }
     let device_code = random_token("dc");
     let user_code = user_code();
     let config = &state.config;

@@ -18,7 +18,6 @@ async fn provider_errors_keep_the_tokensmith_error_as_source() {
         .mount(&api)
         .await;
     let mut mock = MockTokenProvider::new();
-    mock.expect_current().returning(|| None);
     mock.expect_token()
         .times(1)
         .returning(|| Err(Error::config("no secret").with_hint("set the client secret")));

@@ -53,7 +53,7 @@ async fn building_without_an_origin_is_an_error_unless_any_is_named() {
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("t").unwrap());
     let err = BearerAuth::new(Arc::clone(&provider)).build().unwrap_err();
-    assert!(err.hint().unwrap().contains("allow_any_origin"), "{err}");
+    assert!(err.hint().unwrap().contains("danger_allow_any_origin"), "{err}");
     assert!(
         BearerAuth::new(Arc::clone(&provider))
             .for_origin("not a url")
@@ -75,7 +75,7 @@ async fn building_without_an_origin_is_an_error_unless_any_is_named() {
     );
 
     let anywhere = ok_server().await;
-    let client = client_with(BearerAuth::new(provider).allow_any_origin());
+    let client = client_with(BearerAuth::new(provider).danger_allow_any_origin());
     client.get(anywhere.uri()).send().await.unwrap();
     assert_eq!(
         authorization(&requests(&anywhere).await[0]).as_deref(),
@@ -184,4 +184,61 @@ async fn the_api_key_and_token_never_show_in_debug_output() {
     let text = format!("{builder_text} {auth:?} {auth:#?} {:?}", RequestAuth::Skip);
     assert!(!text.contains("canary-"), "{text}");
     assert!(text.contains("x-api-key"));
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_host_needs_a_dangerous_opt_in() {
+    let provider: Arc<dyn tokensmith_core::TokenProvider> =
+        Arc::new(StaticToken::bearer("t").unwrap());
+    let err = BearerAuth::new(Arc::clone(&provider))
+        .for_origin("http://api.example.com")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("plain http"), "{err}");
+    assert!(err.hint().unwrap().contains("danger_allow_insecure_http"));
+    BearerAuth::new(Arc::clone(&provider))
+        .for_origin("http://api.example.com")
+        .danger_allow_insecure_http()
+        .build()
+        .unwrap();
+    for loopback in ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"] {
+        BearerAuth::new(Arc::clone(&provider))
+            .for_origin(loopback)
+            .build()
+            .unwrap_or_else(|e| panic!("{loopback}: {e}"));
+    }
+
+    // With any origin allowed, each request is checked; nothing is sent over plain http.
+    let client = client_with(BearerAuth::new(provider).danger_allow_any_origin());
+    let err = client
+        .get("http://api.example.invalid/orders")
+        .send()
+        .await
+        .unwrap_err();
+    let inner = tokensmith_reqwest::auth_error(&err).unwrap();
+    assert!(inner.to_string().contains("plain http"), "{inner}");
+}
+
+#[tokio::test]
+async fn the_plain_reqwest_extension_refuses_plain_http_elsewhere() {
+    let provider = StaticToken::bearer("t").unwrap();
+    let err = reqwest::Client::new()
+        .get("http://api.example.invalid/orders")
+        .bearer_from(&provider)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("plain http"), "{err}");
+    let api = ok_server().await;
+    reqwest::Client::new()
+        .get(api.uri())
+        .bearer_from(&provider)
+        .await
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        authorization(&requests(&api).await[0]).as_deref(),
+        Some("Bearer t")
+    );
 }

@@ -75,3 +75,53 @@ async fn a_redirect_within_the_origin_is_followed_with_the_token() {
     assert_eq!(authorization(&seen[1]).as_deref(), Some("Bearer token-1"));
     assert_eq!(seen[1].headers.get("x-api-key").unwrap(), "k");
 }
+
+#[tokio::test]
+async fn a_users_own_client_builder_keeps_credentials_and_referer_home() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let api = MockServer::start().await;
+    Mock::given(path("/moved"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/landing", elsewhere.uri())),
+        )
+        .mount(&api)
+        .await;
+    Mock::given(path("/hop"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/home"))
+        .mount(&api)
+        .await;
+    Mock::given(path("/home"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let cache = cached_issuer();
+    // reqwest's default builder follows any redirect and sends a Referer.
+    let client = BearerAuth::new(provider(&cache))
+        .for_origin(api.uri())
+        .header("x-api-key", "secret-key")
+        .build()
+        .unwrap()
+        .into_client(Some(reqwest::Client::builder()))
+        .unwrap();
+    let response = client
+        .post(format!("{}/moved?access_token=canary-query", api.uri()))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 307);
+    assert!(requests(&elsewhere).await.is_empty());
+    client
+        .get(format!("{}/hop?access_token=canary-query", api.uri()))
+        .send()
+        .await
+        .unwrap();
+    let home = requests(&api).await;
+    let landed = home.iter().find(|r| r.url.path() == "/home").unwrap();
+    assert!(landed.headers.get("referer").is_none(), "no Referer");
+}

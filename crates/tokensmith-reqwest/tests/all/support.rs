@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reqwest_middleware::ClientWithMiddleware;
 use tokensmith_core::{AccessToken, Cached, Error, TokenSource};
-use tokensmith_reqwest::{BearerAuthBuilder, client_builder};
+use tokensmith_reqwest::BearerAuthBuilder;
 use wiremock::{MockServer, Request};
 
 /// Issues `token-1`, `token-2`, … and counts its fetches.
@@ -35,11 +35,9 @@ pub(crate) fn fetches(cache: &Cached<Arc<Issuer>>) -> u32 {
     cache.source().fetches.load(Ordering::SeqCst)
 }
 
-/// A client with the middleware `auth` builds, on a client that keeps redirects same-origin.
+/// The client that comes with the middleware `auth` builds.
 pub(crate) fn client_with(auth: BearerAuthBuilder) -> ClientWithMiddleware {
-    reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
-        .with(auth.build().unwrap())
-        .build()
+    auth.build().unwrap().into_client(None).unwrap()
 }
 
 pub(crate) fn authorization(request: &Request) -> Option<String> {

@@ -123,3 +123,48 @@ async fn a_static_token_is_not_retried_after_401() {
         "the same token would fail the same way"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_refuses_every_token_costs_a_bounded_number_of_fetches() {
+    let api = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&api)
+        .await;
+    let cache = cached_issuer();
+    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let mut unauthorized = 0;
+    for _ in 0..10 {
+        match client.get(api.uri()).send().await {
+            Ok(response) => {
+                assert_eq!(response.status().as_u16(), 401);
+                unauthorized += 1;
+            }
+            Err(err) => {
+                let inner = tokensmith_reqwest::auth_error(&err).unwrap();
+                assert!(inner.to_string().contains("rejected"), "{inner}");
+            }
+        }
+    }
+    assert!(fetches(&cache) <= 3, "{} fetches", fetches(&cache));
+    assert!(unauthorized >= 2);
+}
+
+#[tokio::test]
+async fn a_mock_with_only_expect_token_works_behind_the_middleware() {
+    let api = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let mut mock = tokensmith_core::MockTokenProvider::new();
+    mock.expect_token()
+        .times(2)
+        .returning(|| tokensmith_core::AccessToken::bearer("mocked"));
+    let client = client_with(BearerAuth::new(Arc::new(mock)).for_origin(api.uri()));
+    for _ in 0..2 {
+        client.get(api.uri()).send().await.unwrap();
+    }
+    let seen = requests(&api).await;
+    assert_eq!(authorization(&seen[1]).as_deref(), Some("Bearer mocked"));
+}
