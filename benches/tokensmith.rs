@@ -211,17 +211,15 @@ fn middleware_clients(
     reqwest_middleware::ClientWithMiddleware,
     reqwest_middleware::ClientWithMiddleware,
 ) {
-    let plain = reqwest::Client::new();
     let cache = Cached::new(Instant1h);
     let provider: Arc<dyn tokensmith::TokenProvider> = Arc::new(cache);
-    let with_middleware = reqwest_middleware::ClientBuilder::new(plain.clone())
-        .with(
-            BearerAuth::new(provider)
-                .for_origin(format!("http://{addr}"))
-                .build()
-                .unwrap(),
-        )
-        .build();
+    // Both clients are built the same way: no Referer, redirects kept on the origin.
+    let with_middleware = BearerAuth::new(provider)
+        .for_origin(format!("http://{addr}"))
+        .build()
+        .unwrap()
+        .into_client(Some(reqwest::Client::builder()))
+        .unwrap();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -230,6 +228,8 @@ fn middleware_clients(
     let static_header = reqwest_middleware::ClientBuilder::new(
         reqwest::Client::builder()
             .default_headers(headers)
+            .redirect(tokensmith::reqwest::same_origin_redirects())
+            .referer(false)
             .build()
             .unwrap(),
     )

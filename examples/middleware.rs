@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokensmith::reqwest::{BearerAuth, auth_error, client_builder, reqwest_middleware};
+use tokensmith::reqwest::{BearerAuth, auth_error};
 use tokensmith::{AccessToken, Cached, Error, TokenProvider, TokenSource, async_trait};
 use wiremock::matchers::{any, header};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -52,9 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .for_origin(api.uri())
         .header("x-api-key", "demo-key")
         .build()?;
-    let client = reqwest_middleware::ClientBuilder::new(client_builder().build()?)
-        .with(auth)
-        .build();
+    let client = auth.into_client(None)?;
 
     let response = client
         .get(format!("{}/v1/orders", api.uri()))
@@ -83,9 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A provider that fails explains itself through the middleware error.
     let failing: Arc<dyn TokenProvider> = Arc::new(Cached::new(Broken));
-    let client = reqwest_middleware::ClientBuilder::new(client_builder().build()?)
-        .with(BearerAuth::new(failing).for_origin(api.uri()).build()?)
-        .build();
+    let client = BearerAuth::new(failing)
+        .for_origin(api.uri())
+        .build()?
+        .into_client(None)?;
     if let Err(err) = client.get(api.uri()).send().await {
         println!("with a broken provider: {err}");
         if let Some(hint) = auth_error(&err).and_then(Error::hint) {

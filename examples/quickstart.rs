@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use tokensmith::oauth2::{ClientAuth, ClientCredentials, TokenEndpoint};
-use tokensmith::reqwest::{BearerAuth, client_builder, reqwest_middleware};
+use tokensmith::reqwest::BearerAuth;
 use tokensmith::{ExposeSecret, TokenProvider};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 
@@ -34,13 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared: Arc<dyn TokenProvider> = Arc::new(provider.clone());
 
     // 2. A reqwest client that attaches the token to the API's origin only.
-    let client = reqwest_middleware::ClientBuilder::new(client_builder().build()?)
-        .with(
-            BearerAuth::new(Arc::clone(&shared))
-                .for_origin(server.url())
-                .build()?,
-        )
-        .build();
+    //    The client follows no redirect to another origin and sends no Referer.
+    let client = BearerAuth::new(Arc::clone(&shared))
+        .for_origin(server.url())
+        .build()?
+        .into_client(None)?;
 
     // 3. Call the API: once, then from 50 tasks at once.
     let answer = client.get(server.url_of("/api/orders")).send().await?;

@@ -9,7 +9,7 @@ use tokensmith::oauth2::{
     AuthorizationCode, ClientAuth, ClientCredentials, GrantRequest, PendingAuthorization,
     RefreshTokenGrant, TokenEndpoint,
 };
-use tokensmith::reqwest::{BearerAuth, client_builder, reqwest_middleware};
+use tokensmith::reqwest::BearerAuth;
 use tokensmith::{ErrorCode, ExposeSecret, TokenProvider, TokenSource};
 
 const WHY: &str = "needs the interop server: run `cargo xtask interop`";
@@ -155,14 +155,12 @@ async fn a_jwt_for_a_resource_is_attached_by_the_middleware_and_validated_by_it(
         "a JWT"
     );
     let shared: Arc<dyn TokenProvider> = Arc::new(provider);
-    let client = reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
-        .with(
-            BearerAuth::new(shared)
-                .for_origin(&s.resource)
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let client = BearerAuth::new(shared)
+        .for_origin(&s.resource)
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap();
     let answer = client.get(&s.resource).send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 200);
     let body: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();

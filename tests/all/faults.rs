@@ -13,7 +13,8 @@ fn endpoint(server: &TestServer, retry: RetryPolicy) -> TokenEndpoint {
         .client_id(DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
         .retry(retry)
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(20))
+        .attempt_timeout(Duration::from_millis(300))
         .build()
         .unwrap()
 }

@@ -10,7 +10,7 @@ use tokensmith::oauth2::{
     AuthorizationCode, ClientAuth, ClientCredentials, DeviceAuthorization, FileStore, MemoryStore,
     Password, RefreshTokenGrant, RetryPolicy, StoredTokens, TokenEndpoint, TokenStore,
 };
-use tokensmith::reqwest::{BearerAuth, client_builder, reqwest_middleware};
+use tokensmith::reqwest::BearerAuth;
 use tokensmith::{TokenProvider, TokenSource};
 use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery};
 use tokensmith_avionte::{AvionteClient, Tenant};
@@ -101,9 +101,7 @@ async fn no_canary_reaches_logs_errors_or_debug_output() {
     seen.debug(&builder);
     let auth = builder.build().unwrap();
     seen.debug(&auth);
-    let client = reqwest_middleware::ClientBuilder::new(client_builder().build().unwrap())
-        .with(auth)
-        .build();
+    let client = auth.into_client(None).unwrap();
     let answer = client
         .get(format!("{}/api", issuer.uri()))
         .send()

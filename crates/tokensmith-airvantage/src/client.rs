@@ -18,6 +18,9 @@ use url::Url;
 use crate::error::hint_for;
 use crate::{AirVantageError, ApiError, Page, Region, System, SystemsQuery, User};
 
+/// The most `errorParameters` an error keeps.
+const MAX_ERROR_PARAMETERS: usize = 8;
+
 /// Largest API answer read.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -36,7 +39,7 @@ pub struct AirVantageBuilder {
     auth: ClientAuth,
     user: Option<(String, UserPassword)>,
     company: Option<String>,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
 }
 
 impl AirVantageBuilder {
@@ -74,11 +77,13 @@ impl AirVantageBuilder {
         self
     }
 
-    /// The reqwest client for API calls (default: one that does not follow redirects to other
-    /// origins).
+    /// Builds the API calls' HTTP client from `builder` (proxies, certificates, timeouts).
+    /// Whatever it says, the client follows no redirect to another origin and sends no
+    /// `Referer` (a logout URL carries the token in its query), so the token stays in its
+    /// region.
     #[must_use]
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    pub fn http_client(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
         self
     }
 
@@ -291,11 +296,12 @@ impl AirVantageClient {
             .and_then(|v| v.get("errorParameters"))
             .and_then(Value::as_array)
             .map(|a| {
+                // Parameters echo request data: scrubbed, and only the first few, each bounded.
                 a.iter()
+                    .take(MAX_ERROR_PARAMETERS)
                     .map(|p| {
-                        p.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| p.to_string())
+                        let text = p.as_str().map_or_else(|| p.to_string(), str::to_owned);
+                        scrub_excerpt(text.as_bytes(), &[])
                     })
                     .collect()
             })

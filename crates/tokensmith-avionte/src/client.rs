@@ -30,6 +30,8 @@ pub const DEFAULT_SCOPE: &str = "avionte.aero.compasintegrationservice";
 pub const API_KEY_HEADER: &str = "x-api-key";
 /// The largest page `talent_ids` may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// The widest spacing a client-side rate limit may ask for.
+const MAX_SPACING: Duration = Duration::from_secs(24 * 3600);
 
 /// Largest API answer read.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -68,7 +70,7 @@ pub struct AvionteBuilder {
     api_key: Option<ApiKey>,
     scope: String,
     base_url: String,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
     requests_per_second: Option<f64>,
     retry: RateLimitRetry,
 }
@@ -103,11 +105,12 @@ impl AvionteBuilder {
         self
     }
 
-    /// The reqwest client for API calls (default: one that does not follow redirects to other
-    /// origins).
+    /// Builds the API calls' HTTP client from `builder` (proxies, certificates, timeouts).
+    /// Whatever it says, the client follows no redirect to another origin and sends no
+    /// `Referer`, so the token and `x-api-key` stay with Avionté.
     #[must_use]
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    pub fn http_client(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
         self
     }
 
@@ -167,10 +170,22 @@ impl AvionteBuilder {
             .build()?
             .into_client(self.http)?;
         let limiter = match self.requests_per_second {
-            Some(rate) if rate.is_finite() && rate > 0.0 => Some(Arc::new(Limiter {
-                spacing: Duration::from_secs_f64(1.0 / rate),
-                next: Mutex::new(None),
-            })),
+            Some(rate) if rate.is_finite() && rate > 0.0 => {
+                // A rate so low that its spacing does not fit a `Duration` (1e-20 per second)
+                // is refused, not a panic.
+                let spacing = Duration::try_from_secs_f64(1.0 / rate)
+                    .ok()
+                    .filter(|spacing| *spacing <= MAX_SPACING)
+                    .ok_or_else(|| {
+                        Error::config(format!(
+                            "rate limit {rate} per second spaces calls more than a day apart"
+                        ))
+                    })?;
+                Some(Arc::new(Limiter {
+                    spacing,
+                    next: Mutex::new(None),
+                }))
+            }
             Some(rate) => {
                 return Err(Error::config(format!(
                     "rate limit must be above zero, got {rate}"
@@ -195,7 +210,7 @@ impl fmt::Debug for AvionteBuilder {
             .field("client_secret", &self.client_secret)
             .field("api_key", &self.api_key)
             .field("scope", &self.scope)
-            .field("base_url", &self.base_url)
+            .field("base_url", &shown_url(&self.base_url))
             .finish_non_exhaustive()
     }
 }
@@ -420,6 +435,20 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 }
 
 /// A random (version 4) GUID for the `RequestId` header.
+/// `url` without user info, query or fragment, for `Debug`.
+fn shown_url(url: &str) -> String {
+    match Url::parse(url.trim()) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
 pub(crate) fn new_request_id() -> Result<String, Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
@@ -455,7 +484,8 @@ mod tests {
     fn secrets_stay_out_of_debug() {
         let builder = AvionteClient::builder()
             .client("id", "canary-secret-5")
-            .api_key("canary-key-6");
+            .api_key("canary-key-6")
+            .base_url("https://user:canary-pw@api.example.com/?api_key=canary-q");
         let text = format!("{builder:?}");
         assert!(!text.contains("canary-"), "{text}");
         assert!(text.contains("ApiKey([redacted])"));
@@ -469,6 +499,14 @@ mod tests {
             .unwrap_err();
         assert!(no_key.hint().unwrap().contains("x-api-key"));
         assert!(AvionteClient::builder().api_key("k").build().is_err());
+        for tiny in [1e-20, 1e-300, f64::MIN_POSITIVE] {
+            let refused = AvionteClient::builder()
+                .client("id", "secret")
+                .api_key("key")
+                .rate_limit(tiny)
+                .build();
+            assert!(refused.is_err(), "{tiny}");
+        }
         let bad_rate = AvionteClient::builder()
             .client("id", "s")
             .api_key("k")

@@ -60,7 +60,11 @@ pub(crate) fn api_hint(status: StatusCode) -> Option<&'static str> {
         401 => {
             "the bearer token was refused even after a fresh one: check that the API client may use this tenant"
         }
-        403 => "the x-api-key is missing or wrong, or the key is not enabled for this API",
+        403 => {
+            "the token was issued, so the x-api-key reaches the gateway: check the tenant header \
+             (FrontOfficeTenantId or Tenant, wrong or missing for this partner), then that the key \
+             is enabled for this API"
+        }
         406 => "Avionté cannot answer in the format asked for: send Accept: application/json",
         415 => "Avionté does not take this request body's Content-Type",
         429 => {

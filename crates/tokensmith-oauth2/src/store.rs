@@ -370,14 +370,14 @@ impl FileStore {
             && self
                 .decode(&stored)
                 .is_ok_and(|stored| stored.received_at > received_at)
-            {
-                tracing::debug!(
-                    target: "tokensmith::oauth2",
-                    path = %self.path.display(),
-                    "a newer refresh token is already stored; this older one is not written"
-                );
-                return Ok(());
-            }
+        {
+            tracing::debug!(
+                target: "tokensmith::oauth2",
+                path = %self.path.display(),
+                "a newer refresh token is already stored; this older one is not written"
+            );
+            return Ok(());
+        }
         write_atomically(dir, &name, &self.path, bytes)
         // The lock is released when `lock` is dropped.
     }

@@ -37,8 +37,9 @@ pub trait RequestBuilderExt: Sized {
 impl RequestBuilderExt for reqwest::RequestBuilder {
     async fn bearer_from(self, provider: &(dyn TokenProvider + '_)) -> Result<Self, Error> {
         let (client, request) = self.build_split();
-        let mut request = request
-            .map_err(|e| Error::config(format!("the request cannot be built: {}", e.without_url())))?;
+        let mut request = request.map_err(|e| {
+            Error::config(format!("the request cannot be built: {}", e.without_url()))
+        })?;
         if !secure_or_loopback(request.url()) {
             return Err(Error::config(format!(
                 "refusing to send a token over plain http to {}",

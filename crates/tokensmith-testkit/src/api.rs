@@ -25,9 +25,10 @@ const TALENT_COUNT: u64 = 250;
 pub(crate) fn api(state: &Shared, req: &Incoming) -> Reply {
     let flavour = &state.config.flavour;
     if let Flavour::Avionte { api_key } = flavour
-        && req.header("x-api-key") != Some(api_key.as_str()) {
-            return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
-        }
+        && req.header("x-api-key") != Some(api_key.as_str())
+    {
+        return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
+    }
     let issued = match bearer(state, req) {
         Ok(issued) => issued,
         Err(reply) => {
@@ -97,9 +98,10 @@ fn bearer(state: &Shared, req: &Incoming) -> Result<Issued, Reply> {
 
 fn airvantage(state: &Shared, req: &Incoming, issued: &Issued) -> Reply {
     if let Some(company) = req.query_param("company")
-        && !state.config.companies.iter().any(|c| c == company) {
-            return airvantage_error(StatusCode::BAD_REQUEST, "context.unknown", &[company]);
-        }
+        && !state.config.companies.iter().any(|c| c == company)
+    {
+        return airvantage_error(StatusCode::BAD_REQUEST, "context.unknown", &[company]);
+    }
     let path = req.path.as_str();
     if path.starts_with("/api/v1/systems")
         && state
@@ -240,8 +242,9 @@ fn avionte(req: &Incoming) -> Reply {
 /// AirVantage's logout: `GET /api/oauth/expire?access_token=…` revokes the token.
 pub(crate) fn logout(state: &Shared, req: &Incoming) -> Reply {
     if let Some(token) = req.query_param("access_token")
-        && let Some(issued) = lock(&state.store).tokens.get_mut(token) {
-            issued.revoked = true;
-        }
+        && let Some(issued) = lock(&state.store).tokens.get_mut(token)
+    {
+        issued.revoked = true;
+    }
     Reply::json(StatusCode::OK, &json!("logout.successful"))
 }

@@ -49,9 +49,10 @@ pub(crate) fn authorize(state: &Shared, req: &Incoming) -> Reply {
         return back(&[("error", "unsupported_response_type")], target);
     }
     if let Some(scope) = q("scope")
-        && !client.refused_scopes(scope).is_empty() {
-            return back(&[("error", "invalid_scope")], target);
-        }
+        && !client.refused_scopes(scope).is_empty()
+    {
+        return back(&[("error", "invalid_scope")], target);
+    }
     let challenge = match (q("code_challenge"), q("code_challenge_method")) {
         (Some(challenge), method) => {
             let method = method.unwrap_or("plain");
@@ -103,14 +104,16 @@ pub(crate) fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
         return oauth_error(flavour, "invalid_client", "unknown or missing client_id");
     };
     if let Some(secret) = &client.secret
-        && req.form_param("client_secret") != Some(secret.as_str()) {
-            return oauth_error(flavour, "invalid_client", "client authentication failed");
-        }
+        && req.form_param("client_secret") != Some(secret.as_str())
+    {
+        return oauth_error(flavour, "invalid_client", "client authentication failed");
+    }
     let scope = req.form_param("scope");
     if let Some(scope) = scope
-        && !client.refused_scopes(scope).is_empty() {
-            return oauth_error(flavour, "invalid_scope", "scope not allowed");
-        }
+        && !client.refused_scopes(scope).is_empty()
+    {
+        return oauth_error(flavour, "invalid_scope", "scope not allowed");
+    }
     let device_code = random_token("dc");
     let user_code = user_code();
     let config = &state.config;

@@ -518,9 +518,9 @@ impl TestServer {
             && tokio::time::timeout(Duration::from_secs(1), &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
+        }
     }
 }
 

@@ -19,9 +19,10 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
     let flavour = &state.config.flavour;
     if let Flavour::Avionte { api_key } = flavour
-        && req.header("x-api-key") != Some(api_key.as_str()) {
-            return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
-        }
+        && req.header("x-api-key") != Some(api_key.as_str())
+    {
+        return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
+    }
     // AirVantage also serves the token endpoint over GET with query parameters.
     let params = if matches!(flavour, Flavour::AirVantage { .. }) && req.method == Method::GET {
         &req.query
@@ -273,13 +274,14 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
         );
     }
     if let Some(expected) = &grant.redirect_uri
-        && param("redirect_uri") != Some(expected.as_str()) {
-            return oauth_error(
-                flavour,
-                "invalid_grant",
-                "redirect_uri does not match the one sent to the authorization endpoint",
-            );
-        }
+        && param("redirect_uri") != Some(expected.as_str())
+    {
+        return oauth_error(
+            flavour,
+            "invalid_grant",
+            "redirect_uri does not match the one sent to the authorization endpoint",
+        );
+    }
     if let Some((challenge, method)) = &grant.challenge {
         let Some(verifier) = param("code_verifier") else {
             return oauth_error(flavour, "invalid_grant", "code_verifier required");

@@ -119,9 +119,10 @@ impl Entry {
     pub(crate) fn retry_refresh_after(&self, now: &Now, after: Duration) -> Entry {
         let mut at = now.deadline(add_saturating(now.mono, after));
         if let Some(until) = self.valid_until
-            && until.mono < at.mono {
-                at = until;
-            }
+            && until.mono < at.mono
+        {
+            at = until;
+        }
         Entry {
             token: self.token.clone(),
             valid_until: self.valid_until,

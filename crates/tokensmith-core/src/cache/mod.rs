@@ -280,13 +280,14 @@ impl<S: TokenSource> Shared<S> {
                 Some(running) => Next::Wait(running.clone()),
                 None => {
                     if let (Some(retry_at), Some(last)) = (flight.retry_at, &flight.last_error)
-                        && now.mono < retry_at {
-                            return Err(Error::Backoff {
-                                retry_in: retry_at - now.mono,
-                                failures: flight.failures,
-                                last: Box::new(last.clone()),
-                            });
-                        }
+                        && now.mono < retry_at
+                    {
+                        return Err(Error::Backoff {
+                            retry_in: retry_at - now.mono,
+                            failures: flight.failures,
+                            last: Box::new(last.clone()),
+                        });
+                    }
                     let (receiver, guard) = self.prepare_fetch(&mut flight, false)?;
                     Next::Start(receiver, guard)
                 }

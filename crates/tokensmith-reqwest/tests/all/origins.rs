@@ -53,7 +53,10 @@ async fn building_without_an_origin_is_an_error_unless_any_is_named() {
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("t").unwrap());
     let err = BearerAuth::new(Arc::clone(&provider)).build().unwrap_err();
-    assert!(err.hint().unwrap().contains("danger_allow_any_origin"), "{err}");
+    assert!(
+        err.hint().unwrap().contains("danger_allow_any_origin"),
+        "{err}"
+    );
     assert!(
         BearerAuth::new(Arc::clone(&provider))
             .for_origin("not a url")
@@ -201,7 +204,11 @@ async fn plain_http_to_a_remote_host_needs_a_dangerous_opt_in() {
         .danger_allow_insecure_http()
         .build()
         .unwrap();
-    for loopback in ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"] {
+    for loopback in [
+        "http://127.0.0.1:8080",
+        "http://localhost",
+        "http://[::1]:9",
+    ] {
         BearerAuth::new(Arc::clone(&provider))
             .for_origin(loopback)
             .build()
