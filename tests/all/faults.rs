@@ -111,19 +111,29 @@ async fn a_slow_answer_times_out_within_the_bound() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+// Real time on a real socket (a paused clock would fire request timeouts early), with the
+// cache's schedule scaled down so that the whole outage fits in a few seconds.
+#[tokio::test]
 async fn an_outage_while_a_token_is_cached_costs_the_backoff_schedule_not_one_request_per_caller() {
     let server = TestServer::builder()
-        .token_lifetime(Duration::from_secs(120))
+        .token_lifetime(Duration::from_secs(12))
         .start()
         .await
         .unwrap();
-    let cache = provider(&server, RetryPolicy::none());
+    let source = ClientCredentials::new(endpoint(&server, RetryPolicy::none())).build_source();
+    let cache = Cached::builder(source)
+        .backoff(Backoff::new(
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+        ))
+        .build()
+        .unwrap();
     let shared: Arc<dyn TokenProvider> = Arc::new(cache.clone());
     let first = shared.token().await.unwrap();
-    // 120 s token: valid until 108 s (skew 12 s), refreshed ahead from 78 to 84 s on (window
-    // 24 to 30 s). The endpoint is down from 70 s to 90 s.
-    tokio::time::sleep(Duration::from_secs(70)).await;
+    // A 12 s token: valid until 10.8 s (skew 1.2 s), refreshed ahead from 5.4 s on (half its
+    // usable life). The endpoint is down from 4 s to 7 s: refresh attempts at about 5.4, 5.6,
+    // 6.0 and 6.8 s fail, the one at 7.8 s succeeds, and the old token serves throughout.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     server.fail_share(Target::Token, 1.0, Fault::service_unavailable());
     let before = server.counters().token_requests;
     let callers: Vec<_> = (0..50)
@@ -131,7 +141,7 @@ async fn an_outage_while_a_token_is_cached_costs_the_backoff_schedule_not_one_re
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let mut served = 0;
-                for _ in 0..100 {
+                for _ in 0..15 {
                     if shared.token().await.is_ok() {
                         served += 1;
                     }
@@ -141,27 +151,26 @@ async fn an_outage_while_a_token_is_cached_costs_the_backoff_schedule_not_one_re
             })
         })
         .collect();
-    // Twenty seconds of outage (70 s to 90 s), then recovery.
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let during = server.counters().token_requests - before;
     server.clear_faults();
     let mut served = 0;
     for caller in callers {
         served += caller.await.unwrap();
     }
-    assert_eq!(served, 50 * 100, "every caller was served throughout");
+    assert_eq!(served, 50 * 15, "every caller was served throughout");
     assert!(
-        (1..=6).contains(&during),
-        "backoff 1, 2, 4, 8 s: {during} requests, not one per caller"
+        (1..=8).contains(&during),
+        "backoff 0.2, 0.4, 0.8, 1 s: {during} requests, not one per caller"
     );
     assert!(cache.stats().failures >= 1);
-    // The next attempt comes at the end of the current backoff (at most 8 s after 90 s).
+    // The next attempt comes at the end of the current backoff (at most 1 s after 7 s).
     let mut fresh = shared.token().await.unwrap();
     for _ in 0..30 {
         if !fresh.same_as(&first) {
             break;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         fresh = shared.token().await.unwrap();
     }
     assert!(!fresh.same_as(&first), "a new token after recovery");

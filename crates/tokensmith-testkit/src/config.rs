@@ -197,6 +197,7 @@ pub(crate) struct Config {
     pub(crate) code_lifetime: Duration,
     pub(crate) device_interval: Duration,
     pub(crate) device_lifetime: Duration,
+    pub(crate) device_slow_down_step: Duration,
     pub(crate) companies: Vec<String>,
     pub(crate) denied_rights: Vec<String>,
 }
@@ -223,6 +224,7 @@ impl Config {
             code_lifetime: Duration::from_secs(60),
             device_interval: Duration::from_secs(5),
             device_lifetime: Duration::from_secs(600),
+            device_slow_down_step: Duration::from_secs(5),
             companies: vec!["company-1".to_owned()],
             denied_rights: Vec::new(),
         }

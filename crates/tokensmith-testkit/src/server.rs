@@ -291,6 +291,14 @@ impl TestServerBuilder {
         self
     }
 
+    /// How much each `slow_down` adds to the polling interval (default 5 s, as RFC 8628 §3.5
+    /// says): shorter for tests of the server's own schedule that run on real time.
+    #[must_use]
+    pub fn device_slow_down_step(mut self, step: Duration) -> Self {
+        self.config.device_slow_down_step = step;
+        self
+    }
+
     /// The companies an AirVantage-flavoured server knows (default `company-1`).
     #[must_use]
     pub fn companies<I, S>(mut self, companies: I) -> Self

@@ -329,7 +329,7 @@ fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>)
             .last_poll
             .is_some_and(|last| now.saturating_duration_since(last) < device.interval)
         {
-            device.interval += std::time::Duration::from_secs(5);
+            device.interval += state.config.device_slow_down_step;
             device.last_poll = Some(now);
             return oauth_error(flavour, "slow_down", "polling too fast");
         }

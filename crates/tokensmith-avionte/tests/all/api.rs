@@ -81,36 +81,55 @@ async fn page_sizes_over_100_are_refused_before_sending() {
     assert_eq!(err.status().unwrap().as_u16(), 404);
 }
 
-#[tokio::test(start_paused = true)]
-async fn rate_limited_calls_back_off_5_then_10_seconds() {
+/// Avionté's documented schedule (5 s, 10 s, doubling, five tries), its delays scaled down a
+/// hundredfold so that it runs on real time against a real socket; the cap on delays (and on
+/// `Retry-After`) only tenfold, so that a 1 s `Retry-After` is honoured whole.
+fn scaled_retry() -> RateLimitRetry {
+    let documented = RateLimitRetry::default();
+    assert_eq!(
+        (documented.tries, documented.first_delay),
+        (5, Duration::from_secs(5))
+    );
+    RateLimitRetry {
+        tries: documented.tries,
+        first_delay: documented.first_delay / 100,
+        max_delay: documented.max_delay / 10,
+    }
+}
+
+#[tokio::test]
+async fn rate_limited_calls_back_off_doubling() {
     let server = avionte().await;
-    let client = builder(&server).build().unwrap();
+    let client = builder(&server)
+        .retry_on_rate_limit(scaled_retry())
+        .build()
+        .unwrap();
     let acme = client.tenant(Tenant::front_office_id("42"));
     acme.talent(1).await.unwrap();
     server.fail_next(Target::Api, 2, status_429());
-    let started = tokio::time::Instant::now();
+    let started = std::time::Instant::now();
     acme.talent(2).await.unwrap();
     assert!(
-        started.elapsed() >= Duration::from_secs(15),
-        "{:?}",
+        started.elapsed() >= Duration::from_millis(150),
+        "50 ms then 100 ms: {:?}",
         started.elapsed()
     );
     assert_eq!(server.counters().api_requests, 4);
 
-    server.fail_next(Target::Api, 1, Fault::too_many_requests(2));
-    let started = tokio::time::Instant::now();
+    server.fail_next(Target::Api, 1, Fault::too_many_requests(1));
+    let started = std::time::Instant::now();
     acme.talent(3).await.unwrap();
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
-        "Retry-After wins: {waited:?}"
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(10),
+        "Retry-After wins over the 50 ms schedule: {waited:?}"
     );
 
     server.fail_next(Target::Api, 10, status_429());
     let limited = builder(&server)
         .retry_on_rate_limit(RateLimitRetry {
             tries: 3,
-            ..RateLimitRetry::default()
+            ..scaled_retry()
         })
         .build()
         .unwrap();
@@ -125,12 +144,12 @@ async fn rate_limited_calls_back_off_5_then_10_seconds() {
     assert_eq!(server.counters().api_requests - before, 3, "bounded tries");
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn the_rate_limit_spaces_calls() {
     let server = avionte().await;
     let client = builder(&server).rate_limit(2.0).build().unwrap();
     let acme = client.tenant(Tenant::front_office_id("42"));
-    let started = tokio::time::Instant::now();
+    let started = std::time::Instant::now();
     for id in 1..=5 {
         acme.talent(id).await.unwrap();
     }

@@ -36,17 +36,20 @@ async fn poll(server: &TestServer, device_code: &str) -> (u16, Value) {
     .await
 }
 
-#[tokio::test(start_paused = true)]
+// Real time on a real socket, with the server's schedule shortened: a 1 s interval that
+// each slow_down lengthens by 500 ms.
+#[tokio::test]
 async fn pending_slow_down_then_approved() {
     let server = TestServer::builder()
-        .device_timing(Duration::from_secs(5), Duration::from_secs(600))
+        .device_timing(Duration::from_secs(1), Duration::from_secs(600))
+        .device_slow_down_step(Duration::from_millis(500))
         .start()
         .await
         .unwrap();
     let started = start_device(&server).await;
     let device_code = started["device_code"].as_str().unwrap();
     let user_code = started["user_code"].as_str().unwrap();
-    assert_eq!(started["interval"], 5);
+    assert_eq!(started["interval"], 1);
     assert!(
         started["verification_uri_complete"]
             .as_str()
@@ -63,24 +66,24 @@ async fn pending_slow_down_then_approved() {
         "slow_down",
         "polled at once"
     );
-    tokio::time::advance(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(
         poll(&server, device_code).await.1["error"],
         "slow_down",
-        "the interval grew to 10 s"
+        "the interval grew to 1.5 s"
     );
-    // Each slow_down adds 5 s (RFC 8628 §3.5): the interval is now 15 s.
-    tokio::time::advance(Duration::from_secs(15)).await;
+    // Each slow_down adds the step: the interval is now 2 s.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     assert_eq!(
         poll(&server, device_code).await.1["error"],
         "authorization_pending"
     );
     assert!(server.approve_device(user_code, "alice"));
-    tokio::time::advance(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     let (status, body) = poll(&server, device_code).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["refresh_token"].is_string());
-    tokio::time::advance(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     assert_eq!(
         poll(&server, device_code).await.1["error"],
         "invalid_grant",
@@ -88,10 +91,10 @@ async fn pending_slow_down_then_approved() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn denied_and_expired() {
     let server = TestServer::builder()
-        .device_timing(Duration::from_secs(1), Duration::from_secs(30))
+        .device_timing(Duration::from_secs(1), Duration::from_secs(2))
         .start()
         .await
         .unwrap();
@@ -105,7 +108,7 @@ async fn denied_and_expired() {
     );
 
     let expiring = start_device(&server).await;
-    tokio::time::advance(Duration::from_secs(31)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(
         poll(&server, expiring["device_code"].as_str().unwrap())
             .await
