@@ -60,6 +60,20 @@ impl TokenSource for Scripted {
     }
 }
 
+/// A source under another name.
+struct Named<S>(S, &'static str);
+
+#[async_trait]
+impl<S: TokenSource> TokenSource for Named<S> {
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        self.0.fetch().await
+    }
+
+    fn name(&self) -> &str {
+        self.1
+    }
+}
+
 fn secret(token: &AccessToken) -> &str {
     token.secret().expose_secret()
 }
@@ -524,7 +538,8 @@ async fn canary_secrets_never_reach_logs_debug_or_errors() {
             .expires_in(Duration::from_secs(100))
             .build(),
     });
-    let cache = Cached::builder(source)
+    // A name no other test uses, so that the log lines asserted below are this test's own.
+    let cache = Cached::builder(Named(source, "canary-logs-source-e41"))
         .on_event(|e| {
             let text = format!("{e:?}");
             assert!(!text.contains(CANARY), "{text}");
@@ -544,12 +559,13 @@ async fn canary_secrets_never_reach_logs_debug_or_errors() {
     assert!(fresh.secret().expose_secret().starts_with(CANARY));
 
     let logs = capture.text();
-    assert!(
-        logs.contains("token cache hit"),
-        "TRACE output was captured: {logs}"
-    );
-    assert!(logs.contains("token fetch failed"));
-    assert!(logs.contains("invalidated the cached token"));
+    let ours = |message: &str| {
+        logs.lines()
+            .any(|line| line.contains(message) && line.contains("canary-logs-source-e41"))
+    };
+    assert!(ours("token cache hit"), "TRACE output was captured: {logs}");
+    assert!(ours("token fetch failed"));
+    assert!(ours("invalidated the cached token"));
     for text in [
         logs,
         format!("{cache:?}"),
