@@ -17,7 +17,7 @@ use url::Url;
 /// assert!("mars".parse::<Region>().unwrap_err().to_string().contains("`na`, `eu`"));
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Region {
     /// North America: `https://na.airvantage.net`.
@@ -48,12 +48,30 @@ impl Region {
     }
 }
 
+/// A custom base URL is shown without user info, query or fragment, which may hold secrets.
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Na => f.write_str("na"),
             Self::Eu => f.write_str("eu"),
-            Self::Custom(url) => write!(f, "{url}"),
+            Self::Custom(url) => {
+                let mut shown = url.clone();
+                let _ = shown.set_username("");
+                let _ = shown.set_password(None);
+                shown.set_query(None);
+                shown.set_fragment(None);
+                write!(f, "{shown}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Na => f.write_str("Na"),
+            Self::Eu => f.write_str("Eu"),
+            Self::Custom(_) => write!(f, "Custom({self})"),
         }
     }
 }
@@ -71,9 +89,8 @@ impl FromStr for Region {
             return Ok(Self::Eu);
         }
         if text.starts_with("http://") || text.starts_with("https://") {
-            let mut url = Url::parse(text).map_err(|e| {
-                Error::config(format!("AirVantage base URL `{text}` is not a URL: {e}"))
-            })?;
+            let mut url = Url::parse(text)
+                .map_err(|e| Error::config(format!("the AirVantage base URL is not a URL: {e}")))?;
             if !url.path().ends_with('/') {
                 let path = format!("{}/", url.path());
                 url.set_path(&path);
@@ -83,5 +100,23 @@ impl FromStr for Region {
         Err(Error::config(format!(
             "unknown AirVantage region `{text}`: use `na`, `eu`, or a base URL such as https://na.airvantage.net"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_base_url_is_shown_without_credentials_or_query() {
+        let region: Region = "https://user:canary-pw@av.example.com/base?key=canary-q"
+            .parse()
+            .unwrap();
+        for text in [format!("{region}"), format!("{region:?}")] {
+            assert!(!text.contains("canary"), "{text}");
+            assert!(text.contains("av.example.com/base/"), "{text}");
+        }
+        let err = "https://bad host/?key=canary-k".parse::<Region>().unwrap_err();
+        assert!(!err.to_string().contains("canary"), "{err}");
     }
 }

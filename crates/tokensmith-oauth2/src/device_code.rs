@@ -72,12 +72,22 @@ struct DeviceStart {
 /// # let _ = flow;
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeviceAuthorization {
     endpoint: TokenEndpoint,
     device_url: Url,
     display: String,
     scope: Option<String>,
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("endpoint", &self.endpoint)
+            .field("device_url", &self.display)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 impl DeviceAuthorization {

@@ -236,12 +236,9 @@ impl TokenEndpointBuilder {
 
     /// Checks the settings and builds the endpoint.
     pub fn build(self) -> Result<TokenEndpoint, Error> {
-        let url = Url::parse(self.url.trim()).map_err(|e| {
-            Error::config(format!(
-                "token endpoint URL `{}` is not a URL: {e}",
-                self.url
-            ))
-        })?;
+        // The text is not repeated: a URL that does not parse may still hold a key.
+        let url = Url::parse(self.url.trim())
+            .map_err(|e| Error::config(format!("the token endpoint URL is not a URL: {e}")))?;
         check_scheme("token endpoint", &url, self.allow_http)?;
         let client_id = self.client_id.filter(|id| !id.is_empty()).ok_or_else(|| {
             Error::config("no client id").with_hint("set one with `.client_id(..)`")

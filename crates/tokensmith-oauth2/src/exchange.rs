@@ -277,7 +277,7 @@ impl TokenEndpoint {
         if status.is_redirection() {
             let target = header_text(&response_headers, LOCATION)
                 .and_then(|l| call.url.join(&l).ok())
-                .map(|u| display_url(&u))
+                .map(|u| scrub_excerpt(display_url(&u).as_bytes(), &secrets))
                 .unwrap_or_else(|| "an unnamed location".into());
             return Err(fail(
                 UnexpectedResponse::new(

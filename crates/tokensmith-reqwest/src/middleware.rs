@@ -358,7 +358,7 @@ impl BearerAuthBuilder {
                     if let Origin::Tuple(scheme, host, _) = origin {
                         if scheme == "http" && !is_loopback(host) {
                             let url = Url::parse(text.trim()).map_err(|e| {
-                                Error::config(format!("`{text}` is not an origin URL: {e}"))
+                                Error::config(format!("an origin given is not a URL: {e}"))
                             })?;
                             return Err(insecure_origin(&url));
                         }
@@ -394,8 +394,17 @@ impl BearerAuthBuilder {
 
 impl fmt::Debug for BearerAuthBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Origins as parsed, so that a path, query or user info handed in is not shown.
+        let origins: Vec<String> = self
+            .origins
+            .iter()
+            .map(|text| {
+                parse_origin(text)
+                    .map_or_else(|_| "(not an origin)".into(), |o| o.ascii_serialization())
+            })
+            .collect();
         f.debug_struct("BearerAuthBuilder")
-            .field("origins", &self.origins)
+            .field("origins", &origins)
             .field("any_origin", &self.any_origin)
             .field(
                 "extra_headers",
@@ -446,13 +455,15 @@ fn same_host(a: &url::Host<&str>, b: &url::Host<String>) -> bool {
     }
 }
 
+/// The origin of `text`. Errors do not repeat the text: it may hold user info or a key.
 fn parse_origin(text: &str) -> Result<Origin, Error> {
     let url = Url::parse(text.trim())
-        .map_err(|e| Error::config(format!("`{text}` is not an origin URL: {e}")))?;
+        .map_err(|e| Error::config(format!("an origin given is not a URL: {e}")))?;
     match url.origin() {
         origin @ Origin::Tuple(..) => Ok(origin),
         Origin::Opaque(_) => Err(Error::config(format!(
-            "`{text}` has no origin: use an http or https URL such as https://api.example.com"
+            "an origin given ({} URL) has none: use an http or https URL such as https://api.example.com",
+            url.scheme()
         ))),
     }
 }

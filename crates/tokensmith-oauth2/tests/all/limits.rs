@@ -146,3 +146,44 @@ async fn a_10_mib_answer_is_refused_at_the_cap_without_reading_it_all() {
         }
     }
 }
+
+#[tokio::test]
+async fn errors_stay_small_whatever_the_server_sends() {
+    let big = "y".repeat(100_000);
+    let answers = [
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": big, "error_description": big, "error_uri": big,
+        })),
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": {"code": big, "message": big},
+        })),
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "errors": (0..200).map(|_| serde_json::json!({"message": big, "attribute-name": big}))
+                .collect::<Vec<_>>(),
+        })),
+        ResponseTemplate::new(307).insert_header("location", format!("https://elsewhere/{big}")),
+        ResponseTemplate::new(502).set_body_string(big.clone()),
+    ];
+    for answer in answers {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let endpoint = endpoint(&server, ClientAuth::AutoDetect)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let err = ClientCredentials::new(endpoint)
+            .build_source()
+            .fetch()
+            .await
+            .unwrap_err();
+        for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
+            assert!(text.len() < 4096, "{} bytes: {}", text.len(), &text[..300]);
+        }
+        if let Some(oauth) = err.oauth() {
+            assert!(oauth.code.as_str().len() <= tokensmith_core::MAX_CODE_CHARS);
+        }
+    }
+}

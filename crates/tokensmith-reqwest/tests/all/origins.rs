@@ -249,3 +249,20 @@ async fn the_plain_reqwest_extension_refuses_plain_http_elsewhere() {
         Some("Bearer t")
     );
 }
+
+#[test]
+fn builder_debug_and_errors_show_no_user_info_or_query() {
+    let provider: Arc<dyn tokensmith_core::TokenProvider> =
+        Arc::new(StaticToken::bearer("t").unwrap());
+    let builder = BearerAuth::new(Arc::clone(&provider))
+        .for_origin("https://user:canary-pw@api.example.com/v1?key=canary-q")
+        .header("x-api-key", "canary-key");
+    let text = format!("{builder:?}");
+    assert!(!text.contains("canary"), "{text}");
+    assert!(text.contains("https://api.example.com"), "{text}");
+    let err = BearerAuth::new(provider)
+        .for_origin("https://bad host/?key=canary-q")
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains("canary"), "{err}");
+}
