@@ -1,4 +1,6 @@
 //! Workspace integration tests: fault sweeps and the secret-leak sweep across every crate.
 
 mod faults;
+#[cfg(all(feature = "mock", feature = "airvantage", feature = "avionte"))]
+mod mock;
 mod secrets;

@@ -116,7 +116,9 @@ mod tests {
             assert!(!text.contains("canary"), "{text}");
             assert!(text.contains("av.example.com/base/"), "{text}");
         }
-        let err = "https://bad host/?key=canary-k".parse::<Region>().unwrap_err();
+        let err = "https://bad host/?key=canary-k"
+            .parse::<Region>()
+            .unwrap_err();
         assert!(!err.to_string().contains("canary"), "{err}");
     }
 }

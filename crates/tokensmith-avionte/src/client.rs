@@ -163,7 +163,21 @@ impl AvionteBuilder {
         let source = ClientCredentials::new(endpoint)
             .scope([self.scope.as_str()])
             .build_source();
-        let provider: Arc<dyn TokenProvider> = Arc::new(Cached::new(AvionteSource(source)));
+        self.build_with_provider(Arc::new(Cached::new(AvionteSource(source))))
+    }
+
+    /// A client over any token provider (a `StaticToken` or a mock in a unit test, a provider
+    /// shared with other clients): no client id or secret needed, the API key still is.
+    pub fn build_with_provider(
+        self,
+        provider: Arc<dyn TokenProvider>,
+    ) -> Result<AvionteClient, Error> {
+        let Some(api_key) = self.api_key.clone() else {
+            return Err(Error::config("no Avionté API key").with_hint(
+                "set `.api_key(..)`: Avionté wants x-api-key on the token request and every call",
+            ));
+        };
+        let base = self.base()?;
         let http = BearerAuth::new(Arc::clone(&provider))
             .for_origin(base.as_str())
             .header(API_KEY_HEADER, api_key.expose_secret())
