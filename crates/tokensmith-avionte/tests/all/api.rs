@@ -203,3 +203,30 @@ async fn the_key_and_token_go_to_avionte_only_and_never_to_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_403_after_a_token_was_issued_names_the_tenant_header_and_the_key() {
+    let server = avionte().await;
+    let client = builder(&server).build().unwrap();
+    server.fail_next(
+        Target::Api,
+        1,
+        Fault::Status {
+            status: 403,
+            content_type: "application/json".into(),
+            body: r#"{"message":"Forbidden"}"#.into(),
+            retry_after: None,
+        },
+    );
+    let err = client
+        .tenant(Tenant::front_office_id("wrong"))
+        .talent(1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().unwrap().as_u16(), 403);
+    let hint = err.hint().unwrap();
+    assert!(
+        hint.contains("FrontOfficeTenantId") && hint.contains("x-api-key"),
+        "{hint}"
+    );
+}

@@ -206,3 +206,67 @@ async fn an_echoed_basic_credential_is_masked_in_its_base64_form() {
         assert!(text.contains("upstream saw"), "{text}");
     }
 }
+
+/// A JWT (unsigned: only its claims are read) whose `exp` is `exp`.
+fn jwt_expiring_at(exp: u64) -> String {
+    use base64::Engine;
+    let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        encode(r#"{"alg":"none"}"#),
+        encode(&format!(r#"{{"sub":"svc","exp":{exp}}}"#))
+    )
+}
+
+#[tokio::test]
+async fn a_jwt_expired_at_the_answers_date_costs_one_fetch_not_one_per_call() {
+    let server = MockServer::start().await;
+    let date = "Sun, 22 Nov 2026 10:00:00 GMT";
+    let at_date = 1_795_341_600; // the same instant as seconds since the epoch
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("date", date)
+                .set_body_json(
+                    json!({"access_token": jwt_expiring_at(at_date), "token_type": "Bearer"}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let provider =
+        ClientCredentials::new(endpoint(&server, ClientAuth::Basic).build().unwrap()).build();
+    let err = provider.token().await.unwrap_err();
+    assert!(err.to_string().contains("already expired"), "{err}");
+    for _ in 0..10 {
+        let again = provider.token().await.unwrap_err();
+        assert!(matches!(again, Error::Backoff { .. }), "{again}");
+    }
+    assert_eq!(requests(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_callbacks_error_text_is_scrubbed_and_bounded() {
+    let server = MockServer::start().await;
+    let flow = AuthorizationCode::new(
+        endpoint(&server, ClientAuth::RequestBody).build().unwrap(),
+        format!("{}/authorize", server.uri()),
+        "http://127.0.0.1:9/cb",
+    )
+    .unwrap();
+    let pending = flow.start().unwrap();
+    let query = format!(
+        "error=access_denied&error_description=access_token%3Dcanary-cb-1%20{}&error_uri={}&state={}",
+        "z".repeat(50_000),
+        "u".repeat(50_000),
+        pending.state()
+    );
+    let err = pending
+        .finish(Callback::from_query(&query))
+        .await
+        .unwrap_err();
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(text.len() < 4096, "{} bytes", text.len());
+        assert!(!text.contains("canary-cb-1"), "{text}");
+    }
+    assert!(requests(&server).await.is_empty(), "no code, no request");
+}
