@@ -60,8 +60,8 @@ impl fmt::Debug for RequestAuth {
 ///   `Referer`, to wherever a redirect points.
 ///
 /// Not covered: headers you set yourself on a request, other middleware you add after this
-/// one (it sees the request with its credentials), and proxies you configure, which see what
-/// the TLS connection carries only for plain http.
+/// one (it sees the request with its credentials), and a proxy you configure, which sees the
+/// credentials of plain http requests (those to loopback, or allowed by a `danger_` opt-in).
 ///
 /// ```
 /// use tokensmith_core::StaticToken;
