@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::ClockSource;
 use super::entry::Entry;
 use super::stats::{CacheEvent, Listener};
 use super::{Cached, Shared};
@@ -20,6 +21,7 @@ pub(crate) struct CacheConfig {
     pub(crate) default_lifetime: Option<Duration>,
     pub(crate) listener: Option<Listener>,
     pub(crate) load_timeout: Duration,
+    pub(crate) clock: ClockSource,
 }
 
 impl Default for CacheConfig {
@@ -31,6 +33,7 @@ impl Default for CacheConfig {
             default_lifetime: None,
             listener: None,
             load_timeout: Duration::from_secs(30),
+            clock: ClockSource::System,
         }
     }
 }
@@ -71,7 +74,7 @@ impl CacheConfig {
             .expires_at()
             .or_else(|| self.default_lifetime.map(|d| add_saturating(issued, d)));
         let Some(expires_at) = expires_at else {
-            return Entry::new(token, None, None);
+            return Entry::new(token, None, None, self.clock);
         };
         let lifetime = expires_at.saturating_duration_since(issued);
         let skew = self.skew.min(lifetime / 10);
@@ -88,7 +91,7 @@ impl CacheConfig {
                 .min(usable / 2);
             valid_until.checked_sub(window).unwrap_or(issued)
         });
-        Entry::new(token, Some(valid_until), refresh_at)
+        Entry::new(token, Some(valid_until), refresh_at, self.clock)
     }
 }
 
@@ -147,6 +150,16 @@ impl<S: TokenSource> CachedBuilder<S> {
     #[must_use]
     pub fn load_timeout(mut self, timeout: Duration) -> Self {
         self.config.load_timeout = timeout;
+        self
+    }
+
+    /// Reads Tokio's clock instead of the system's, so that a test that pauses and advances
+    /// it (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`) moves the cache with
+    /// it: tokens expire and refresh as the paused clock says. For tests of pure logic; a hit
+    /// then costs a full clock read, and a host suspend goes unnoticed.
+    #[must_use]
+    pub fn follow_tokio_clock(mut self) -> Self {
+        self.config.clock = ClockSource::Tokio;
         self
     }
 
@@ -215,6 +228,7 @@ impl<S> fmt::Debug for CachedBuilder<S> {
             .field("backoff", &self.config.backoff)
             .field("default_lifetime", &self.config.default_lifetime)
             .field("load_timeout", &self.config.load_timeout)
+            .field("clock", &self.config.clock)
             .finish_non_exhaustive()
     }
 }

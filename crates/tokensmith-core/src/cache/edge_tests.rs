@@ -286,8 +286,8 @@ fn a_suspended_host_does_not_keep_a_token_alive() {
     );
     assert!(cache.current().is_some());
     // The monotonic clock stood still for two hours of suspend; the wall clock did not.
-    entry::WALL_OFFSET.with(|offset| offset.set(Duration::from_secs(7200)));
+    clock::WALL_OFFSET.with(|offset| offset.set(Duration::from_secs(7200)));
     let served = cache.current();
-    entry::WALL_OFFSET.with(|offset| offset.set(Duration::ZERO));
+    clock::WALL_OFFSET.with(|offset| offset.set(Duration::ZERO));
     assert!(served.is_none());
 }

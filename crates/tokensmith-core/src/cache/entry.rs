@@ -7,77 +7,60 @@
 //! passed as soon as either clock says so.
 
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::clock::{ClockSource, Reading, nanos};
 use crate::AccessToken;
-use crate::token::add_saturating;
 
-/// One reading of both clocks.
+/// One reading of a cache's clocks.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Now {
-    pub(crate) mono: Instant,
-    wall: SystemTime,
+    reading: Reading,
+    source: ClockSource,
 }
 
 impl Now {
-    /// Reads the clocks. The monotonic one is Tokio's, so a test that pauses Tokio's clock
-    /// moves the cache with it.
-    pub(crate) fn read() -> Self {
+    pub(crate) fn read(source: ClockSource) -> Self {
         Self {
-            mono: Instant::now(),
-            wall: wall_clock(),
+            reading: source.read(),
+            source,
         }
     }
 
-    /// The deadline `at` (an instant of the monotonic clock), on both clocks.
-    fn deadline(&self, at: Instant) -> Deadline {
-        let left = at.saturating_duration_since(self.mono);
+    /// The instant `after` from now, on both clocks, moved earlier by the clocks' margin.
+    fn deadline_after(&self, after: Duration) -> Deadline {
+        let left = nanos(after.saturating_sub(self.source.margin()));
         Deadline {
-            mono: at,
-            wall: self
-                .wall
-                .checked_add(left)
-                .unwrap_or_else(|| self.wall + Duration::from_secs(100 * 365 * 24 * 3600)),
+            mono: self.reading.mono.saturating_add(left),
+            wall: self.reading.wall.saturating_add(left),
         }
+    }
+
+    /// `at`, an instant of Tokio's clock (as tokens keep their expiry), on both clocks.
+    fn deadline_at(&self, at: Instant) -> Deadline {
+        self.deadline_after(at.saturating_duration_since(Instant::now()))
     }
 }
 
-#[cfg(not(test))]
-fn wall_clock() -> SystemTime {
-    SystemTime::now()
-}
-
-// Tests stand in for a host suspend by moving this thread's wall clock forward.
-#[cfg(test)]
-thread_local! {
-    pub(crate) static WALL_OFFSET: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
-}
-
-#[cfg(test)]
-fn wall_clock() -> SystemTime {
-    SystemTime::now() + WALL_OFFSET.with(std::cell::Cell::get)
-}
-
-/// An instant on both clocks.
+/// An instant on both clocks, in nanoseconds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
-    mono: Instant,
-    wall: SystemTime,
+    mono: u64,
+    wall: u64,
 }
 
 impl Deadline {
     fn passed(&self, now: &Now) -> bool {
-        now.mono >= self.mono || now.wall >= self.wall
+        now.reading.mono >= self.mono || now.reading.wall >= self.wall
     }
 
-    /// Time left on the monotonic clock.
+    /// Time left, by whichever clock has less.
     pub(crate) fn left(&self, now: &Now) -> Duration {
-        if now.wall >= self.wall {
-            return Duration::ZERO;
-        }
-        self.mono.saturating_duration_since(now.mono)
+        let mono = self.mono.saturating_sub(now.reading.mono);
+        let wall = self.wall.saturating_sub(now.reading.wall);
+        Duration::from_nanos(mono.min(wall))
     }
 }
 
@@ -96,12 +79,13 @@ impl Entry {
         token: AccessToken,
         valid_until: Option<Instant>,
         refresh_at: Option<Instant>,
+        clock: ClockSource,
     ) -> Self {
-        let now = Now::read();
+        let now = Now::read(clock);
         Self {
             token,
-            valid_until: valid_until.map(|at| now.deadline(at)),
-            refresh_at: refresh_at.map(|at| now.deadline(at)),
+            valid_until: valid_until.map(|at| now.deadline_at(at)),
+            refresh_at: refresh_at.map(|at| now.deadline_at(at)),
             refresh_claimed: AtomicBool::new(false),
         }
     }
@@ -117,7 +101,7 @@ impl Entry {
     /// The same token, with its next refresh attempt moved `after` from now (never past its
     /// validity).
     pub(crate) fn retry_refresh_after(&self, now: &Now, after: Duration) -> Entry {
-        let mut at = now.deadline(add_saturating(now.mono, after));
+        let mut at = now.deadline_after(after);
         if let Some(until) = self.valid_until
             && until.mono < at.mono
         {
@@ -135,54 +119,86 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::clock::WALL_OFFSET;
+    use crate::token::add_saturating;
 
-    fn entry(valid_for: Duration, refresh_after: Duration) -> Entry {
+    fn entry(valid_for: Duration, refresh_after: Duration, clock: ClockSource) -> Entry {
         let now = Instant::now();
         let token = AccessToken::bearer("t").unwrap();
-        Entry::new(token, Some(now + valid_for), Some(now + refresh_after))
+        Entry::new(
+            token,
+            Some(now + valid_for),
+            Some(now + refresh_after),
+            clock,
+        )
     }
 
     #[test]
     fn without_a_runtime_the_clock_decides() {
-        let live = entry(Duration::from_secs(60), Duration::from_secs(30));
-        let now = Now::read();
+        let live = entry(
+            Duration::from_secs(60),
+            Duration::from_secs(30),
+            ClockSource::System,
+        );
+        let now = Now::read(ClockSource::System);
         assert!(live.is_valid(&now) && !live.refresh_due(&now));
-        let dead = entry(Duration::ZERO, Duration::ZERO);
-        let now = Now::read();
+        let dead = entry(Duration::ZERO, Duration::ZERO, ClockSource::System);
+        let now = Now::read(ClockSource::System);
         assert!(!dead.is_valid(&now) && dead.refresh_due(&now));
     }
 
     #[test]
+    fn a_deadline_on_the_coarse_clocks_passes_with_real_time() {
+        let short = entry(
+            Duration::from_millis(100),
+            Duration::from_millis(50),
+            ClockSource::System,
+        );
+        assert!(short.is_valid(&Now::read(ClockSource::System)));
+        std::thread::sleep(Duration::from_millis(120));
+        let now = Now::read(ClockSource::System);
+        assert!(!short.is_valid(&now) && short.refresh_due(&now));
+    }
+
+    #[test]
     fn a_suspended_host_expires_the_token_by_the_wall_clock() {
-        let live = entry(Duration::from_secs(3600), Duration::from_secs(3000));
-        assert!(live.is_valid(&Now::read()));
+        let live = entry(HOUR, Duration::from_secs(3000), ClockSource::System);
+        assert!(live.is_valid(&Now::read(ClockSource::System)));
         // The monotonic clock stood still while the wall clock moved on two hours.
-        WALL_OFFSET.with(|offset| offset.set(Duration::from_secs(7200)));
-        let now = Now::read();
-        let verdict = (live.is_valid(&now), live.refresh_due(&now));
+        WALL_OFFSET.with(|offset| offset.set(2 * HOUR));
+        let now = Now::read(ClockSource::System);
         WALL_OFFSET.with(|offset| offset.set(Duration::ZERO));
-        assert_eq!(verdict, (false, true));
+        assert!(!live.is_valid(&now) && live.refresh_due(&now));
         assert_eq!(live.valid_until.unwrap().left(&now), Duration::ZERO);
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     #[tokio::test(start_paused = true)]
-    async fn the_deadlines_pass_with_the_clock() {
-        let watched = entry(Duration::from_secs(10), Duration::from_secs(5));
-        assert!(watched.is_valid(&Now::read()) && !watched.refresh_due(&Now::read()));
+    async fn on_tokio_s_clock_the_deadlines_pass_with_the_paused_clock() {
+        let watched = entry(
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+            ClockSource::Tokio,
+        );
+        let now = || Now::read(ClockSource::Tokio);
+        assert!(watched.is_valid(&now()) && !watched.refresh_due(&now()));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert!(watched.is_valid(&Now::read()) && watched.refresh_due(&Now::read()));
+        assert!(watched.is_valid(&now()) && watched.refresh_due(&now()));
         tokio::time::advance(Duration::from_secs(5)).await;
-        assert!(!watched.is_valid(&Now::read()));
+        assert!(!watched.is_valid(&now()));
     }
 
     #[test]
     fn far_deadlines_do_not_overflow() {
-        let token = AccessToken::bearer("t").unwrap();
-        let far = add_saturating(Instant::now(), Duration::MAX);
-        let forever = Entry::new(token, Some(far), Some(far));
-        let now = Now::read();
-        assert!(forever.is_valid(&now));
-        let retry = forever.retry_refresh_after(&now, Duration::MAX);
-        assert!(retry.is_valid(&now) && !retry.refresh_due(&now));
+        for clock in [ClockSource::System, ClockSource::Tokio] {
+            let token = AccessToken::bearer("t").unwrap();
+            let far = add_saturating(Instant::now(), Duration::MAX);
+            let forever = Entry::new(token, Some(far), Some(far), clock);
+            let now = Now::read(clock);
+            assert!(forever.is_valid(&now));
+            let retry = forever.retry_refresh_after(&now, Duration::MAX);
+            assert!(retry.is_valid(&now) && !retry.refresh_due(&now));
+        }
     }
 }

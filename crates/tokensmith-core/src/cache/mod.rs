@@ -1,5 +1,6 @@
 //! The caching provider: one fetch at a time, refresh ahead of expiry, backoff after failures.
 
+mod clock;
 mod config;
 #[cfg(test)]
 mod edge_tests;
@@ -159,7 +160,7 @@ impl<S: TokenSource> Cached<S> {
         let shared = &self.shared;
         let guard = shared.entry.load();
         let entry = guard.as_deref()?;
-        let now = Now::read();
+        let now = Now::read(shared.config.clock);
         if !entry.is_valid(&now) {
             return None;
         }
@@ -179,7 +180,7 @@ impl<S: TokenSource> Cached<S> {
     /// does not fetch again.
     pub fn prime(&self, token: AccessToken) {
         let entry = Arc::new(self.shared.config.entry_for(token));
-        let now = Now::read();
+        let now = Now::read(self.shared.config.clock);
         self.shared.entry.rcu(|current| match current.as_deref() {
             Some(existing) if existing.is_valid(&now) => current.clone(),
             _ => Some(Arc::clone(&entry)),
@@ -232,7 +233,7 @@ impl<S> Shared<S> {
     fn stats(&self) -> CacheStats {
         let mut stats = self.counters.snapshot();
         stats.consecutive_failures = self.lock().failures;
-        let now = Now::read();
+        let now = Now::read(self.config.clock);
         if let Some(entry) = self.entry.load().as_deref().filter(|e| e.is_valid(&now)) {
             stats.has_token = true;
             stats.remaining = entry.valid_until.map(|until| until.left(&now));
@@ -268,7 +269,7 @@ impl<S: TokenSource> Shared<S> {
     async fn wait_for_fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
         let next = {
             let mut flight = self.lock();
-            let now = Now::read();
+            let now = Now::read(self.config.clock);
             // A fetch may have finished between the caller's look and taking the lock.
             if let Some(token) = self.valid_token(&now) {
                 self.counters.hits.bump();
@@ -280,10 +281,10 @@ impl<S: TokenSource> Shared<S> {
                 Some(running) => Next::Wait(running.clone()),
                 None => {
                     if let (Some(retry_at), Some(last)) = (flight.retry_at, &flight.last_error)
-                        && now.mono < retry_at
+                        && Instant::now() < retry_at
                     {
                         return Err(Error::Backoff {
-                            retry_in: retry_at - now.mono,
+                            retry_in: retry_at - Instant::now(),
                             failures: flight.failures,
                             last: Box::new(last.clone()),
                         });
@@ -362,7 +363,7 @@ impl<S: TokenSource> Shared<S> {
         span.record("duration_ms", elapsed.as_millis() as u64);
         let fetched = result.and_then(|token| {
             let entry = self.config.entry_for(token);
-            if entry.is_valid(&Now::read()) {
+            if entry.is_valid(&Now::read(self.config.clock)) {
                 Ok(entry)
             } else {
                 Err(expired_on_arrival(&entry.token))
@@ -402,13 +403,13 @@ impl<S: TokenSource> Shared<S> {
 
     fn record_failure(&self, error: &Error) {
         Counters::bump(&self.counters.failures);
-        let now = Now::read();
+        let now = Now::read(self.config.clock);
         let mut flight = self.lock();
         flight.running = None;
         flight.failures = flight.failures.saturating_add(1);
         let failures = flight.failures;
         let retry_in = self.config.backoff.delay(failures);
-        flight.retry_at = Some(add_saturating(now.mono, retry_in));
+        flight.retry_at = Some(add_saturating(Instant::now(), retry_in));
         flight.last_error = Some(error.clone());
         drop(flight);
         // A token that is still valid keeps serving; its next refresh waits for the backoff.
@@ -464,8 +465,8 @@ impl<S: TokenSource> Shared<S> {
     /// ordinary); from the second on the next fetch waits for the backoff, so a resource
     /// server that refuses every token costs a trickle of fetches, not one per request.
     fn note_rejection(&self, rejected: &AccessToken) {
-        let now = Now::read();
-        let served = now.mono.saturating_duration_since(rejected.issued_at());
+        let now = Instant::now();
+        let served = now.saturating_duration_since(rejected.issued_at());
         let mut flight = self.lock();
         flight.rejections = if served >= self.config.backoff.max() {
             1
@@ -477,7 +478,7 @@ impl<S: TokenSource> Shared<S> {
         }
         let rejections = flight.rejections;
         let retry_in = self.config.backoff.delay(rejections - 1);
-        let retry_at = add_saturating(now.mono, retry_in);
+        let retry_at = add_saturating(now, retry_in);
         flight.retry_at = Some(flight.retry_at.map_or(retry_at, |at| at.max(retry_at)));
         flight.failures = flight.failures.max(rejections - 1);
         flight.last_error = Some(

@@ -74,6 +74,14 @@ impl<S: TokenSource> TokenSource for Named<S> {
     }
 }
 
+/// A cache on Tokio's clock, which these tests pause and advance.
+pub(super) fn tokio_cached<S: TokenSource>(source: S) -> Cached<S> {
+    Cached::builder(source)
+        .follow_tokio_clock()
+        .build()
+        .unwrap()
+}
+
 fn secret(token: &AccessToken) -> &str {
     token.secret().expose_secret()
 }
@@ -102,7 +110,7 @@ pub(super) async fn settle() {
 #[tokio::test(start_paused = true)]
 async fn a_thousand_cold_callers_cause_one_fetch() {
     let source = Scripted::issuing(Duration::from_millis(200), HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let callers: Vec<_> = (0..1000)
         .map(|_| {
             let cache = cache.clone();
@@ -123,7 +131,7 @@ async fn a_thousand_cold_callers_cause_one_fetch() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_fetch_is_shared_by_every_waiter() {
     let source = Scripted::new(Duration::from_millis(100), |_| Err(server_down()));
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let callers: Vec<_> = (0..50)
         .map(|_| {
             let cache = cache.clone();
@@ -143,7 +151,7 @@ async fn a_failed_fetch_is_shared_by_every_waiter() {
 #[tokio::test(start_paused = true)]
 async fn a_dropped_initiator_still_fills_the_cache() {
     let source = Scripted::issuing(Duration::from_secs(1), HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let initiator = {
         let cache = cache.clone();
         tokio::spawn(async move { cache.token().await })
@@ -169,7 +177,7 @@ async fn a_dropped_initiator_still_fills_the_cache() {
 #[tokio::test(start_paused = true)]
 async fn refresh_ahead_serves_the_old_token_without_waiting() {
     let source = Scripted::issuing(Duration::from_secs(10), HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let first = cache.token().await.unwrap();
     // One hour: window 20% = 12 min, clamped to 5 min, jitter takes up to 1 min off; skew 30 s.
     // So the refresh is due between 3270 s and 3330 s; valid until 3570 s.
@@ -206,6 +214,7 @@ async fn a_failed_refresh_keeps_serving_the_valid_token_and_retries_after_backof
         _ => Err(server_down()),
     });
     let cache = Cached::builder(Arc::clone(&source))
+        .follow_tokio_clock()
         .refresh_ahead(RefreshAhead {
             jitter: 0.0,
             ..RefreshAhead::default()
@@ -249,7 +258,7 @@ async fn failures_back_off_exponentially_and_recover() {
             AccessToken::builder("ok").expires_in(HOUR).build()
         }
     });
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let mut attempt_times = Vec::new();
     let start = Instant::now();
     // Callers every 100 ms for 20 s: the endpoint sees attempts at 0, 1, 3, 7 and 15 s only.
@@ -279,6 +288,7 @@ async fn failures_back_off_exponentially_and_recover() {
 async fn backoff_is_capped() {
     let source = Scripted::new(Duration::ZERO, |_| Err(server_down()));
     let cache = Cached::builder(Arc::clone(&source))
+        .follow_tokio_clock()
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(4)))
         .build()
         .unwrap();
@@ -296,7 +306,7 @@ async fn backoff_is_capped() {
 #[tokio::test(start_paused = true)]
 async fn invalidate_of_a_stale_token_is_a_no_op() {
     let source = Scripted::issuing(Duration::ZERO, HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let first = cache.token().await.unwrap();
     cache.invalidate(&first);
     let second = cache.token().await.unwrap();
@@ -314,7 +324,7 @@ async fn invalidate_of_a_stale_token_is_a_no_op() {
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_rejections_causes_one_refetch() {
     let source = Scripted::issuing(Duration::from_millis(50), HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let stale = cache.token().await.unwrap();
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -339,6 +349,7 @@ async fn skew_is_at_most_a_tenth_of_the_lifetime() {
     let source = Scripted::issuing(Duration::ZERO, Duration::from_secs(10));
     // Without refresh ahead, so that no new token arrives before the old one expires.
     let cache = Cached::builder(Arc::clone(&source))
+        .follow_tokio_clock()
         .no_refresh_ahead()
         .build()
         .unwrap();
@@ -356,7 +367,7 @@ async fn skew_is_at_most_a_tenth_of_the_lifetime() {
 #[tokio::test(start_paused = true)]
 async fn short_lived_tokens_are_not_refreshed_on_every_call() {
     let source = Scripted::issuing(Duration::ZERO, Duration::from_secs(10));
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     cache.token().await.unwrap();
     // The 30 s minimum window is cut to half the usable 9 s: no refresh before 4.5 s.
     for _ in 0..40 {
@@ -375,6 +386,7 @@ async fn short_lived_tokens_are_not_refreshed_on_every_call() {
 async fn the_default_skew_applies_to_long_tokens() {
     let source = Scripted::issuing(Duration::ZERO, HOUR);
     let cache = Cached::builder(Arc::clone(&source))
+        .follow_tokio_clock()
         .no_refresh_ahead()
         .build()
         .unwrap();
@@ -396,7 +408,7 @@ async fn tokens_without_expiry_last_until_invalidated_or_for_the_default_lifetim
     let source = Scripted::new(Duration::ZERO, |n| {
         AccessToken::bearer(format!("token-{n}"))
     });
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let first = cache.token().await.unwrap();
     advance(Duration::from_secs(10 * 24 * 3600)).await;
     assert!(cache.token().await.unwrap().same_as(&first));
@@ -406,6 +418,7 @@ async fn tokens_without_expiry_last_until_invalidated_or_for_the_default_lifetim
         AccessToken::bearer(format!("token-{n}"))
     });
     let cache = Cached::builder(Arc::clone(&source))
+        .follow_tokio_clock()
         .default_lifetime(Duration::from_secs(600))
         .no_refresh_ahead()
         .build()
@@ -428,7 +441,7 @@ impl TokenSource for Panicking {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_source_yields_an_error_not_a_hang() {
-    let cache = Cached::new(Panicking);
+    let cache = tokio_cached(Panicking);
     let err = cache.token().await.unwrap_err();
     assert!(err.to_string().contains("panicked"), "{err}");
     assert!(matches!(
@@ -447,7 +460,7 @@ fn without_a_runtime_the_cache_says_so() {
     use std::task::{Context, Poll, Waker};
 
     // Another executor (no Tokio context on this thread) polls the cold cache.
-    let cache = Cached::new(Scripted::issuing(Duration::ZERO, HOUR));
+    let cache = tokio_cached(Scripted::issuing(Duration::ZERO, HOUR));
     let mut fut = std::pin::pin!(cache.token());
     let mut cx = Context::from_waker(Waker::noop());
     match fut.as_mut().poll(&mut cx) {
@@ -465,6 +478,7 @@ async fn the_listener_sees_fetches_failures_and_invalidations() {
         _ => AccessToken::builder("t").expires_in(HOUR).build(),
     });
     let cache = Cached::builder(source)
+        .follow_tokio_clock()
         .on_event(move |event| {
             let line = match event {
                 CacheEvent::Fetched { expires_in, .. } => format!("fetched {expires_in:?}"),
@@ -497,18 +511,21 @@ fn the_builder_refuses_settings_that_cannot_work() {
     let source = || Scripted::issuing(Duration::ZERO, HOUR);
     let bad = [
         Cached::builder(source())
+            .follow_tokio_clock()
             .refresh_ahead(RefreshAhead {
                 fraction: 0.0,
                 ..RefreshAhead::default()
             })
             .build(),
         Cached::builder(source())
+            .follow_tokio_clock()
             .refresh_ahead(RefreshAhead {
                 jitter: 1.5,
                 ..RefreshAhead::default()
             })
             .build(),
         Cached::builder(source())
+            .follow_tokio_clock()
             .refresh_ahead(RefreshAhead {
                 min: Duration::from_secs(10),
                 max: Duration::from_secs(5),
@@ -516,9 +533,11 @@ fn the_builder_refuses_settings_that_cannot_work() {
             })
             .build(),
         Cached::builder(source())
+            .follow_tokio_clock()
             .backoff(Backoff::new(Duration::ZERO, Duration::from_secs(1)))
             .build(),
         Cached::builder(source())
+            .follow_tokio_clock()
             .default_lifetime(Duration::ZERO)
             .build(),
     ];
@@ -540,6 +559,7 @@ async fn canary_secrets_never_reach_logs_debug_or_errors() {
     });
     // A name no other test uses, so that the log lines asserted below are this test's own.
     let cache = Cached::builder(Named(source, "canary-logs-source-e41"))
+        .follow_tokio_clock()
         .on_event(|e| {
             let text = format!("{e:?}");
             assert!(!text.contains(CANARY), "{text}");
@@ -580,7 +600,7 @@ async fn canary_secrets_never_reach_logs_debug_or_errors() {
 async fn single_flight_holds_across_threads() {
     for _ in 0..20 {
         let source = Scripted::issuing(Duration::from_millis(5), HOUR);
-        let cache = Cached::new(Arc::clone(&source));
+        let cache = tokio_cached(Arc::clone(&source));
         let callers: Vec<_> = (0..200)
             .map(|_| {
                 let cache = cache.clone();
@@ -597,7 +617,7 @@ async fn single_flight_holds_across_threads() {
 #[tokio::test(start_paused = true)]
 async fn a_primed_token_is_served_without_a_fetch() {
     let source = Scripted::issuing(Duration::ZERO, HOUR);
-    let cache = Cached::new(Arc::clone(&source));
+    let cache = tokio_cached(Arc::clone(&source));
     let primed = AccessToken::builder("from-the-flow")
         .expires_in(HOUR)
         .build()
