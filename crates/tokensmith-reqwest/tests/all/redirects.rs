@@ -6,8 +6,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::*;
 
-#[tokio::test]
-async fn a_redirect_to_another_origin_is_not_followed() {
+/// Another origin that answers anything, and an API whose `/moved` answers `status` with a
+/// redirect there.
+async fn api_moved_elsewhere(status: u16) -> (MockServer, MockServer) {
     let elsewhere = MockServer::start().await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(200))
@@ -16,11 +17,17 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let api = MockServer::start().await;
     Mock::given(path("/moved"))
         .respond_with(
-            ResponseTemplate::new(302)
+            ResponseTemplate::new(status)
                 .insert_header("location", format!("{}/landing", elsewhere.uri())),
         )
         .mount(&api)
         .await;
+    (api, elsewhere)
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let (api, elsewhere) = api_moved_elsewhere(302).await;
     let cache = cached_issuer();
     let client = client_with(
         BearerAuth::new(provider(&cache))
@@ -78,19 +85,7 @@ async fn a_redirect_within_the_origin_is_followed_with_the_token() {
 
 #[tokio::test]
 async fn a_users_own_client_builder_keeps_credentials_and_referer_home() {
-    let elsewhere = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&elsewhere)
-        .await;
-    let api = MockServer::start().await;
-    Mock::given(path("/moved"))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("location", format!("{}/landing", elsewhere.uri())),
-        )
-        .mount(&api)
-        .await;
+    let (api, elsewhere) = api_moved_elsewhere(307).await;
     Mock::given(path("/hop"))
         .respond_with(ResponseTemplate::new(302).insert_header("location", "/home"))
         .mount(&api)
