@@ -462,6 +462,10 @@ fn main() {
     middleware(&mut c);
     token_fetch(&mut c);
     c.final_summary();
+    if std::env::var_os("TOKENSMITH_BENCH_PROFILE").is_some() {
+        // Under a profiler (`--profile-time`), only the benchmark named on the command line.
+        return;
+    }
 
     let allocs = allocations_per_call(&rt);
     let rounds = if quick { 3 } else { 7 };
