@@ -34,6 +34,7 @@ pub(crate) struct Reading {
 }
 
 impl ClockSource {
+    #[inline]
     pub(crate) fn read(self) -> Reading {
         match self {
             Self::System => Reading {
@@ -57,7 +58,10 @@ impl ClockSource {
 }
 
 /// Tokio's clock in nanoseconds since a base ten years back, so that an instant of any
-/// runtime's paused clock, however early, is above it.
+/// runtime's paused clock, however early, is above it. Kept out of line: tests only, and the
+/// system arm of `read` stays small enough to inline into the hit.
+#[cold]
+#[inline(never)]
 fn tokio_nanos() -> u64 {
     static BASE: OnceLock<std::time::Instant> = OnceLock::new();
     let base = *BASE.get_or_init(|| {
@@ -70,6 +74,7 @@ fn tokio_nanos() -> u64 {
 }
 
 #[cfg(not(test))]
+#[inline]
 fn wall() -> u64 {
     coarse::wall()
 }
@@ -95,16 +100,19 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 mod coarse {
     use rustix::time::{ClockId, Timespec, clock_gettime};
 
+    #[inline]
     pub(super) fn monotonic() -> u64 {
         nanos(clock_gettime(ClockId::MonotonicCoarse))
     }
 
+    #[inline]
     pub(super) fn wall() -> u64 {
         nanos(clock_gettime(ClockId::RealtimeCoarse))
     }
 
     /// A clock set before 1970 reads as 0: every wall deadline has then not passed, and the
     /// monotonic one still decides.
+    #[inline]
     fn nanos(t: Timespec) -> u64 {
         let secs = u64::try_from(t.tv_sec).unwrap_or(0);
         let nsec = u64::try_from(t.tv_nsec).unwrap_or(0);

@@ -22,6 +22,7 @@ pub(crate) struct Now {
 }
 
 impl Now {
+    #[inline]
     pub(crate) fn read(source: ClockSource) -> Self {
         Self {
             reading: source.read(),
@@ -52,6 +53,7 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
+    #[inline]
     fn passed(&self, now: &Now) -> bool {
         now.reading.mono >= self.mono || now.reading.wall >= self.wall
     }
@@ -90,10 +92,12 @@ impl Entry {
         }
     }
 
+    #[inline]
     pub(crate) fn is_valid(&self, now: &Now) -> bool {
         self.valid_until.is_none_or(|until| !until.passed(now))
     }
 
+    #[inline]
     pub(crate) fn refresh_due(&self, now: &Now) -> bool {
         self.refresh_at.is_some_and(|at| at.passed(now))
     }

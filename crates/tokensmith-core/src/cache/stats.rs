@@ -103,16 +103,53 @@ struct Stripe(AtomicU64);
 pub(crate) struct Striped([Stripe; STRIPES]);
 
 impl Striped {
+    #[inline]
     pub(crate) fn bump(&self) {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // The stripe comes from the address of a thread-local, distinct per live thread; a
+        // `const` initialiser leaves no lazy-init check on the hot path. Threads' blocks sit at
+        // the same offset in their pages, so the address is hashed (Fibonacci) and the top bits
+        // taken.
         thread_local! {
-            static STRIPE: usize = (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % STRIPES;
+            static MARK: u8 = const { 0 };
         }
-        let stripe = STRIPE.with(|s| *s);
+        let address = MARK.with(|mark| std::ptr::from_ref(mark) as u64);
+        let stripe = (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 61) as usize % STRIPES;
         self.0[stripe].0.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn sum(&self) -> u64 {
         self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_spread_over_the_stripes() {
+        let counter = std::sync::Arc::new(Striped::default());
+        // All alive at once, so that no thread's block is reused by another.
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let counter = std::sync::Arc::clone(&counter);
+                let barrier = std::sync::Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    counter.bump();
+                    barrier.wait();
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(counter.sum(), 16);
+        let used = counter
+            .0
+            .iter()
+            .filter(|s| s.0.load(Ordering::Relaxed) > 0)
+            .count();
+        assert!(used >= 2, "16 threads all landed on one stripe");
     }
 }
