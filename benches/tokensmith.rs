@@ -255,9 +255,23 @@ fn middleware(c: &mut Criterion) {
     group.finish();
 }
 
-fn token_fetch(c: &mut Criterion) {
-    let rt = runtime(2);
-    let server = rt.block_on(TestServer::start()).unwrap();
+/// The two token clients the fetch benchmarks compare, with the same settings: no retries,
+/// no redirects.
+type OAuth2Client = oauth2::basic::BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+fn fetch_clients(
+    server: &TestServer,
+) -> (
+    tokensmith::oauth2::GrantSource,
+    OAuth2Client,
+    oauth2::reqwest::Client,
+) {
     let endpoint = TokenEndpoint::builder(server.token_url())
         .client_id(DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
@@ -272,6 +286,13 @@ fn token_fetch(c: &mut Criterion) {
         .redirect(oauth2::reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    (ours, theirs, http)
+}
+
+fn token_fetch(c: &mut Criterion) {
+    let rt = runtime(2);
+    let server = rt.block_on(TestServer::start()).unwrap();
+    let (ours, theirs, http) = fetch_clients(&server);
     let mut group = c.benchmark_group("token_fetch");
     group.bench_function("tokensmith", |b| {
         b.iter_custom(|iters| time_calls(&rt, iters, || async { ours.fetch().await.unwrap() }))
@@ -291,42 +312,206 @@ fn token_fetch(c: &mut Criterion) {
     group.finish();
 }
 
-/// The middleware's requests per second over the static header's, from bursts run in
-/// alternation (A, B, A, B, …) so that the machine's drift hits both alike; the median of the
-/// per-pair ratios.
-fn middleware_paired(rounds: usize) -> f64 {
+/// A middleware that does nothing: what one reqwest-middleware layer costs by itself.
+struct Noop;
+
+#[async_trait]
+impl reqwest_middleware::Middleware for Noop {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        next.run(request, extensions).await
+    }
+}
+
+/// Paired ratios of bursts: the static header's time over the middleware's (above 1: ours
+/// is faster), and the static header's over the same client with a no-op middleware layer.
+fn middleware_paired(rounds: usize) -> (Paired, Paired) {
     let rt = runtime(2);
     let (addr, _server) = rt.block_on(small_api());
     let url = format!("http://{addr}/api/things");
     let (ours, baseline) = middleware_clients(addr);
-    rt.block_on(async {
-        for _ in 0..20 {
-            burst(&ours, &url).await;
-            burst(&baseline, &url).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        hour_token().authorization_header(),
+    );
+    let noop = reqwest_middleware::ClientBuilder::new(
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(tokensmith::reqwest::same_origin_redirects())
+            .referer(false)
+            .build()
+            .unwrap(),
+    )
+    .with(Noop)
+    .build();
+    let time = |client| {
+        rt.block_on(async {
+            let start = Instant::now();
+            burst(client, &url).await;
+            start.elapsed().as_secs_f64()
+        })
+    };
+    (
+        Paired::of(rounds, || time(&ours), || time(&baseline)),
+        Paired::of(rounds, || time(&noop), || time(&baseline)),
+    )
+}
+
+/// The ratios of paired rounds: per round, `baseline`'s time over `ours` (above 1: ours is
+/// faster), the two run back to back in alternating order so that the machine's drift hits
+/// both alike. One noisy round cannot move the median.
+struct Paired {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Paired {
+    fn of(rounds: usize, mut ours: impl FnMut() -> f64, mut baseline: impl FnMut() -> f64) -> Self {
+        for _ in 0..2 {
+            ours();
+            baseline();
         }
-        let mut ratios = Vec::with_capacity(rounds);
-        for round in 0..rounds {
-            let time = |client| {
-                let url = &url;
-                async move {
-                    let start = Instant::now();
-                    burst(client, url).await;
-                    start.elapsed().as_secs_f64()
-                }
-            };
-            // Alternate which goes first, so neither always follows the other.
-            let (a, b) = if round % 2 == 0 {
-                let a = time(&ours).await;
-                (a, time(&baseline).await)
-            } else {
-                let b = time(&baseline).await;
-                (time(&ours).await, b)
-            };
-            ratios.push(b / a);
-        }
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                let (a, b) = if round % 2 == 0 {
+                    let a = ours();
+                    (a, baseline())
+                } else {
+                    let b = baseline();
+                    (ours(), b)
+                };
+                b / a
+            })
+            .collect();
         ratios.sort_by(f64::total_cmp);
-        ratios[ratios.len() / 2]
-    })
+        Self {
+            median: ratios[ratios.len() / 2],
+            min: ratios[0],
+            max: ratios[ratios.len() - 1],
+        }
+    }
+
+    /// `"name":median,"name_min":…,"name_max":…` for custom.json.
+    fn json(&self, name: &str) -> String {
+        format!(
+            "\"{name}\":{:.4},\"{name}_min\":{:.4},\"{name}_max\":{:.4}",
+            self.median, self.min, self.max
+        )
+    }
+}
+
+/// Seconds for `calls` sequential awaits of `call` on `rt`.
+fn seconds<F, Fut>(rt: &Runtime, calls: u64, call: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future,
+{
+    time_calls(rt, calls, call).as_secs_f64()
+}
+
+/// A token watcher of `aliri_tokens` over a one-hour token, the peer's hit path.
+struct ConstAliri;
+
+#[async_trait]
+impl aliri_tokens::sources::AsyncTokenSource for ConstAliri {
+    type Error = std::convert::Infallible;
+
+    async fn request_token(&mut self) -> Result<aliri_tokens::TokenWithLifetime, Self::Error> {
+        let config = aliri_tokens::TokenLifetimeConfig::new(0.8, aliri_clock::DurationSecs(60));
+        Ok(config.create_token::<_, aliri_tokens::IdToken>(
+            aliri_tokens::AccessToken::from("bench-token".to_owned()),
+            None,
+            aliri_clock::DurationSecs(3600),
+        ))
+    }
+}
+
+/// Paired ratios of the warm hit: against the hand-written RwLock cache, against the peer
+/// `aliri_tokens` (a `TokenWatcher` borrow), and the floor (a bare `Arc` clone) over ours.
+fn hit_ratios(rt: &Runtime, rounds: usize) -> (Paired, Paired, Paired) {
+    const CALLS: u64 = 20_000;
+    let cache = Cached::new(Instant1h);
+    rt.block_on(cache.token()).unwrap();
+    let rwlock = tokio::sync::RwLock::new(Some(hour_token()));
+    let watcher = rt
+        .block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
+            ConstAliri,
+            aliri_tokens::jitter::NullJitter,
+            aliri_tokens::backoff::ErrorBackoffConfig::default(),
+        ))
+        .unwrap();
+    let ours = || seconds(rt, CALLS, || async { cache.token().await.unwrap() });
+    let vs_rwlock = Paired::of(rounds, ours, || seconds(rt, CALLS, || rwlock_token(&rwlock)));
+    let vs_aliri = Paired::of(rounds, ours, || {
+        seconds(rt, CALLS, || async {
+            let token = watcher.token();
+            token.access_token().as_str().len()
+        })
+    });
+    let token = hour_token();
+    let floor = Paired::of(rounds, || seconds(rt, CALLS, || async { token.clone() }), ours);
+    (vs_rwlock, vs_aliri, floor)
+}
+
+/// Paired ratio of contended calls: ours against the RwLock cache, 2 threads x 64 tasks.
+fn contended_ratio(rounds: usize) -> Paired {
+    let rt = runtime(2);
+    let cache = Cached::new(Instant1h);
+    rt.block_on(cache.token()).unwrap();
+    let rwlock = Arc::new(tokio::sync::RwLock::new(Some(hour_token())));
+    Paired::of(
+        rounds,
+        || {
+            time_tasks(&rt, 4, || {
+                let cache = cache.clone();
+                async move {
+                    for _ in 0..CALLS_PER_TASK {
+                        black_box(cache.token().await.unwrap());
+                    }
+                }
+            })
+            .as_secs_f64()
+        },
+        || {
+            time_tasks(&rt, 4, || {
+                let lock = Arc::clone(&rwlock);
+                async move {
+                    for _ in 0..CALLS_PER_TASK {
+                        black_box(rwlock_token(&lock).await);
+                    }
+                }
+            })
+            .as_secs_f64()
+        },
+    )
+}
+
+/// Paired ratio of client-credentials fetches against the testkit: the oauth2 crate's time
+/// over ours (above 1: ours is faster), 20 fetches a round each.
+fn fetch_ratio(rounds: usize) -> Paired {
+    let rt = runtime(2);
+    let server = rt.block_on(TestServer::start()).unwrap();
+    let (ours, theirs, http) = fetch_clients(&server);
+    Paired::of(
+        rounds,
+        || seconds(&rt, 20, || async { ours.fetch().await.unwrap() }),
+        || {
+            seconds(&rt, 20, || async {
+                let answer = theirs
+                    .exchange_client_credentials()
+                    .request_async(&http)
+                    .await
+                    .unwrap();
+                answer.access_token().secret().len()
+            })
+        },
+    )
 }
 
 /// Allocations per warm `token()` call.
@@ -473,12 +658,25 @@ fn main() {
     let (loopback_requests, loopback_ratio) = herd(&runtime(2), rounds, None);
     let herd_requests = herd_requests.max(loopback_requests);
     let (refresh_p99_ns, warm_p99_ns) = refresh_p99(&runtime(2));
-    let middleware_ratio = middleware_paired(if quick { 200 } else { 1000 });
+    let rounds = if quick { 15 } else { 41 };
+    let (hit, hit_aliri, hit_floor) = hit_ratios(&rt, rounds);
+    let contended = contended_ratio(rounds);
+    let fetch = fetch_ratio(rounds);
+    let (middleware, noop) = middleware_paired(if quick { 100 } else { 400 });
+    let paired = [
+        hit.json("hit_vs_rwlock"),
+        hit_aliri.json("hit_vs_aliri"),
+        hit_floor.json("hit_floor"),
+        contended.json("contended_vs_rwlock"),
+        fetch.json("fetch_oauth2_over_ours"),
+        middleware.json("middleware_paired"),
+        noop.json("noop_middleware_paired"),
+    ]
+    .join(",");
     let custom = format!(
         "{{\"cached_allocs_per_call\":{allocs},\"herd_token_requests\":{herd_requests},\
          \"herd_vs_single_ratio\":{herd_ratio:.3},\"herd_vs_single_ratio_loopback\":{loopback_ratio:.3},\
-         \"refresh_p99_ns\":{refresh_p99_ns},\
-         \"warm_p99_ns\":{warm_p99_ns},\"middleware_paired_ratio\":{middleware_ratio:.4}}}"
+         \"refresh_p99_ns\":{refresh_p99_ns},\"warm_p99_ns\":{warm_p99_ns},{paired}}}"
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
