@@ -447,7 +447,9 @@ fn hit_ratios(rt: &Runtime, rounds: usize) -> (Paired, Paired, Paired) {
         ))
         .unwrap();
     let ours = || seconds(rt, CALLS, || async { cache.token().await.unwrap() });
-    let vs_rwlock = Paired::of(rounds, ours, || seconds(rt, CALLS, || rwlock_token(&rwlock)));
+    let vs_rwlock = Paired::of(rounds, ours, || {
+        seconds(rt, CALLS, || rwlock_token(&rwlock))
+    });
     let vs_aliri = Paired::of(rounds, ours, || {
         seconds(rt, CALLS, || async {
             let token = watcher.token();
@@ -455,7 +457,11 @@ fn hit_ratios(rt: &Runtime, rounds: usize) -> (Paired, Paired, Paired) {
         })
     });
     let token = hour_token();
-    let floor = Paired::of(rounds, || seconds(rt, CALLS, || async { token.clone() }), ours);
+    let floor = Paired::of(
+        rounds,
+        || seconds(rt, CALLS, || async { token.clone() }),
+        ours,
+    );
     (vs_rwlock, vs_aliri, floor)
 }
 

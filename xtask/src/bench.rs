@@ -39,7 +39,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     // A paired figure: its median and the spread of its rounds, from custom.json.
     let paired = |name: &str| -> Result<Figure, String> {
-        let value = |key: String| json_number(&custom, &key).ok_or(format!("no `{key}` in custom.json"));
+        let value =
+            |key: String| json_number(&custom, &key).ok_or(format!("no `{key}` in custom.json"));
         Ok(Figure {
             value: value(name.to_owned())?,
             spread: Some((value(format!("{name}_min"))?, value(format!("{name}_max"))?)),

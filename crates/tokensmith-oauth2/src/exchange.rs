@@ -234,11 +234,16 @@ impl TokenEndpoint {
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
         tracing::debug!(target: "tokensmith::oauth2", status = status.as_u16(), "token endpoint answered");
-        let response_headers = response.headers().clone();
-        let content_type = header_text(&response_headers, CONTENT_TYPE);
-        let retry_after = retry_after(&response_headers);
+        // Only the headers read below are kept; the body read consumes the response.
+        let response_headers = response.headers();
+        let content_type = header_text(response_headers, CONTENT_TYPE);
+        let retry_after = retry_after(response_headers);
         let date =
-            header_text(&response_headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
+            header_text(response_headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
+        let location = status
+            .is_redirection()
+            .then(|| header_text(response_headers, LOCATION))
+            .flatten();
 
         let mut secrets: Vec<&str> = request.secret_values.clone();
         secrets.extend(basic_credentials.as_deref());
@@ -275,7 +280,7 @@ impl TokenEndpoint {
             })?;
 
         if status.is_redirection() {
-            let target = header_text(&response_headers, LOCATION)
+            let target = location
                 .and_then(|l| call.url.join(&l).ok())
                 .map(|u| scrub_excerpt(display_url(&u).as_bytes(), &secrets))
                 .unwrap_or_else(|| "an unnamed location".into());
