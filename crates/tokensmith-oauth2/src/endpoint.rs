@@ -47,6 +47,9 @@ pub(crate) struct Inner {
     /// Scheme, host, port and path: what logs and errors show.
     pub(crate) display: String,
     pub(crate) client: ClientIdentity,
+    /// The Basic `Authorization` values, encoded once (RFC 6749 §2.3.1, and unencoded).
+    pub(crate) basic: Option<HeaderValue>,
+    pub(crate) basic_unencoded: Option<HeaderValue>,
     pub(crate) auth: ClientAuth,
     pub(crate) learned: Learned,
     pub(crate) http: reqwest::Client,
@@ -278,14 +281,17 @@ impl TokenEndpointBuilder {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let display = display_url(&url);
+        let client = ClientIdentity {
+            id: client_id,
+            secret: self.client_secret,
+        };
         Ok(TokenEndpoint {
             inner: Arc::new(Inner {
                 url,
                 display,
-                client: ClientIdentity {
-                    id: client_id,
-                    secret: self.client_secret,
-                },
+                basic: client.basic_header(true),
+                basic_unencoded: client.basic_header(false),
+                client,
                 auth: self.auth,
                 learned: Learned::default(),
                 http,

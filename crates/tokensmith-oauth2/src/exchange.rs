@@ -200,8 +200,8 @@ impl TokenEndpoint {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         let basic = match style {
-            ClientAuth::Basic | ClientAuth::AutoDetect => inner.client.basic_header(true),
-            ClientAuth::BasicUnencoded => inner.client.basic_header(false),
+            ClientAuth::Basic | ClientAuth::AutoDetect => inner.basic.clone(),
+            ClientAuth::BasicUnencoded => inner.basic_unencoded.clone(),
             ClientAuth::RequestBody | ClientAuth::None => None,
         };
         // A server that echoes the request must not show the credentials in their base64 form.
