@@ -256,7 +256,8 @@ fn middleware(c: &mut Criterion) {
 }
 
 /// The two token clients the fetch benchmarks compare, with the same settings: no retries,
-/// no redirects.
+/// no redirects, a 10 s connect timeout and a 30 s bound on the call (tokensmith's defaults,
+/// which cost a timer per call).
 type OAuth2Client = oauth2::basic::BasicClient<
     oauth2::EndpointNotSet,
     oauth2::EndpointNotSet,
@@ -284,6 +285,8 @@ fn fetch_clients(
         .set_token_uri(oauth2::TokenUrl::new(server.token_url()).unwrap());
     let http = oauth2::reqwest::ClientBuilder::new()
         .redirect(oauth2::reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     (ours, theirs, http)
