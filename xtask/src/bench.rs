@@ -287,7 +287,8 @@ fn markdown(rows: &[Row], quick: bool) -> String {
         text,
         "Measured by `cargo xtask bench{}` on {}: {}, {} cores, {}. Each figure comes with its \
          baseline from the same run; ratios are what to compare, since the machine is shared \
-         and noisy.\n",
+         and noisy. A ratio with a range is the median of paired rounds (the two sides run \
+         back to back in alternating order), with the lowest and highest round.\n",
         if quick { " --quick" } else { "" },
         command_line("date", &["-u", "+%Y-%m-%d"]),
         cpu_model(),

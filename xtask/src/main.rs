@@ -3,8 +3,11 @@
 //! - `cargo xtask ci`: everything CI checks (format, lints, tests, docs, interop).
 //! - `cargo xtask interop`: the interop suite against a real authorization server.
 //! - `cargo xtask bench [--quick]`: benchmarks beside their baselines; writes the summary.
+//! - `cargo xtask build-cost [rounds]`: cold build of a project on tokensmith against one on
+//!   reqwest and reqwest-middleware alone.
 
 mod bench;
+mod build_cost;
 mod ci;
 mod interop;
 mod run;
@@ -17,6 +20,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("build-cost") => build_cost::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print_usage();
             return ExitCode::SUCCESS;
@@ -38,6 +42,7 @@ fn print_usage() {
          commands:\n  \
          ci       format check, clippy, tests, docs and interop, as CI runs them\n  \
          interop  the interop suite against oidc-provider (needs Node.js and npm)\n  \
-         bench    criterion benchmarks beside their baselines (--quick: about a minute)"
+         bench    criterion benchmarks beside their baselines (--quick: under two minutes)\n  \
+         build-cost  cold build with tokensmith against reqwest and reqwest-middleware alone"
     );
 }
