@@ -32,6 +32,9 @@
 //! # Ok::<(), tokensmith_core::Error>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "authorization-code")]
 mod authorization_code;
 mod basic_client;
 mod body;
@@ -51,6 +54,8 @@ mod store;
 pub use reqwest;
 pub use tokensmith_core;
 
+#[cfg(feature = "authorization-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "authorization-code")))]
 pub use crate::authorization_code::{
     AuthorizationCode, Callback, PendingAuthorization, PkceMethod,
 };
