@@ -23,7 +23,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .ok()
             .filter(|n| (1..=10).contains(n))
             .ok_or(format!("rounds must be 1 to 10, got `{n}`"))?,
-        _ => return Err(format!("`build-cost` takes at most a round count, got {args:?}")),
+        _ => {
+            return Err(format!(
+                "`build-cost` takes at most a round count, got {args:?}"
+            ));
+        }
     };
     let root = project_root();
     let dir = root.join("target").join("build-cost");
