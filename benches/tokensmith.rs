@@ -220,21 +220,24 @@ fn middleware_clients(
         .unwrap()
         .into_client(Some(reqwest::Client::builder()))
         .unwrap();
+    let static_header = reqwest_middleware::ClientBuilder::new(static_header_http()).build();
+    (with_middleware, static_header)
+}
+
+/// The baseline's reqwest client: a static `Authorization` header, and the redirect and
+/// referer policy tokensmith sets on its own clients.
+fn static_header_http() -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
         hour_token().authorization_header(),
     );
-    let static_header = reqwest_middleware::ClientBuilder::new(
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(tokensmith::reqwest::same_origin_redirects())
-            .referer(false)
-            .build()
-            .unwrap(),
-    )
-    .build();
-    (with_middleware, static_header)
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(tokensmith::reqwest::same_origin_redirects())
+        .referer(false)
+        .build()
+        .unwrap()
 }
 
 fn middleware(c: &mut Criterion) {
@@ -337,21 +340,9 @@ fn middleware_paired(rounds: usize) -> (Paired, Paired) {
     let (addr, _server) = rt.block_on(small_api());
     let url = format!("http://{addr}/api/things");
     let (ours, baseline) = middleware_clients(addr);
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        hour_token().authorization_header(),
-    );
-    let noop = reqwest_middleware::ClientBuilder::new(
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .redirect(tokensmith::reqwest::same_origin_redirects())
-            .referer(false)
-            .build()
-            .unwrap(),
-    )
-    .with(Noop)
-    .build();
+    let noop = reqwest_middleware::ClientBuilder::new(static_header_http())
+        .with(Noop)
+        .build();
     let time = |client| {
         rt.block_on(async {
             let start = Instant::now();
