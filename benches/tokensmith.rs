@@ -116,28 +116,10 @@ fn contended(c: &mut Criterion) {
         (TASKS * CALLS_PER_TASK) as u64,
     ));
     group.bench_function("tokensmith", |b| {
-        b.iter_custom(|iters| {
-            time_tasks(&rt, iters, || {
-                let cache = cache.clone();
-                async move {
-                    for _ in 0..CALLS_PER_TASK {
-                        black_box(cache.token().await.unwrap());
-                    }
-                }
-            })
-        })
+        b.iter_custom(|iters| time_tasks(&rt, iters, || cached_task(cache.clone())))
     });
     group.bench_function("rwlock", |b| {
-        b.iter_custom(|iters| {
-            time_tasks(&rt, iters, || {
-                let lock = Arc::clone(&rwlock);
-                async move {
-                    for _ in 0..CALLS_PER_TASK {
-                        black_box(rwlock_token(&lock).await);
-                    }
-                }
-            })
-        })
+        b.iter_custom(|iters| time_tasks(&rt, iters, || rwlock_task(Arc::clone(&rwlock))))
     });
     group.bench_function("mutex", |b| {
         b.iter_custom(|iters| {
@@ -152,6 +134,20 @@ fn contended(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// One contended task: [`CALLS_PER_TASK`] warm calls on the cache.
+async fn cached_task(cache: Cached<Instant1h>) {
+    for _ in 0..CALLS_PER_TASK {
+        black_box(cache.token().await.unwrap());
+    }
+}
+
+/// The same on the RwLock baseline.
+async fn rwlock_task(lock: Arc<tokio::sync::RwLock<Option<AccessToken>>>) {
+    for _ in 0..CALLS_PER_TASK {
+        black_box(rwlock_token(&lock).await);
+    }
 }
 
 /// Time for `iters` rounds of [`TASKS`] tasks made by `task`, spread over the runtime's threads.
@@ -295,6 +291,16 @@ fn fetch_clients(
     (ours, theirs, http)
 }
 
+/// One client-credentials fetch with the oauth2 crate.
+async fn oauth2_fetch(client: &OAuth2Client, http: &oauth2::reqwest::Client) -> usize {
+    let answer = client
+        .exchange_client_credentials()
+        .request_async(http)
+        .await
+        .unwrap();
+    answer.access_token().secret().len()
+}
+
 fn token_fetch(c: &mut Criterion) {
     let rt = runtime(2);
     let server = rt.block_on(TestServer::start()).unwrap();
@@ -304,16 +310,7 @@ fn token_fetch(c: &mut Criterion) {
         b.iter_custom(|iters| time_calls(&rt, iters, || async { ours.fetch().await.unwrap() }))
     });
     group.bench_function("oauth2_crate", |b| {
-        b.iter_custom(|iters| {
-            time_calls(&rt, iters, || async {
-                let answer = theirs
-                    .exchange_client_credentials()
-                    .request_async(&http)
-                    .await
-                    .unwrap();
-                answer.access_token().secret().len()
-            })
-        })
+        b.iter_custom(|iters| time_calls(&rt, iters, || oauth2_fetch(&theirs, &http)))
     });
     group.finish();
 }
@@ -467,28 +464,8 @@ fn contended_ratio(rounds: usize) -> Paired {
     let rwlock = Arc::new(tokio::sync::RwLock::new(Some(hour_token())));
     Paired::of(
         rounds,
-        || {
-            time_tasks(&rt, 4, || {
-                let cache = cache.clone();
-                async move {
-                    for _ in 0..CALLS_PER_TASK {
-                        black_box(cache.token().await.unwrap());
-                    }
-                }
-            })
-            .as_secs_f64()
-        },
-        || {
-            time_tasks(&rt, 4, || {
-                let lock = Arc::clone(&rwlock);
-                async move {
-                    for _ in 0..CALLS_PER_TASK {
-                        black_box(rwlock_token(&lock).await);
-                    }
-                }
-            })
-            .as_secs_f64()
-        },
+        || time_tasks(&rt, 4, || cached_task(cache.clone())).as_secs_f64(),
+        || time_tasks(&rt, 4, || rwlock_task(Arc::clone(&rwlock))).as_secs_f64(),
     )
 }
 
@@ -501,16 +478,7 @@ fn fetch_ratio(rounds: usize) -> Paired {
     Paired::of(
         rounds,
         || seconds(&rt, 20, || async { ours.fetch().await.unwrap() }),
-        || {
-            seconds(&rt, 20, || async {
-                let answer = theirs
-                    .exchange_client_credentials()
-                    .request_async(&http)
-                    .await
-                    .unwrap();
-                answer.access_token().secret().len()
-            })
-        },
+        || seconds(&rt, 20, || oauth2_fetch(&theirs, &http)),
     )
 }
 
