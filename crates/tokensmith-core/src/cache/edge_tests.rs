@@ -50,12 +50,13 @@ fn current_thread(timers: bool) -> tokio::runtime::Runtime {
     builder.build().unwrap()
 }
 
-/// A token that lives 1 s counts as valid for 0.9 s (a tenth is skew); wait past that.
-const PAST_EXPIRY: Duration = Duration::from_millis(1_200);
+/// A token that lives 2 s counts as valid for 1.8 s (a tenth is skew); wait past that. Long
+/// enough that a busy machine stalling a test thread cannot expire it before the first check.
+const PAST_EXPIRY: Duration = Duration::from_millis(2_200);
 
 #[test]
 fn an_idle_current_thread_runtime_never_serves_an_expired_token() {
-    let source = Counting::new(Duration::from_secs(1));
+    let source = Counting::new(Duration::from_secs(2));
     let cache = Cached::new(Arc::clone(&source));
     let runtime = current_thread(true);
     let first = runtime.block_on(cache.token()).unwrap();
@@ -69,7 +70,7 @@ fn an_idle_current_thread_runtime_never_serves_an_expired_token() {
 
 #[test]
 fn a_provider_outlives_the_runtime_that_filled_it() {
-    let source = Counting::new(Duration::from_secs(1));
+    let source = Counting::new(Duration::from_secs(2));
     let cache = Cached::new(Arc::clone(&source));
     let first = current_thread(true).block_on(cache.token()).unwrap();
     // That runtime is gone; the token expires with no task of it left to notice.
@@ -82,7 +83,7 @@ fn a_provider_outlives_the_runtime_that_filled_it() {
 
 #[test]
 fn a_runtime_without_a_time_driver_fetches_and_expires() {
-    let source = Counting::new(Duration::from_secs(1));
+    let source = Counting::new(Duration::from_secs(2));
     let cache = Cached::new(Arc::clone(&source));
     let runtime = current_thread(false);
     let first = runtime.block_on(cache.token()).unwrap();
