@@ -200,20 +200,17 @@ impl TokenEndpoint {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         let basic = match style {
-            ClientAuth::Basic | ClientAuth::AutoDetect => inner.basic.clone(),
-            ClientAuth::BasicUnencoded => inner.basic_unencoded.clone(),
+            ClientAuth::Basic | ClientAuth::AutoDetect => inner.basic.as_ref(),
+            ClientAuth::BasicUnencoded => inner.basic_unencoded.as_ref(),
             ClientAuth::RequestBody | ClientAuth::None => None,
         };
-        // A server that echoes the request must not show the credentials in their base64 form.
-        let basic_credentials = basic.as_ref().and_then(|value| {
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Basic "))
-                .map(str::to_owned)
-        });
+        // A server that echoes the request must not show the credentials in their base64 form;
+        // borrowed from the value encoded at build, so no request allocates for it.
+        let basic_credentials = basic
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Basic "));
         if let Some(value) = basic {
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(AUTHORIZATION, value.clone());
         }
 
         let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);
@@ -246,7 +243,7 @@ impl TokenEndpoint {
             .flatten();
 
         let mut secrets: Vec<&str> = request.secret_values.clone();
-        secrets.extend(basic_credentials.as_deref());
+        secrets.extend(basic_credentials);
         if let Some(secret) = &inner.client.secret {
             secrets.push(secret.expose_secret());
         }
