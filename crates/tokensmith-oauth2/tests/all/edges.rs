@@ -12,7 +12,9 @@ use tokensmith_oauth2::{
 use wiremock::matchers::{body_string_contains, header_exists, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{CLIENT_SECRET, endpoint, form_value, header, requests, token_body};
+use crate::support::{
+    CLIENT_SECRET, client_credentials_error, endpoint, form_value, header, requests, token_body,
+};
 
 #[tokio::test]
 async fn a_users_own_client_builder_never_replays_the_form_to_a_redirect() {
@@ -36,11 +38,7 @@ async fn a_users_own_client_builder_never_replays_the_form_to_a_redirect() {
             .http_client(reqwest::Client::builder())
             .build()
             .unwrap();
-        let err = ClientCredentials::new(endpoint)
-            .build_source()
-            .fetch()
-            .await
-            .unwrap_err();
+        let err = client_credentials_error(endpoint).await;
         assert!(err.to_string().contains("not followed"), "{status}: {err}");
         assert!(!err.to_string().contains(CLIENT_SECRET));
     }
@@ -192,11 +190,7 @@ async fn an_echoed_basic_credential_is_masked_in_its_base64_form() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint).await;
     let encoded = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode("client-1:canary-basic-77")

@@ -22,12 +22,7 @@ async fn an_answer_over_the_cap_is_refused() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    match ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err()
-    {
+    match client_credentials_error(endpoint).await {
         Error::UnexpectedResponse(answer) => {
             assert!(
                 answer.reason.contains("larger than the 1048576 byte limit"),
@@ -65,11 +60,7 @@ async fn redirects_are_not_followed() {
         .mount(&server)
         .await;
     let endpoint = endpoint(&server, ClientAuth::Basic).build().unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint).await;
     let text = err.to_string();
     assert!(
         text.contains(&format!(
@@ -174,11 +165,7 @@ async fn errors_stay_small_whatever_the_server_sends() {
             .retry(RetryPolicy::none())
             .build()
             .unwrap();
-        let err = ClientCredentials::new(endpoint)
-            .build_source()
-            .fetch()
-            .await
-            .unwrap_err();
+        let err = client_credentials_error(endpoint).await;
         for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
             assert!(text.len() < 4096, "{} bytes: {}", text.len(), &text[..300]);
         }

@@ -130,11 +130,7 @@ async fn a_slow_answer_is_a_timeout_error() {
         .retry(fast_retries(2))
         .build()
         .unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint).await;
     match &err {
         Error::Timeout { after, .. } => assert_eq!(*after, Duration::from_millis(200)),
         other => panic!("{other:?}"),
@@ -160,11 +156,7 @@ async fn the_timeout_bounds_the_whole_call_retries_included() {
         .build()
         .unwrap();
     let started = std::time::Instant::now();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint).await;
     // Per attempt, three attempts would have held the caller for 6 s and more.
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "{waited:?}");
@@ -185,11 +177,7 @@ async fn connection_refused_is_a_transport_error_with_a_hint() {
         .retry(fast_retries(2))
         .build()
         .unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint).await;
     match &err {
         Error::Transport { endpoint, .. } => {
             assert_eq!(endpoint, &format!("http://127.0.0.1:{port}/token"))

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tokensmith_core::TokenSource;
-use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, TokenEndpoint};
+use tokensmith_oauth2::{ClientAuth, Password, TokenEndpoint};
 use wiremock::matchers::{body_string_contains, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -91,11 +91,7 @@ async fn canaries_never_reach_errors_debug_or_traces() {
         })))
         .mount(&unauthorized)
         .await;
-    let err = ClientCredentials::new(endpoint_at(&unauthorized, ClientAuth::AutoDetect))
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
+    let err = client_credentials_error(endpoint_at(&unauthorized, ClientAuth::AutoDetect)).await;
     seen.push(format!("{err} {err:?} {err:#?}"));
 
     // Transport failure.

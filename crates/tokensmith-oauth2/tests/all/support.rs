@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokensmith_core::Backoff;
-use tokensmith_oauth2::{ClientAuth, RetryPolicy, TokenEndpoint, TokenEndpointBuilder};
+use tokensmith_core::{Backoff, Error, TokenSource};
+use tokensmith_oauth2::{
+    ClientAuth, ClientCredentials, RetryPolicy, TokenEndpoint, TokenEndpointBuilder,
+};
 use wiremock::{MockServer, Request};
 
 pub(crate) const CLIENT_ID: &str = "client-1";
@@ -17,6 +19,15 @@ pub(crate) fn endpoint(server: &MockServer, auth: ClientAuth) -> TokenEndpointBu
         .client_secret(CLIENT_SECRET)
         .auth(auth)
         .retry(fast_retries(3))
+}
+
+/// The error one client-credentials fetch at `endpoint` ends in; panics if it succeeds.
+pub(crate) async fn client_credentials_error(endpoint: TokenEndpoint) -> Error {
+    ClientCredentials::new(endpoint)
+        .build_source()
+        .fetch()
+        .await
+        .unwrap_err()
 }
 
 pub(crate) fn fast_retries(attempts: u32) -> RetryPolicy {
