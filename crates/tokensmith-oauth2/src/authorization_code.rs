@@ -211,7 +211,8 @@ impl PendingAuthorization {
         }
         if let Some(code) = callback.error {
             // Anyone who can open the redirect URI writes these: bounded and scrubbed.
-            let scrub = |text: String| tokensmith_core::scrub_excerpt(text.as_bytes(), &[]);
+            let scrub =
+                |text: String| tokensmith_core::internal::scrub_excerpt(text.as_bytes(), &[]);
             let mut error = OAuthError::new(StatusCode::FOUND, code);
             error.original_code = scrub(error.original_code);
             error.description = callback.error_description.map(scrub);
@@ -244,7 +245,7 @@ impl fmt::Debug for AuthorizationCode {
             .field("endpoint", &self.endpoint)
             .field(
                 "authorize_url",
-                &crate::endpoint::display_url(&self.authorize_url),
+                &tokensmith_core::internal::display_url(&self.authorize_url),
             )
             .field("redirect_uri", &self.redirect_uri)
             .field("scope", &self.scope)

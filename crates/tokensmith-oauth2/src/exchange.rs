@@ -1,22 +1,24 @@
 //! Sending a token request: client authentication, retries, the size cap, and parsing.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, LOCATION,
 };
-use tokensmith_core::{Error, ErrorCode, UnexpectedResponse, scrub_excerpt};
+use tokensmith_core::internal::scrub_excerpt;
+use tokensmith_core::{Error, ErrorCode, UnexpectedResponse};
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::form_urlencoded;
 
-use crate::body::{BodyError, read_limited};
-use crate::endpoint::display_url;
-use crate::hints::{HintContext, explain};
+use crate::HintContext;
+use crate::hints::explain;
 use crate::response::{RawAnswer, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
+use tokensmith_core::internal::display_url;
+use tokensmith_core::internal::{BodyError, read_limited, retry_after};
 use url::Url;
 
 /// A failed attempt, with what decides whether to try again.
@@ -56,6 +58,7 @@ impl TokenEndpoint {
             Err(_) => Err(explain(
                 Error::timeout(call.display, limit),
                 &self.hint_context(call, self.inner.auth),
+                self.inner.vendor.as_deref(),
             )),
         }
     }
@@ -69,9 +72,13 @@ impl TokenEndpoint {
             },
             style => style,
         };
-        self.send(call, style, deadline)
-            .await
-            .map_err(|e| explain(e, &self.hint_context(call, style)))
+        self.send(call, style, deadline).await.map_err(|e| {
+            explain(
+                e,
+                &self.hint_context(call, style),
+                self.inner.vendor.as_deref(),
+            )
+        })
     }
 
     async fn probe<T>(&self, call: &Call<'_, '_, T>, deadline: Instant) -> Result<T, Error> {
@@ -81,7 +88,13 @@ impl TokenEndpoint {
                 return Ok(answer);
             }
             Err(e) if rejects_client(&e) => e,
-            Err(e) => return Err(explain(e, &self.hint_context(call, ClientAuth::Basic))),
+            Err(e) => {
+                return Err(explain(
+                    e,
+                    &self.hint_context(call, ClientAuth::Basic),
+                    self.inner.vendor.as_deref(),
+                ));
+            }
         };
         tracing::info!(
             target: "tokensmith::oauth2",
@@ -101,6 +114,7 @@ impl TokenEndpoint {
             Err(second) => Err(explain(
                 second,
                 &self.hint_context(call, ClientAuth::RequestBody),
+                self.inner.vendor.as_deref(),
             )),
         }
     }
@@ -258,7 +272,7 @@ impl TokenEndpoint {
             error,
             retry_after,
         };
-        let body = read_limited(response, inner.max_body)
+        let body = read_limited(http::Response::from(response).into_body(), inner.max_body)
             .await
             .map_err(|read| match read {
                 BodyError::TooLarge { seen } => fail(
@@ -297,6 +311,7 @@ impl TokenEndpoint {
             date,
             body: &body,
             secrets: &secrets,
+            vendor: inner.vendor.as_deref(),
         })
         .map_err(fail)
     }
@@ -365,18 +380,4 @@ fn rejects_client(error: &Error) -> bool {
 
 fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_owned)
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = header_text(headers, RETRY_AFTER)?;
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }

@@ -1,0 +1,198 @@
+//! Helpers the tokensmith crates share, for their own use: reading bounded bodies, reading
+//! `Retry-After`, showing URLs without their secrets, masking secrets in excerpts. Not part of
+//! the public API; they may change in any release.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use http_body::Body;
+use http_body_util::BodyExt;
+use url::{Host, Url};
+
+pub use crate::scrub::{EXCERPT_CHARS, scrub_excerpt};
+use crate::{Error, TokenProvider};
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError<E> {
+    /// The body is longer than the limit; what was read before the limit.
+    TooLarge {
+        /// The bytes read before stopping.
+        seen: Vec<u8>,
+    },
+    /// The connection failed while reading.
+    Transport(E),
+}
+
+/// Reads `body`, refusing at `limit` bytes before reading more: a declared length above it is
+/// refused at once, and a body without one is read until it passes the limit. Works for
+/// reqwest (`http::Response::from(response).into_body()`) and hyper bodies alike.
+pub async fn read_limited<B>(body: B, limit: usize) -> Result<Vec<u8>, BodyError<B::Error>>
+where
+    B: Body,
+{
+    use bytes::Buf;
+
+    if body.size_hint().lower() > limit as u64 {
+        return Err(BodyError::TooLarge { seen: Vec::new() });
+    }
+    let mut body = pin!(body);
+    let mut read = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame.map_err(BodyError::Transport)?.into_data() else {
+            continue;
+        };
+        if read.len() + data.remaining() > limit {
+            return Err(BodyError::TooLarge { seen: read });
+        }
+        while data.has_remaining() {
+            let chunk = data.chunk();
+            read.extend_from_slice(chunk);
+            let n = chunk.len();
+            data.advance(n);
+        }
+    }
+    Ok(read)
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3) as seconds or as an HTTP date, measured from now; a date
+/// in the past is zero. Callers cap it.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The URL without query, fragment or user info: what logs, errors and `Debug` may show.
+pub fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// [`display_url`] of a URL still in text form; text that does not parse is not repeated (it
+/// may hold a key).
+pub fn display_url_text(url: &str) -> String {
+    Url::parse(url.trim()).map_or_else(|_| "(not a URL)".to_owned(), |url| display_url(&url))
+}
+
+/// Whether the URL's host is this machine (127.0.0.0/8, ::1, `localhost` or a name under it).
+pub fn is_loopback(url: &Url) -> bool {
+    url.host().is_some_and(|host| is_loopback_host(&host))
+}
+
+/// Whether `host` is this machine; see [`is_loopback`].
+pub fn is_loopback_host<S: AsRef<str>>(host: &Host<S>) -> bool {
+    match host {
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.is_loopback(),
+        Host::Domain(name) => {
+            let name = name.as_ref();
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+    }
+}
+
+/// A header that carries a secret (an API key): checked, and marked sensitive so that HTTP
+/// stacks do not print it. Errors name the header, never the value.
+pub fn secret_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let header = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        Error::config(format!(
+            "the value of header `{name}` has characters a header cannot carry"
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok((header, value))
+}
+
+/// `provider` behind one `Arc`: an `Arc<dyn TokenProvider>` is taken as it is, not wrapped
+/// again.
+pub fn shared_provider<P: TokenProvider + 'static>(provider: P) -> Arc<dyn TokenProvider> {
+    match (&provider as &dyn std::any::Any).downcast_ref::<Arc<dyn TokenProvider>>() {
+        Some(shared) => Arc::clone(shared),
+        None => Arc::new(provider),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{Full, StreamBody};
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_the_limit_and_no_further() {
+        let full = Full::new(bytes::Bytes::from_static(b"0123456789"));
+        assert_eq!(read_limited(full.clone(), 10).await.unwrap(), b"0123456789");
+        // A declared length over the limit is refused before reading.
+        match read_limited(full, 9).await {
+            Err(BodyError::TooLarge { seen }) => assert!(seen.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        // Without a declared length, reading stops at the chunk that passes the limit.
+        let chunks = futures_util::stream::iter([b"abcd".as_slice(), b"efgh", b"ijkl"].map(|c| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from_static(c)))
+        }));
+        match read_limited(StreamBody::new(chunks), 6).await {
+            Err(BodyError::TooLarge { seen }) => assert_eq!(seen, b"abcd"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(" 7 "));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn shown_urls_drop_user_info_query_and_fragment() {
+        let url =
+            Url::parse("https://user:canary-pw@api.example.com/base/?key=canary-q#f").unwrap();
+        assert_eq!(display_url(&url), "https://api.example.com/base/");
+        assert_eq!(display_url_text("not a url canary"), "(not a URL)");
+        for (url, loopback) in [
+            ("http://127.0.0.2/", true),
+            ("http://[::1]/", true),
+            ("http://LOCALHOST:9/", true),
+            ("http://a.localhost/", true),
+            ("http://localhost.example/", false),
+            ("http://10.0.0.1/", false),
+        ] {
+            assert_eq!(is_loopback(&Url::parse(url).unwrap()), loopback, "{url}");
+        }
+    }
+}
