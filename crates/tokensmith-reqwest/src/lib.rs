@@ -17,7 +17,7 @@
 //! use tokensmith_reqwest::BearerAuth;
 //!
 //! let provider: Arc<dyn TokenProvider> = Arc::new(StaticToken::bearer("token")?);
-//! let client = BearerAuth::new(provider)
+//! let client = BearerAuth::builder(provider)
 //!     .for_origin("https://api.example.com")
 //!     .build()?
 //!     .into_client(None)?;
@@ -27,6 +27,7 @@
 //! # Ok::<(), tokensmith_core::Error>(())
 //! ```
 
+pub mod api;
 mod error;
 mod ext;
 mod middleware;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::Extensions;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+use tokensmith_core::internal::{is_loopback, is_loopback_host, secret_header, shared_provider};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
 use url::{Origin, Url};
 
@@ -67,7 +68,7 @@ impl fmt::Debug for RequestAuth {
 /// use tokensmith_core::StaticToken;
 /// use tokensmith_reqwest::BearerAuth;
 ///
-/// let client = BearerAuth::new(std::sync::Arc::new(StaticToken::bearer("t")?))
+/// let client = BearerAuth::builder(std::sync::Arc::new(StaticToken::bearer("t")?))
 ///     .for_origin("https://api.example.com")
 ///     .header("x-api-key", "key")
 ///     .build()?
@@ -85,15 +86,12 @@ pub struct BearerAuth {
 }
 
 impl BearerAuth {
-    /// Starts a middleware over `provider`; name at least one origin with
-    /// [`for_origin`](BearerAuthBuilder::for_origin).
-    #[allow(
-        clippy::new_ret_no_self,
-        reason = "`new` starts the builder that validates origins in `build`"
-    )]
-    pub fn new(provider: Arc<dyn TokenProvider>) -> BearerAuthBuilder {
+    /// Starts a middleware over `provider` (a [`Cached`](tokensmith_core::Cached) grant, a
+    /// `StaticToken`, a mock, or an `Arc<dyn TokenProvider>` shared with others); name at least
+    /// one origin with [`for_origin`](BearerAuthBuilder::for_origin).
+    pub fn builder(provider: impl TokenProvider + 'static) -> BearerAuthBuilder {
         BearerAuthBuilder {
-            provider,
+            provider: shared_provider(provider),
             origins: Vec::new(),
             any_origin: false,
             headers: Vec::new(),
@@ -358,7 +356,7 @@ impl BearerAuthBuilder {
                 for origin in &origins {
                     if let Origin::Tuple(scheme, host, _) = origin
                         && scheme == "http"
-                        && !is_loopback(host)
+                        && !is_loopback_host(host)
                     {
                         return Err(insecure_origin(&host.to_string()));
                     }
@@ -368,17 +366,9 @@ impl BearerAuthBuilder {
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
-            let mut value =
-                HeaderValue::from_str(tokensmith_core::ExposeSecret::expose_secret(value))
-                    .map_err(|_| {
-                        Error::config(format!(
-                            "the value of header `{name}` has characters a header cannot carry"
-                        ))
-                    })?;
-            value.set_sensitive(true);
-            headers.insert(header, value);
+            let (name, value) =
+                secret_header(name, tokensmith_core::ExposeSecret::expose_secret(value))?;
+            headers.insert(name, value);
         }
         Ok(BearerAuth {
             provider: self.provider,
@@ -419,18 +409,7 @@ impl fmt::Debug for BearerAuthBuilder {
 
 /// Whether `url` is https, or goes to this machine.
 pub(crate) fn secure_or_loopback(url: &Url) -> bool {
-    url.scheme() == "https" || url.host().is_some_and(|host| is_loopback(&host.to_owned()))
-}
-
-fn is_loopback(host: &url::Host<String>) -> bool {
-    match host {
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-        url::Host::Domain(name) => {
-            let name = name.to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-    }
+    url.scheme() == "https" || is_loopback(url)
 }
 
 fn insecure_origin(host: &str) -> Error {

@@ -22,7 +22,7 @@ async fn provider_errors_keep_the_tokensmith_error_as_source() {
         .times(1)
         .returning(|| Err(Error::config("no secret").with_hint("set the client secret")));
     let provider: Arc<dyn TokenProvider> = Arc::new(mock);
-    let client = client_with(BearerAuth::new(provider).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider).for_origin(api.uri()));
     let err = client.get(api.uri()).send().await.unwrap_err();
     assert!(
         err.to_string().contains("could not get an access token"),

@@ -1,5 +1,6 @@
 //! Integration tests of the bearer middleware against servers on 127.0.0.1.
 
+mod api;
 mod errors;
 mod origins;
 mod redirects;

@@ -24,7 +24,7 @@ async fn only_allowed_origins_get_the_token_and_extra_headers() {
     let other = ok_server().await;
     let cache = cached_issuer();
     let client = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(format!("{}/any/path/is/ignored", api.uri()))
             .header("x-api-key", "key-1"),
     );
@@ -52,25 +52,27 @@ async fn only_allowed_origins_get_the_token_and_extra_headers() {
 async fn building_without_an_origin_is_an_error_unless_any_is_named() {
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("t").unwrap());
-    let err = BearerAuth::new(Arc::clone(&provider)).build().unwrap_err();
+    let err = BearerAuth::builder(Arc::clone(&provider))
+        .build()
+        .unwrap_err();
     assert!(
         err.hint().unwrap().contains("danger_allow_any_origin"),
         "{err}"
     );
     assert!(
-        BearerAuth::new(Arc::clone(&provider))
+        BearerAuth::builder(Arc::clone(&provider))
             .for_origin("not a url")
             .build()
             .is_err()
     );
     assert!(
-        BearerAuth::new(Arc::clone(&provider))
+        BearerAuth::builder(Arc::clone(&provider))
             .for_origin("data:text/plain,x")
             .build()
             .is_err()
     );
     assert!(
-        BearerAuth::new(Arc::clone(&provider))
+        BearerAuth::builder(Arc::clone(&provider))
             .for_origin("https://a")
             .header("bad name", "v")
             .build()
@@ -78,7 +80,7 @@ async fn building_without_an_origin_is_an_error_unless_any_is_named() {
     );
 
     let anywhere = ok_server().await;
-    let client = client_with(BearerAuth::new(provider).danger_allow_any_origin());
+    let client = client_with(BearerAuth::builder(provider).danger_allow_any_origin());
     client.get(anywhere.uri()).send().await.unwrap();
     assert_eq!(
         authorization(&requests(&anywhere).await[0]).as_deref(),
@@ -91,7 +93,7 @@ async fn the_callers_authorization_is_kept_unless_replacing_is_asked() {
     let api = ok_server().await;
     let cache = cached_issuer();
     let keep = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(api.uri())
             .header("x-api-key", "k"),
     );
@@ -101,7 +103,7 @@ async fn the_callers_authorization_is_kept_unless_replacing_is_asked() {
         .await
         .unwrap();
     let replace = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(api.uri())
             .replace_existing_authorization(true),
     );
@@ -131,7 +133,7 @@ async fn a_request_can_skip_auth_or_name_another_provider() {
     let api = ok_server().await;
     let cache = cached_issuer();
     let client = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(api.uri())
             .header("x-api-key", "k"),
     );
@@ -179,7 +181,7 @@ async fn the_api_key_and_token_never_show_in_debug_output() {
     let api = ok_server().await;
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("canary-token-71").unwrap());
-    let builder = BearerAuth::new(provider)
+    let builder = BearerAuth::builder(provider)
         .for_origin(api.uri())
         .header("x-api-key", "canary-key-93");
     let builder_text = format!("{builder:?}");
@@ -193,13 +195,13 @@ async fn the_api_key_and_token_never_show_in_debug_output() {
 async fn plain_http_to_a_remote_host_needs_a_dangerous_opt_in() {
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("t").unwrap());
-    let err = BearerAuth::new(Arc::clone(&provider))
+    let err = BearerAuth::builder(Arc::clone(&provider))
         .for_origin("http://api.example.com")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("plain http"), "{err}");
     assert!(err.hint().unwrap().contains("danger_allow_insecure_http"));
-    BearerAuth::new(Arc::clone(&provider))
+    BearerAuth::builder(Arc::clone(&provider))
         .for_origin("http://api.example.com")
         .danger_allow_insecure_http()
         .build()
@@ -209,14 +211,14 @@ async fn plain_http_to_a_remote_host_needs_a_dangerous_opt_in() {
         "http://localhost",
         "http://[::1]:9",
     ] {
-        BearerAuth::new(Arc::clone(&provider))
+        BearerAuth::builder(Arc::clone(&provider))
             .for_origin(loopback)
             .build()
             .unwrap_or_else(|e| panic!("{loopback}: {e}"));
     }
 
     // With any origin allowed, each request is checked; nothing is sent over plain http.
-    let client = client_with(BearerAuth::new(provider).danger_allow_any_origin());
+    let client = client_with(BearerAuth::builder(provider).danger_allow_any_origin());
     let err = client
         .get("http://api.example.invalid/orders")
         .send()
@@ -254,13 +256,13 @@ async fn the_plain_reqwest_extension_refuses_plain_http_elsewhere() {
 fn builder_debug_and_errors_show_no_user_info_or_query() {
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("t").unwrap());
-    let builder = BearerAuth::new(Arc::clone(&provider))
+    let builder = BearerAuth::builder(Arc::clone(&provider))
         .for_origin("https://user:canary-pw@api.example.com/v1?key=canary-q")
         .header("x-api-key", "canary-key");
     let text = format!("{builder:?}");
     assert!(!text.contains("canary"), "{text}");
     assert!(text.contains("https://api.example.com"), "{text}");
-    let err = BearerAuth::new(provider)
+    let err = BearerAuth::builder(provider)
         .for_origin("https://bad host/?key=canary-q")
         .build()
         .unwrap_err();

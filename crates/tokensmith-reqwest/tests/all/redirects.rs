@@ -30,7 +30,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let (api, elsewhere) = api_moved_elsewhere(302).await;
     let cache = cached_issuer();
     let client = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(api.uri())
             .header("x-api-key", "secret-key"),
     );
@@ -67,7 +67,7 @@ async fn a_redirect_within_the_origin_is_followed_with_the_token() {
         .await;
     let cache = cached_issuer();
     let client = client_with(
-        BearerAuth::new(provider(&cache))
+        BearerAuth::builder(provider(&cache))
             .for_origin(api.uri())
             .header("x-api-key", "k"),
     );
@@ -96,7 +96,7 @@ async fn a_users_own_client_builder_keeps_credentials_and_referer_home() {
         .await;
     let cache = cached_issuer();
     // reqwest's default builder follows any redirect and sends a Referer.
-    let client = BearerAuth::new(provider(&cache))
+    let client = BearerAuth::builder(provider(&cache))
         .for_origin(api.uri())
         .header("x-api-key", "secret-key")
         .build()

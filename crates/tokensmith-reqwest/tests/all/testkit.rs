@@ -17,7 +17,7 @@ async fn a_revoked_token_is_replaced_transparently() {
             .unwrap()
             .build();
     let shared: Arc<dyn TokenProvider> = Arc::new(provider.clone());
-    let client = client_with(BearerAuth::new(shared).for_origin(server.url()));
+    let client = client_with(BearerAuth::builder(shared).for_origin(server.url()));
     assert_eq!(
         client
             .get(server.url_of("/api/a"))

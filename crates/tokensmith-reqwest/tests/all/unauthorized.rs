@@ -30,7 +30,7 @@ async fn rejecting_first_token() -> MockServer {
 async fn a_401_invalidates_once_and_retries_once() {
     let api = rejecting_first_token().await;
     let cache = cached_issuer();
-    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider(&cache)).for_origin(api.uri()));
     let response = client.post(api.uri()).body("payload").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let seen = requests(&api).await;
@@ -45,7 +45,7 @@ async fn a_401_invalidates_once_and_retries_once() {
 async fn a_hundred_concurrent_401s_cause_one_refetch() {
     let api = rejecting_first_token().await;
     let cache = cached_issuer();
-    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider(&cache)).for_origin(api.uri()));
     // Warm the cache with token-1 so every request below goes out with it.
     assert!(cache.token().await.is_ok());
     let tasks: Vec<_> = (0..100)
@@ -74,7 +74,7 @@ async fn a_second_401_is_returned_not_retried() {
         .mount(&api)
         .await;
     let cache = cached_issuer();
-    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider(&cache)).for_origin(api.uri()));
     let response = client.get(api.uri()).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(requests(&api).await.len(), 2);
@@ -85,7 +85,7 @@ async fn a_second_401_is_returned_not_retried() {
 async fn a_body_that_cannot_be_replayed_is_not_retried() {
     let api = rejecting_first_token().await;
     let cache = cached_issuer();
-    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider(&cache)).for_origin(api.uri()));
     let streaming = reqwest::Body::wrap(String::from("streamed payload"));
     let response = client.post(api.uri()).body(streaming).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
@@ -106,7 +106,7 @@ async fn a_static_token_is_not_retried_after_401() {
         .await;
     let provider: Arc<dyn tokensmith_core::TokenProvider> =
         Arc::new(StaticToken::bearer("fixed").unwrap());
-    let client = client_with(BearerAuth::new(provider).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider).for_origin(api.uri()));
     assert_eq!(
         client
             .get(api.uri())
@@ -132,7 +132,7 @@ async fn a_server_that_refuses_every_token_costs_a_bounded_number_of_fetches() {
         .mount(&api)
         .await;
     let cache = cached_issuer();
-    let client = client_with(BearerAuth::new(provider(&cache)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(provider(&cache)).for_origin(api.uri()));
     let mut unauthorized = 0;
     for _ in 0..10 {
         match client.get(api.uri()).send().await {
@@ -161,7 +161,7 @@ async fn a_mock_with_only_expect_token_works_behind_the_middleware() {
     mock.expect_token()
         .times(2)
         .returning(|| tokensmith_core::AccessToken::bearer("mocked"));
-    let client = client_with(BearerAuth::new(Arc::new(mock)).for_origin(api.uri()));
+    let client = client_with(BearerAuth::builder(Arc::new(mock)).for_origin(api.uri()));
     for _ in 0..2 {
         client.get(api.uri()).send().await.unwrap();
     }
