@@ -43,7 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The classic mistake, made on purpose: the `eu` token sent to the `na` API.
     let mixed = AirVantageClient::builder(na.url().parse::<Region>()?)
-        .build_with_provider(client.provider())?;
+        .provider(client.provider())
+        .build()?;
     if let Err(err) = mixed.systems(&SystemsQuery::new()).await {
         println!("eu token against na: {err}");
     }

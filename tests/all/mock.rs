@@ -1,19 +1,17 @@
 //! `MockTokenProvider` where users put it: behind the middleware of each vendor client, with
 //! no expectation but `expect_token`.
 
-use std::sync::Arc;
-
 use tokensmith::airvantage::{AirVantageClient, Region};
 use tokensmith::avionte::{AvionteClient, Tenant};
 use tokensmith::{AccessToken, MockTokenProvider};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn mock_issuing(token: &'static str) -> Arc<MockTokenProvider> {
+fn mock_issuing(token: &'static str) -> MockTokenProvider {
     let mut mock = MockTokenProvider::new();
     mock.expect_token()
         .returning(move || AccessToken::bearer(token));
-    Arc::new(mock)
+    mock
 }
 
 #[tokio::test]
@@ -39,7 +37,8 @@ async fn a_mock_with_only_expect_token_drives_the_vendor_clients() {
     let avionte = AvionteClient::builder()
         .api_key("key-1")
         .base_url(api.uri())
-        .build_with_provider(mock_issuing("mocked-avionte"))
+        .provider(mock_issuing("mocked-avionte"))
+        .build()
         .unwrap();
     let talent = avionte
         .tenant(Tenant::front_office_id("42"))
@@ -50,7 +49,8 @@ async fn a_mock_with_only_expect_token_drives_the_vendor_clients() {
 
     let region: Region = api.uri().parse().unwrap();
     let airvantage = AirVantageClient::builder(region)
-        .build_with_provider(mock_issuing("mocked-airvantage"))
+        .provider(mock_issuing("mocked-airvantage"))
+        .build()
         .unwrap();
     assert_eq!(airvantage.current_user().await.unwrap().uid, "u-1");
 }

@@ -3,33 +3,33 @@
 use std::fmt;
 use std::sync::Arc;
 
+use reqwest::Method;
 use reqwest::header::ACCEPT;
-use reqwest_middleware::ClientWithMiddleware;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use tokensmith_core::{Error, ExposeSecret, TokenProvider, scrub_excerpt};
+use tokensmith_core::internal::shared_provider;
+use tokensmith_core::{Error, ExposeSecret, TokenProvider};
 use tokensmith_oauth2::{
-    AuthorizationCode, BodyError, ClientAuth, ClientSecret, Password, RefreshTokenGrant,
-    TokenEndpoint, TokenResponse, UserPassword, read_limited,
+    AuthorizationCode, ClientAuth, ClientSecret, Password, RefreshTokenGrant, TokenEndpoint,
+    TokenResponse, UserPassword,
 };
-use tokensmith_reqwest::{BearerAuth, auth_error};
-use url::Url;
+use tokensmith_reqwest::api::{ApiClient, ApiError};
 
-use crate::error::hint_for;
-use crate::{AirVantageError, ApiError, Page, Region, System, SystemsQuery, User};
-
-/// The most `errorParameters` an error keeps.
-const MAX_ERROR_PARAMETERS: usize = 8;
-
-/// Largest API answer read.
-const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+use crate::error::AirVantageApi;
+use crate::{AirVantageError, Page, Region, System, SystemsQuery, User};
 
 /// Token endpoint path on every region.
-const TOKEN_PATH: &str = "api/oauth/token";
+pub const TOKEN_PATH: &str = "api/oauth/token";
 /// Authorization endpoint path.
-const AUTHORIZE_PATH: &str = "api/oauth/authorize";
+pub const AUTHORIZE_PATH: &str = "api/oauth/authorize";
 /// Logout path (`?access_token=…`).
-const EXPIRE_PATH: &str = "api/oauth/expire";
+pub const EXPIRE_PATH: &str = "api/oauth/expire";
+
+/// How the client gets its tokens.
+enum SignIn {
+    Password(String, UserPassword),
+    Tokens(Box<TokenResponse>),
+    Provider(Arc<dyn TokenProvider>),
+}
 
 /// Configures an [`AirVantageClient`]: region, API client, and how the user signs in.
 pub struct AirVantageBuilder {
@@ -37,7 +37,7 @@ pub struct AirVantageBuilder {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
     auth: ClientAuth,
-    user: Option<(String, UserPassword)>,
+    sign_in: Option<SignIn>,
     company: Option<String>,
     http: Option<reqwest::ClientBuilder>,
 }
@@ -59,14 +59,32 @@ impl AirVantageBuilder {
         self
     }
 
-    /// Signs in as this user with the password grant (the usual choice for server-side code).
+    /// Signs in as this user with the password grant (the usual choice for server-side code),
+    /// refreshing with the refresh token it gets and falling back to the password when that
+    /// is refused.
     #[must_use]
     pub fn password(
         mut self,
         username: impl Into<String>,
         password: impl Into<UserPassword>,
     ) -> Self {
-        self.user = Some((username.into(), password.into()));
+        self.sign_in = Some(SignIn::Password(username.into(), password.into()));
+        self
+    }
+
+    /// Continues from an authorization code flow's tokens (see
+    /// [`authorization_code`](Self::authorization_code)), refreshing with their refresh token.
+    #[must_use]
+    pub fn tokens(mut self, tokens: TokenResponse) -> Self {
+        self.sign_in = Some(SignIn::Tokens(Box::new(tokens)));
+        self
+    }
+
+    /// Takes tokens from `provider` (another client's, for the same region; a `StaticToken`
+    /// or a mock in a unit test): no API client or user needed.
+    #[must_use]
+    pub fn provider(mut self, provider: impl TokenProvider + 'static) -> Self {
+        self.sign_in = Some(SignIn::Provider(shared_provider(provider)));
         self
     }
 
@@ -93,7 +111,7 @@ impl AirVantageBuilder {
             return Err(Error::config("no AirVantage API client")
                 .with_hint("set `.client(id, secret)` with the API client created in AirVantage"));
         };
-        TokenEndpoint::builder(join(&self.region, TOKEN_PATH)?)
+        TokenEndpoint::builder(self.region.base_url().join(TOKEN_PATH)?)
             .client_id(id.clone())
             .client_secret(secret.clone())
             .auth(self.auth)
@@ -101,76 +119,68 @@ impl AirVantageBuilder {
     }
 
     /// The authorization code flow at the region's authorization endpoint. AirVantage wants
-    /// the same `redirect_uri` again at the exchange, which the flow guarantees.
+    /// the same `redirect_uri` again at the exchange, which the flow guarantees. Finish with
+    /// [`tokens`](Self::tokens) and [`build`](Self::build).
     pub fn authorization_code(
         &self,
         redirect_uri: impl Into<String>,
     ) -> Result<AuthorizationCode, Error> {
         AuthorizationCode::new(
             self.token_endpoint()?,
-            join(&self.region, AUTHORIZE_PATH)?,
+            self.region.base_url().join(AUTHORIZE_PATH)?.as_str(),
             redirect_uri,
         )
     }
 
-    /// A client that signs in with the password grant (refreshing with the refresh token it
-    /// gets, falling back to the password when that is refused).
+    /// Checks the settings and builds the client.
     pub fn build(self) -> Result<AirVantageClient, Error> {
-        let Some((username, password)) = self.user.clone() else {
-            return Err(Error::config("no AirVantage user to sign in as").with_hint(
-                "set `.password(username, password)`, or run `.authorization_code(..)` and \
-                 finish with `.build_with_tokens(..)`",
-            ));
+        let provider: Arc<dyn TokenProvider> = match self.sign_in {
+            Some(SignIn::Provider(ref provider)) => Arc::clone(provider),
+            Some(SignIn::Password(ref username, ref password)) => Arc::new(
+                Password::new(self.token_endpoint()?, username.clone(), password.clone()).build(),
+            ),
+            Some(SignIn::Tokens(ref tokens)) => Arc::new(
+                RefreshTokenGrant::from_response(self.token_endpoint()?, (**tokens).clone())?
+                    .build(),
+            ),
+            None => {
+                return Err(Error::config("no AirVantage user to sign in as").with_hint(
+                    "set `.password(username, password)`, or run `.authorization_code(..)` and \
+                     continue with `.tokens(..)`",
+                ));
+            }
         };
-        let provider = Password::new(self.token_endpoint()?, username, password).build();
-        self.build_with_provider(Arc::new(provider))
-    }
-
-    /// A client that continues from an authorization code flow's tokens.
-    pub fn build_with_tokens(self, tokens: TokenResponse) -> Result<AirVantageClient, Error> {
-        let provider = RefreshTokenGrant::from_response(self.token_endpoint()?, tokens)?.build();
-        self.build_with_provider(Arc::new(provider))
-    }
-
-    /// A client over any token provider (one must be for this region).
-    pub fn build_with_provider(
-        self,
-        provider: Arc<dyn TokenProvider>,
-    ) -> Result<AirVantageClient, Error> {
-        let base = self.region.base_url();
-        let http = BearerAuth::new(Arc::clone(&provider))
-            .for_origin(base.as_str())
-            .build()?
-            .into_client(self.http)?;
+        let mut api = ApiClient::builder(self.region.base_url().to_string(), provider).vendor(
+            AirVantageApi {
+                region: self.region.clone(),
+                company: self.company.clone(),
+            },
+        );
+        if let Some(http) = self.http {
+            api = api.http_client(http);
+        }
         Ok(AirVantageClient {
             region: self.region,
-            base,
             company: self.company,
-            plain: http.as_ref().clone(),
-            http,
-            provider,
+            api: api.build()?,
         })
     }
 }
 
 impl fmt::Debug for AirVantageBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let user = match &self.sign_in {
+            Some(SignIn::Password(name, _)) => Some(name.as_str()),
+            _ => None,
+        };
         f.debug_struct("AirVantageBuilder")
             .field("region", &self.region)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field("user", &self.user.as_ref().map(|(name, _)| name))
+            .field("user", &user)
             .field("company", &self.company)
             .finish_non_exhaustive()
     }
-}
-
-fn join(region: &Region, path: &str) -> Result<String, Error> {
-    region
-        .base_url()
-        .join(path)
-        .map(String::from)
-        .map_err(|e| Error::config(format!("AirVantage base URL cannot take `{path}`: {e}")))
 }
 
 /// An AirVantage API client bound to one region: its token provider and its API calls use the
@@ -190,11 +200,8 @@ fn join(region: &Region, path: &str) -> Result<String, Error> {
 #[derive(Clone)]
 pub struct AirVantageClient {
     region: Region,
-    base: Url,
     company: Option<String>,
-    http: ClientWithMiddleware,
-    plain: reqwest::Client,
-    provider: Arc<dyn TokenProvider>,
+    api: ApiClient<AirVantageApi>,
 }
 
 impl AirVantageClient {
@@ -205,7 +212,7 @@ impl AirVantageClient {
             client_id: None,
             client_secret: None,
             auth: ClientAuth::RequestBody,
-            user: None,
+            sign_in: None,
             company: None,
             http: None,
         }
@@ -218,7 +225,7 @@ impl AirVantageClient {
 
     /// The token provider (for other clients of the same region).
     pub fn provider(&self) -> Arc<dyn TokenProvider> {
-        Arc::clone(&self.provider)
+        self.api.provider()
     }
 
     /// `GET /api/v1/systems`: a page of systems.
@@ -244,105 +251,41 @@ impl AirVantageClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, AirVantageError> {
-        let mut url = self
-            .base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| AirVantageError::Decode(format!("bad API path `{path}`: {e}")))?;
-        let company = self.company.as_deref().map(|c| ("company", c.to_owned()));
-        let pairs: Vec<_> = query.iter().cloned().chain(company).collect();
-        if !pairs.is_empty() {
-            url.query_pairs_mut().extend_pairs(pairs);
-        }
-        let response = self
-            .http
-            .get(url)
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| match auth_error(&e) {
-                Some(auth) => AirVantageError::Auth(auth.clone()),
-                None => AirVantageError::Transport(e),
-            })?;
-        let status = response.status();
-        let body = read_limited(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(|e| match e {
-                BodyError::Transport(e) => AirVantageError::Transport(e.into()),
-                _ => AirVantageError::Decode(format!(
-                    "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-                )),
-            })?;
-        if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map_err(|e| AirVantageError::Decode(e.to_string()));
-        }
-        Err(self.api_error(status, &body))
-    }
-
-    fn api_error(&self, status: reqwest::StatusCode, body: &[u8]) -> AirVantageError {
-        let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        let code = parsed
-            .as_ref()
-            .and_then(|v| v.get("error"))
-            .and_then(Value::as_str);
-        let Some(code) = code else {
-            return AirVantageError::Unexpected {
-                status,
-                excerpt: scrub_excerpt(body, &[]),
-            };
-        };
-        let parameters: Vec<String> = parsed
-            .as_ref()
-            .and_then(|v| v.get("errorParameters"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                // Parameters echo request data: scrubbed, and only the first few, each bounded.
-                a.iter()
-                    .take(MAX_ERROR_PARAMETERS)
-                    .map(|p| {
-                        let text = p.as_str().map_or_else(|| p.to_string(), str::to_owned);
-                        scrub_excerpt(text.as_bytes(), &[])
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let hint = hint_for(code, &parameters, &self.region, self.company.as_deref());
-        AirVantageError::Api(Box::new(ApiError {
-            status,
-            code: scrub_excerpt(code.as_bytes(), &[]),
-            parameters,
-            hint,
-        }))
+        let company = self.company.as_deref().map(|c| ("company", c));
+        let pairs: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(company)
+            .collect();
+        let request = self.api.request_with_query(Method::GET, path, &pairs)?;
+        self.api.send_json(request).await
     }
 
     /// Revokes the current token (`GET /api/oauth/expire`), for a clean shutdown. Does nothing
     /// when no token is held.
     pub async fn logout(&self) -> Result<(), AirVantageError> {
-        let Some(token) = self.provider.current() else {
+        let provider = self.api.provider();
+        let Some(token) = provider.current() else {
             return Ok(());
         };
         let mut url = self
-            .base
+            .api
+            .base()
             .join(EXPIRE_PATH)
-            .map_err(|e| AirVantageError::Decode(e.to_string()))?;
+            .map_err(|e| ApiError::invalid_request("AirVantage", e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("access_token", token.secret().expose_secret());
-        // The URL carries the token: errors drop it.
-        let response = self
-            .plain
+        // The token travels in the URL, not in a header: the request skips the middleware's
+        // token; errors show the URL without its query.
+        let request = self
+            .api
+            .http()
             .get(url)
             .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| AirVantageError::Transport(e.without_url().into()))?;
-        let status = response.status();
-        let body = read_limited(response, 64 * 1024).await.unwrap_or_default();
-        self.provider.invalidate(&token);
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(self.api_error(status, &body))
-        }
+            .with_extension(tokensmith_reqwest::RequestAuth::Skip);
+        let answer = self.api.send(request).await;
+        provider.invalidate(&token);
+        answer.map(drop)
     }
 }
 

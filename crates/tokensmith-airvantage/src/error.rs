@@ -1,83 +1,88 @@
-//! What can go wrong calling AirVantage.
+//! What can go wrong calling AirVantage: its error shape
+//! (`{"error": "<dotted.code>", "errorParameters": […]}`) and the hints for its codes.
+
+use std::fmt;
 
 use reqwest::StatusCode;
+use serde_json::Value;
+use tokensmith_core::internal::scrub_excerpt;
+use tokensmith_reqwest::api::{ApiError, ApiVendor};
 
 use crate::Region;
 
-/// An error from an AirVantage call.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AirVantageError {
-    /// No token could be had (the token endpoint refused, or could not be reached).
-    #[error("{0}")]
-    Auth(#[source] tokensmith_core::Error),
-    /// AirVantage answered with an error of its own (`{"error": "…", "errorParameters": […]}`).
-    #[error("{0}")]
-    Api(Box<ApiError>),
-    /// An answer that is not AirVantage's error shape (a gateway page, say).
-    #[error("AirVantage answered HTTP {status}: {excerpt:?}")]
-    Unexpected {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The start of the body, with anything secret-looking masked.
-        excerpt: String,
-    },
-    /// The request did not get an answer.
-    #[error("could not reach AirVantage: {0}")]
-    Transport(#[source] reqwest_middleware::Error),
-    /// The answer could not be read as the expected type.
-    #[error("could not read AirVantage's answer: {0}")]
-    Decode(String),
-}
+/// The most `errorParameters` an error keeps.
+const MAX_ERROR_PARAMETERS: usize = 8;
 
-impl AirVantageError {
-    /// A sentence naming the likely cause, when one is known.
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            Self::Auth(e) => e.hint(),
-            Self::Api(e) => e.hint.as_deref(),
-            _ => None,
-        }
-    }
+/// An error from an AirVantage call: [`kind`](ApiError::kind), [`status`](ApiError::status),
+/// AirVantage's code and parameters as the [`payload`](ApiError::payload) when it answered in
+/// its error shape (a scrubbed [`excerpt`](ApiError::excerpt) when not, a gateway page, say),
+/// and a [`hint`](ApiError::hint).
+pub type AirVantageError = ApiError<ErrorPayload>;
 
-    /// The API error, if AirVantage answered with one.
-    pub fn api(&self) -> Option<&ApiError> {
-        match self {
-            Self::Api(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// An AirVantage API error: HTTP status, dotted code and parameters.
+/// AirVantage's error answer: a dotted code and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ApiError {
-    /// The HTTP status (400, 403, 404, …).
-    pub status: StatusCode,
-    /// The code, such as `context.unknown` or `missing.rights`.
+pub struct ErrorPayload {
+    /// The code, such as `context.unknown` or `missing.rights` (scrubbed, bounded).
     pub code: String,
-    /// `errorParameters`.
+    /// `errorParameters`: the first few, each scrubbed and bounded (they echo request data).
     pub parameters: Vec<String>,
-    /// The likely cause, in our words.
-    pub hint: Option<String>,
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "AirVantage answered HTTP {} `{}`",
-            self.status.as_u16(),
-            self.code
-        )?;
+impl fmt::Display for ErrorPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`", self.code)?;
         if !self.parameters.is_empty() {
             write!(f, " {:?}", self.parameters)?;
         }
-        if let Some(hint) = &self.hint {
-            write!(f, " (hint: {hint})")?;
-        }
         Ok(())
+    }
+}
+
+/// AirVantage's error reader, knowing where the client is pointed (for the hints).
+#[derive(Debug, Clone)]
+pub(crate) struct AirVantageApi {
+    pub(crate) region: Region,
+    pub(crate) company: Option<String>,
+}
+
+impl ApiVendor for AirVantageApi {
+    type Payload = ErrorPayload;
+
+    fn name(&self) -> &'static str {
+        "AirVantage"
+    }
+
+    fn payload(&self, _: StatusCode, body: &[u8]) -> Option<ErrorPayload> {
+        let parsed: Value = serde_json::from_slice(body).ok()?;
+        let code = parsed.get("error")?.as_str()?;
+        let parameters = parsed
+            .get("errorParameters")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .take(MAX_ERROR_PARAMETERS)
+                    .map(|p| {
+                        let text = p.as_str().map_or_else(|| p.to_string(), str::to_owned);
+                        scrub_excerpt(text.as_bytes(), &[])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(ErrorPayload {
+            code: scrub_excerpt(code.as_bytes(), &[]),
+            parameters,
+        })
+    }
+
+    fn hint(&self, _: StatusCode, payload: Option<&ErrorPayload>) -> Option<String> {
+        let payload = payload?;
+        hint_for(
+            &payload.code,
+            &payload.parameters,
+            &self.region,
+            self.company.as_deref(),
+        )
     }
 }
 

@@ -30,9 +30,9 @@ mod error;
 mod region;
 mod types;
 
-pub use tokensmith_oauth2;
-
-pub use crate::client::{AirVantageBuilder, AirVantageClient};
-pub use crate::error::{AirVantageError, ApiError};
+pub use crate::client::{
+    AUTHORIZE_PATH, AirVantageBuilder, AirVantageClient, EXPIRE_PATH, TOKEN_PATH,
+};
+pub use crate::error::{AirVantageError, ErrorPayload};
 pub use crate::region::Region;
 pub use crate::types::{CompanyRef, Page, System, SystemsQuery, User};

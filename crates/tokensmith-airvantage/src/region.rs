@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use tokensmith_core::Error;
-use url::Url;
+use tokensmith_reqwest::api::BaseUrl;
 
 /// The AirVantage data centre an account lives in. Chosen once; tokens and API calls both go
 /// there, so a token from one region is never sent to the other.
@@ -13,7 +13,10 @@ use url::Url;
 /// use tokensmith_airvantage::Region;
 ///
 /// let region: Region = "eu".parse()?;
-/// assert_eq!(region.base_url().as_str(), "https://eu.airvantage.net/");
+/// assert_eq!(region.base_url().to_string(), "https://eu.airvantage.net/");
+/// // A custom base URL keeps its path prefix.
+/// let custom: Region = "https://av.example.com/airvantage".parse()?;
+/// assert_eq!(custom.base_url().join("api/oauth/token")?.as_str(), "https://av.example.com/airvantage/api/oauth/token");
 /// assert!("mars".parse::<Region>().unwrap_err().to_string().contains("`na`, `eu`"));
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
@@ -24,16 +27,16 @@ pub enum Region {
     Na,
     /// Europe: `https://eu.airvantage.net`.
     Eu,
-    /// Another data centre, or a test server.
-    Custom(Url),
+    /// Another data centre, or a test server (its path prefix is kept).
+    Custom(BaseUrl),
 }
 
 impl Region {
     /// The base URL of the region.
-    pub fn base_url(&self) -> Url {
+    pub fn base_url(&self) -> BaseUrl {
         match self {
-            Self::Na => Url::parse("https://na.airvantage.net/").expect("static URL"),
-            Self::Eu => Url::parse("https://eu.airvantage.net/").expect("static URL"),
+            Self::Na => "https://na.airvantage.net/".parse().expect("static URL"),
+            Self::Eu => "https://eu.airvantage.net/".parse().expect("static URL"),
             Self::Custom(url) => url.clone(),
         }
     }
@@ -48,20 +51,13 @@ impl Region {
     }
 }
 
-/// A custom base URL is shown without user info, query or fragment, which may hold secrets.
+/// A custom base URL has no user info or query (they are refused), so it is shown whole.
 impl fmt::Display for Region {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Na => f.write_str("na"),
             Self::Eu => f.write_str("eu"),
-            Self::Custom(url) => {
-                let mut shown = url.clone();
-                let _ = shown.set_username("");
-                let _ = shown.set_password(None);
-                shown.set_query(None);
-                shown.set_fragment(None);
-                write!(f, "{shown}")
-            }
+            Self::Custom(url) => write!(f, "{url}"),
         }
     }
 }
@@ -89,13 +85,7 @@ impl FromStr for Region {
             return Ok(Self::Eu);
         }
         if text.starts_with("http://") || text.starts_with("https://") {
-            let mut url = Url::parse(text)
-                .map_err(|e| Error::config(format!("the AirVantage base URL is not a URL: {e}")))?;
-            if !url.path().ends_with('/') {
-                let path = format!("{}/", url.path());
-                url.set_path(&path);
-            }
-            return Ok(Self::Custom(url));
+            return Ok(Self::Custom(BaseUrl::parse(text)?));
         }
         Err(Error::config(format!(
             "unknown AirVantage region `{text}`: use `na`, `eu`, or a base URL such as https://na.airvantage.net"
@@ -108,17 +98,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_custom_base_url_is_shown_without_credentials_or_query() {
-        let region: Region = "https://user:canary-pw@av.example.com/base?key=canary-q"
-            .parse()
-            .unwrap();
-        for text in [format!("{region}"), format!("{region:?}")] {
-            assert!(!text.contains("canary"), "{text}");
-            assert!(text.contains("av.example.com/base/"), "{text}");
+    fn a_custom_base_url_keeps_its_prefix_and_refuses_credentials_or_query() {
+        let region: Region = "https://av.example.com/base#top".parse().unwrap();
+        assert_eq!(
+            format!("{region} {region:?}"),
+            "https://av.example.com/base/ Custom(https://av.example.com/base/)"
+        );
+        for text in [
+            "https://user:canary-pw@av.example.com/base",
+            "https://av.example.com/base?key=canary-q",
+            "https://bad host/?key=canary-k",
+        ] {
+            let err = text.parse::<Region>().unwrap_err();
+            assert!(!err.to_string().contains("canary"), "{err}");
         }
-        let err = "https://bad host/?key=canary-k"
-            .parse::<Region>()
-            .unwrap_err();
-        assert!(!err.to_string().contains("canary"), "{err}");
     }
 }

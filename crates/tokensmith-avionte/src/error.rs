@@ -1,58 +1,32 @@
 //! What can go wrong calling Avionté. Its error bodies are not documented, so they stay
-//! opaque: status and a scrubbed excerpt.
+//! opaque: status and a scrubbed excerpt, with a hint per documented status.
 
 use reqwest::StatusCode;
+use tokensmith_oauth2::{HintContext, TokenVendor};
+use tokensmith_reqwest::api::{ApiError, ApiVendor, NoPayload};
 
-/// An error from an Avionté call.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AvionteError {
-    /// No token could be had.
-    #[error("{0}")]
-    Auth(#[source] tokensmith_core::Error),
-    /// Avionté answered with an error status.
-    #[error("Avionté answered HTTP {}: {excerpt:?}{}", status.as_u16(), hint.as_deref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
-    Api {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The start of the body, with anything secret-looking masked.
-        excerpt: String,
-        /// The likely cause, when known.
-        hint: Option<String>,
-    },
-    /// The request did not get an answer.
-    #[error("could not reach Avionté: {0}")]
-    Transport(#[source] reqwest_middleware::Error),
-    /// The answer could not be read as the expected type.
-    #[error("could not read Avionté's answer: {0}")]
-    Decode(String),
-    /// The call was refused before sending (a page size above 100, say).
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
-}
+/// An error from an Avionté call: [`kind`](ApiError::kind), [`status`](ApiError::status), a
+/// scrubbed [`excerpt`](ApiError::excerpt) and a [`hint`](ApiError::hint).
+pub type AvionteError = ApiError<NoPayload>;
 
-impl AvionteError {
-    /// A sentence naming the likely cause, when one is known.
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            Self::Auth(e) => e.hint(),
-            Self::Api { hint, .. } => hint.as_deref(),
-            _ => None,
-        }
+/// Avionté's API errors: opaque bodies, hints by status.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AvionteApi;
+
+impl ApiVendor for AvionteApi {
+    type Payload = NoPayload;
+
+    fn name(&self) -> &'static str {
+        "Avionté"
     }
 
-    /// The HTTP status of an error answer.
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Self::Api { status, .. } => Some(*status),
-            Self::Auth(e) => e.status(),
-            _ => None,
-        }
+    fn hint(&self, status: StatusCode, _: Option<&NoPayload>) -> Option<String> {
+        api_hint(status).map(str::to_owned)
     }
 }
 
 /// The likely cause of an API error status, per Avionté's documented statuses.
-pub(crate) fn api_hint(status: StatusCode) -> Option<&'static str> {
+fn api_hint(status: StatusCode) -> Option<&'static str> {
     Some(match status.as_u16() {
         400 => {
             "Avionté refused the request: check the tenant header (FrontOfficeTenantId or Tenant) and the parameters"
@@ -75,12 +49,15 @@ pub(crate) fn api_hint(status: StatusCode) -> Option<&'static str> {
     })
 }
 
-/// The hint for a failed token request: Avionté's gateway answers 403 for a bad API key.
-pub(crate) fn token_hint(error: &tokensmith_core::Error) -> Option<&'static str> {
-    match error.status().map(|s| s.as_u16()) {
-        Some(403) => {
-            Some("Avionté's gateway refused the token request: the x-api-key is missing or wrong")
-        }
-        _ => None,
+/// Avionté's token endpoint: its gateway answers 403 for a missing or wrong API key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AvionteToken;
+
+impl TokenVendor for AvionteToken {
+    fn hint(&self, error: &tokensmith_core::Error, _: &HintContext<'_>) -> Option<String> {
+        (error.status() == Some(StatusCode::FORBIDDEN)).then(|| {
+            "Avionté's gateway refused the token request: the x-api-key is missing or wrong"
+                .to_owned()
+        })
     }
 }

@@ -29,11 +29,9 @@ mod client;
 mod error;
 mod types;
 
-pub use tokensmith_oauth2;
-
 pub use crate::client::{
     API_KEY_HEADER, ApiKey, AvionteBuilder, AvionteClient, DEFAULT_BASE_URL, DEFAULT_SCOPE,
-    MAX_PAGE_SIZE, RateLimitRetry, TenantClient,
+    MAX_PAGE_SIZE, TOKEN_PATH, TenantClient, documented_retry,
 };
 pub use crate::error::AvionteError;
 pub use crate::types::{Talent, Tenant};

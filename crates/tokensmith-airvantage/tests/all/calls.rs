@@ -32,7 +32,7 @@ async fn systems_paging_fields_one_system_and_the_current_user() {
     let system = client.system("sys-003").await.unwrap();
     assert_eq!(system.name.as_deref(), Some("Cold store"));
     let err = client.system("nope").await.unwrap_err();
-    assert_eq!(err.api().unwrap().code, "system.not.found");
+    assert_eq!(err.payload().unwrap().code, "system.not.found");
     let user = client.current_user().await.unwrap();
     assert_eq!(user.company.unwrap().uid, "company-1");
 }
@@ -46,7 +46,7 @@ async fn company_and_rights_errors_carry_hints() {
         .build()
         .unwrap();
     let err = client.systems(&SystemsQuery::new()).await.unwrap_err();
-    assert_eq!(err.api().unwrap().code, "context.unknown");
+    assert_eq!(err.payload().unwrap().code, "context.unknown");
     assert!(
         err.hint()
             .unwrap()
@@ -67,7 +67,7 @@ async fn company_and_rights_errors_carry_hints() {
         .systems(&SystemsQuery::new())
         .await
         .unwrap_err();
-    assert_eq!(err.api().unwrap().status.as_u16(), 403);
+    assert_eq!(err.status().unwrap().as_u16(), 403);
     assert!(
         err.hint().unwrap().contains("`entities.systems.view`"),
         "{err}"

@@ -27,12 +27,13 @@ async fn a_token_from_eu_is_refused_by_na_with_the_region_hint() {
     // to prevent, made on purpose.
     let mixed = AirVantageClient::builder(region_of(&na))
         .company("company-1")
-        .build_with_provider(eu_client.provider())
+        .provider(eu_client.provider())
+        .build()
         .unwrap();
     let err = mixed.systems(&SystemsQuery::new()).await.unwrap_err();
-    let api = err.api().unwrap();
+    let api = err.payload().unwrap();
     assert_eq!(
-        (api.status.as_u16(), api.code.as_str()),
+        (err.status().unwrap().as_u16(), api.code.as_str()),
         (400, "context.unknown")
     );
     let hint = err.hint().unwrap();

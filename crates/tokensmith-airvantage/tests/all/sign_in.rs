@@ -106,7 +106,7 @@ async fn the_code_flow_uses_the_same_region() {
     let answer = browser.get(pending.url().clone()).send().await.unwrap();
     let callback = answer.headers()["location"].to_str().unwrap().to_owned();
     let tokens = pending.finish_url(&callback).await.unwrap();
-    let client = builder(&server).build_with_tokens(tokens).unwrap();
+    let client = builder(&server).tokens(tokens).build().unwrap();
     assert_eq!(client.current_user().await.unwrap().uid, "user-1");
     let exchange = &server.requests_to(Endpoint::Token)[0];
     assert!(exchange.has_form_key("redirect_uri") && exchange.has_form_key("code_verifier"));

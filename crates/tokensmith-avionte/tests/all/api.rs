@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use tokensmith_avionte::{AvionteError, RateLimitRetry, Tenant};
+use tokensmith_avionte::{Tenant, documented_retry};
+use tokensmith_core::Backoff;
+use tokensmith_reqwest::api::{ApiErrorKind, Retry};
 use tokensmith_testkit::{DEFAULT_API_KEY, Endpoint, Fault, Target, TestServer, TraceCapture};
 
 use crate::{avionte, builder};
@@ -71,7 +73,7 @@ async fn page_sizes_over_100_are_refused_before_sending() {
         .talent_ids(1, 101)
         .await
         .unwrap_err();
-    assert!(matches!(err, AvionteError::InvalidRequest(_)), "{err}");
+    assert_eq!(err.kind(), ApiErrorKind::InvalidRequest, "{err}");
     assert_eq!(server.counters().api_requests, 0);
     let err = client
         .tenant(Tenant::front_office_id("1"))
@@ -84,17 +86,22 @@ async fn page_sizes_over_100_are_refused_before_sending() {
 /// Avionté's documented schedule (5 s, 10 s, doubling, five tries), its delays scaled down a
 /// hundredfold so that it runs on real time against a real socket; the cap on delays (and on
 /// `Retry-After`) only tenfold, so that a 1 s `Retry-After` is honoured whole.
-fn scaled_retry() -> RateLimitRetry {
-    let documented = RateLimitRetry::default();
-    assert_eq!(
-        (documented.tries, documented.first_delay),
-        (5, Duration::from_secs(5))
-    );
-    RateLimitRetry {
-        tries: documented.tries,
-        first_delay: documented.first_delay / 100,
-        max_delay: documented.max_delay / 10,
-    }
+fn scaled_retry() -> Retry {
+    let documented = Retry::on_rate_limit()
+        .tries(5)
+        .backoff(Backoff::new(
+            Duration::from_secs(5),
+            Duration::from_secs(80),
+        ))
+        .max_retry_after(Duration::from_secs(80));
+    assert_eq!(documented_retry(), documented);
+    Retry::on_rate_limit()
+        .tries(5)
+        .backoff(Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(800),
+        ))
+        .max_retry_after(Duration::from_secs(8))
 }
 
 #[tokio::test]
@@ -127,10 +134,7 @@ async fn rate_limited_calls_back_off_doubling() {
 
     server.fail_next(Target::Api, 10, status_429());
     let limited = builder(&server)
-        .retry_on_rate_limit(RateLimitRetry {
-            tries: 3,
-            ..scaled_retry()
-        })
+        .retry_on_rate_limit(scaled_retry().tries(3))
         .build()
         .unwrap();
     let before = server.counters().api_requests;
