@@ -15,7 +15,7 @@ use std::env;
 
 use serde_json::json;
 use tokensmith::Error;
-use tokensmith::oauth2::BasicClient;
+use tokensmith::basic::BasicClient;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

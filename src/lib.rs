@@ -7,8 +7,8 @@
 
 pub use tokensmith_core::*;
 
-/// The OAuth 2.0 token endpoint client: grants, client authentication, the Basic-client
-/// adapter (the `tokensmith-oauth2` crate).
+/// The OAuth 2.0 token endpoint client: grants, client authentication, vendor hooks (the
+/// `tokensmith-oauth2` crate).
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use tokensmith_oauth2 as oauth2;
@@ -27,6 +27,12 @@ pub use tokensmith_airvantage as airvantage;
 #[cfg(feature = "avionte")]
 #[cfg_attr(docsrs, doc(cfg(feature = "avionte")))]
 pub use tokensmith_avionte as avionte;
+
+/// The generic Basic-client adapter: `{host}/oauth/token` with HTTP Basic, its error shapes
+/// (the `tokensmith-basic` crate).
+#[cfg(feature = "basic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "basic")))]
+pub use tokensmith_basic as basic;
 
 /// The embedded authorization server for tests and examples (the `tokensmith-testkit` crate).
 #[cfg(feature = "testkit")]

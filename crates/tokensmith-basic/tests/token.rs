@@ -1,14 +1,23 @@
-//! The generic Basic-client vendor (Deyel style) end to end.
+//! The generic Basic-client vendor (Deyel style) end to end, against a server on 127.0.0.1.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
+use tokensmith_basic::BasicClient;
 use tokensmith_core::{ErrorCode, ExposeSecret, TokenSource};
-use tokensmith_oauth2::BasicClient;
 use wiremock::matchers::{body_string_contains, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::requests;
+async fn requests(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap_or_default()
+}
+
+fn grant_type(request: &Request) -> String {
+    url::form_urlencoded::parse(&request.body)
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
 
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
 
@@ -57,6 +66,99 @@ async fn non_standard_errors_are_understood() {
     assert_eq!(oauth.code, ErrorCode::InvalidRequest);
     assert_eq!(oauth.original_code, "Invalid_request");
     assert_eq!(oauth.description.as_deref(), Some("Invalid client_id"));
+    let hint = err.hint().unwrap();
+    assert!(hint.contains("client id/secret pair is wrong"), "{hint}");
+}
+
+#[tokio::test]
+async fn the_errors_array_and_error_object_shapes_map_to_rfc_codes() {
+    let server = MockServer::start().await;
+    Mock::given(header(
+        "authorization",
+        format!("Basic {}", STANDARD.encode("app:bad-secret")).as_str(),
+    ))
+    .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+        "errors": [{"message": "Bad credentials.", "attribute-name": "client_secret"}]
+    })))
+    .mount(&server)
+    .await;
+    Mock::given(header(
+        "authorization",
+        format!("Basic {}", STANDARD.encode("app:gateway")).as_str(),
+    ))
+    .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+        "error": {"code": "Forbidden", "message": "subscription disabled"}
+    })))
+    .mount(&server)
+    .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [
+                {"message": "Unknown scope.", "attribute-name": "scope"},
+                {"message": "Also this.", "attribute-name": "other"}
+            ]
+        })))
+        .mount(&server)
+        .await;
+
+    let fetch = |secret: &'static str| {
+        let vendor = BasicClient::new(server.uri(), "app", secret).unwrap();
+        async move {
+            vendor
+                .client_credentials()
+                .scope(["orders"])
+                .build_source()
+                .fetch()
+                .await
+                .unwrap_err()
+        }
+    };
+    let err = fetch("bad-secret").await;
+    assert_eq!(err.oauth().unwrap().code, ErrorCode::InvalidClient);
+    assert!(
+        err.hint().unwrap().contains("ClientAuth::RequestBody"),
+        "{err}"
+    );
+    let err = fetch("gateway").await;
+    let oauth = err.oauth().unwrap();
+    assert_eq!(
+        (oauth.original_code.as_str(), oauth.description.as_deref()),
+        ("Forbidden", Some("subscription disabled"))
+    );
+    let err = fetch("third-secret").await;
+    let oauth = err.oauth().unwrap();
+    assert_eq!(oauth.code, ErrorCode::InvalidScope);
+    assert_eq!(
+        oauth.description.as_deref(),
+        Some("Unknown scope. (scope); Also this. (other)")
+    );
+    assert!(err.hint().unwrap().contains("`orders`"), "{err}");
+}
+
+#[tokio::test]
+async fn bearer_spellings_are_bearer_and_the_api_gets_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/tenant-1/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "tok-77", "token_type": "BearerToken", "expires_in": 3600
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/tenant-1/api/orders"))
+        .and(header("authorization", "Bearer tok-77"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 1}])))
+        .mount(&server)
+        .await;
+    let vendor = BasicClient::new(format!("{}/tenant-1", server.uri()), "app", "secret").unwrap();
+    let api = vendor.api(vendor.client_credentials().build()).unwrap();
+    let orders: serde_json::Value = api.get_json("api/orders").await.unwrap();
+    assert_eq!(orders[0]["id"], 1);
+    let err = api
+        .get_json::<serde_json::Value>("api/missing")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
 }
 
 #[tokio::test]
@@ -88,11 +190,7 @@ async fn password_then_refresh_keeps_the_refresh_token_and_recovers_from_its_los
     assert_eq!(source.refresh_token().unwrap().expose_secret(), "r-same");
     // The refresh token is now refused in the `errors` shape: back to the password grant.
     assert_eq!(source.fetch().await.unwrap().secret().expose_secret(), "a1");
-    let grants: Vec<String> = requests(&server)
-        .await
-        .iter()
-        .map(|r| crate::support::form_value(r, "grant_type").unwrap())
-        .collect();
+    let grants: Vec<String> = requests(&server).await.iter().map(grant_type).collect();
     assert_eq!(
         grants,
         ["password", "refresh_token", "refresh_token", "password"]

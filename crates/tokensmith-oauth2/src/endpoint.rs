@@ -4,12 +4,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use tokensmith_core::Error;
-use url::{Host, Url};
+use tokensmith_core::internal::{display_url, is_loopback, secret_header};
+use url::Url;
 
 use crate::client_auth::{ClientIdentity, Learned};
-use crate::{ClientAuth, ClientSecret, RetryPolicy};
+use crate::{ClientAuth, ClientSecret, RetryPolicy, TokenVendor};
 
 /// Default cap on the size of a token endpoint's answer.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -64,6 +65,8 @@ pub(crate) struct Inner {
     /// Whether plain `http://` to a host that is not loopback was allowed (for the other
     /// endpoints of the same server, too).
     pub(crate) allow_http: bool,
+    /// The vendor's hooks for answers and hints.
+    pub(crate) vendor: Option<Arc<dyn TokenVendor>>,
 }
 
 impl TokenEndpoint {
@@ -83,6 +86,7 @@ impl TokenEndpoint {
             max_body: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             allow_http: false,
+            vendor: None,
         }
     }
 
@@ -142,6 +146,7 @@ pub struct TokenEndpointBuilder {
     max_body: usize,
     retry: RetryPolicy,
     allow_http: bool,
+    vendor: Option<Arc<dyn TokenVendor>>,
 }
 
 impl TokenEndpointBuilder {
@@ -229,6 +234,14 @@ impl TokenEndpointBuilder {
         self
     }
 
+    /// The vendor's quirks: error shapes, `token_type` spellings and hints beyond RFC 6749
+    /// (vendor crates set this).
+    #[must_use]
+    pub fn vendor(mut self, vendor: impl TokenVendor) -> Self {
+        self.vendor = Some(Arc::new(vendor));
+        self
+    }
+
     /// Allows a plain `http://` URL to a host that is not loopback. The client secret and
     /// tokens then cross the network unencrypted: only for closed test networks.
     #[must_use]
@@ -302,6 +315,7 @@ impl TokenEndpointBuilder {
                 max_body: self.max_body,
                 retry: self.retry,
                 allow_http: self.allow_http,
+                vendor: self.vendor,
             }),
         })
     }
@@ -349,43 +363,13 @@ pub(crate) fn check_scheme(what: &str, url: &Url, allow_http: bool) -> Result<()
     }
 }
 
-/// Whether the URL's host is this machine (127.0.0.0/8, ::1 or `localhost`).
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name.to_ascii_lowercase().ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
 fn header_map(headers: &[(String, ClientSecret)]) -> Result<HeaderMap, Error> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
-        let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
-            Error::config(format!(
-                "the value of header `{name}` has characters a header cannot carry"
-            ))
-        })?;
-        value.set_sensitive(true);
-        map.append(header, value);
+        let (name, value) = secret_header(name, value.expose_secret())?;
+        map.append(name, value);
     }
     Ok(map)
-}
-
-/// The URL without query, fragment or user info: safe for logs and errors.
-pub(crate) fn display_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
 }
 
 #[cfg(test)]

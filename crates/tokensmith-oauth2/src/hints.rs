@@ -3,23 +3,22 @@
 use reqwest::StatusCode;
 use tokensmith_core::{Error, ErrorCode};
 
-use crate::ClientAuth;
+use crate::{ClientAuth, HintContext, TokenVendor};
 
-/// What was sent, for the hints to refer to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct HintContext<'a> {
-    pub(crate) grant_type: &'a str,
-    pub(crate) auth: ClientAuth,
-    pub(crate) scope: Option<&'a str>,
-    pub(crate) endpoint: &'a str,
-}
-
-/// Adds the hint that fits `error`, unless it already has one.
-pub(crate) fn explain(error: Error, ctx: &HintContext<'_>) -> Error {
+/// Adds the hint that fits `error`, unless it already has one: the vendor's, else the
+/// generic rules'.
+pub(crate) fn explain(
+    error: Error,
+    ctx: &HintContext<'_>,
+    vendor: Option<&dyn TokenVendor>,
+) -> Error {
     if error.hint().is_some() {
         return error;
     }
-    match hint_for(&error, ctx) {
+    let hint = vendor
+        .and_then(|v| v.hint(&error, ctx))
+        .or_else(|| hint_for(&error, ctx));
+    match hint {
         Some(hint) => error.with_hint(hint),
         None => error,
     }
@@ -54,10 +53,6 @@ fn oauth_hint(
     let hint = match code {
         ErrorCode::InvalidRequest => {
             let text = description.unwrap_or("").to_ascii_lowercase();
-            // Some vendors answer a wrong client with `invalid_request` "Invalid client_id".
-            if text.contains("client_id") || text.contains("client_secret") {
-                return Some(invalid_client(ctx));
-            }
             if !(text.contains("grant_type")
                 || text.contains("missing")
                 || text.contains("parameter"))
@@ -69,7 +64,7 @@ fn oauth_hint(
              Content-Type header and that no proxy strips the body"
                 .to_owned()
         }
-        ErrorCode::InvalidClient => invalid_client(ctx),
+        ErrorCode::InvalidClient => invalid_client_hint(ctx),
         // glewlwyd calls a bad authorization code `invalid_code`.
         ErrorCode::Other(other) if other == "invalid_code" && grant == "authorization_code" => {
             return oauth_hint(&ErrorCode::InvalidGrant, description, status, ctx);
@@ -102,13 +97,14 @@ fn oauth_hint(
             ),
             None => "the server wants a scope and none was sent; add one to the grant".to_owned(),
         },
-        _ if status == StatusCode::UNAUTHORIZED => invalid_client(ctx),
+        _ if status == StatusCode::UNAUTHORIZED => invalid_client_hint(ctx),
         _ => return status_hint(status, ctx),
     };
     Some(hint)
 }
 
-fn invalid_client(ctx: &HintContext<'_>) -> String {
+/// The hint for a client the server did not accept: the pair, or the authentication style.
+pub(crate) fn invalid_client_hint(ctx: &HintContext<'_>) -> String {
     let other = match ctx.auth {
         ClientAuth::RequestBody => "ClientAuth::Basic (client_secret_basic)",
         ClientAuth::None => "a confidential client's secret",
@@ -129,7 +125,7 @@ fn status_hint(status: StatusCode, ctx: &HintContext<'_>) -> Option<String> {
             status.as_u16(),
             ctx.endpoint
         ),
-        401 => invalid_client(ctx),
+        401 => invalid_client_hint(ctx),
         429 => {
             "the token endpoint is rate limiting this client; cache tokens and back off".to_owned()
         }
@@ -167,7 +163,10 @@ mod tests {
     }
 
     fn hint(error: Error, grant: &'static str) -> String {
-        explain(error, &ctx(grant)).hint().unwrap_or("").to_owned()
+        explain(error, &ctx(grant), None)
+            .hint()
+            .unwrap_or("")
+            .to_owned()
     }
 
     #[test]
@@ -185,11 +184,6 @@ mod tests {
             ),
             ""
         );
-        let h = hint(
-            oauth(400, "Invalid_request", Some("Invalid client_id")),
-            "client_credentials",
-        );
-        assert!(h.contains("client id/secret pair is wrong"), "{h}");
 
         let h = hint(oauth(401, "invalid_client", None), "client_credentials");
         assert!(

@@ -10,7 +10,8 @@
 //! - User-delegated flows: [`AuthorizationCode`] with PKCE (two typed steps) and
 //!   [`DeviceAuthorization`] (RFC 8628); their tokens continue in a [`RefreshTokenGrant`],
 //!   kept across restarts by a [`TokenStore`] ([`FileStore`], [`MemoryStore`]).
-//! - [`BasicClient`]: vendors that serve `{host}/oauth/token` with HTTP Basic.
+//! - [`TokenVendor`]: the hooks through which vendor crates add their error shapes,
+//!   `token_type` spellings and hints.
 //! - Answers are parsed strictly where safety is at stake and tolerantly where servers differ;
 //!   every error keeps the HTTP status and the OAuth code, and carries a hint naming the likely
 //!   cause.
@@ -36,8 +37,6 @@
 
 #[cfg(feature = "authorization-code")]
 mod authorization_code;
-mod basic_client;
-mod body;
 mod client_auth;
 mod client_credentials;
 mod device_code;
@@ -50,17 +49,15 @@ mod request;
 mod response;
 mod source;
 mod store;
+mod vendor;
 
 pub use reqwest;
-pub use tokensmith_core;
 
 #[cfg(feature = "authorization-code")]
 #[cfg_attr(docsrs, doc(cfg(feature = "authorization-code")))]
 pub use crate::authorization_code::{
     AuthorizationCode, Callback, PendingAuthorization, PkceMethod,
 };
-pub use crate::basic_client::{BASIC_CLIENT_TOKEN_PATH, BasicClient};
-pub use crate::body::{BodyError, read_limited};
 pub use crate::client_auth::{ClientAuth, ClientSecret};
 pub use crate::client_credentials::ClientCredentials;
 pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DevicePrompt};
@@ -71,3 +68,4 @@ pub use crate::request::{GrantRequest, RetryPolicy};
 pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
 pub use crate::source::{Grant, GrantSource};
 pub use crate::store::{FileStore, MemoryStore, StoredAccessToken, StoredTokens, TokenStore};
+pub use crate::vendor::{HintContext, TokenVendor};

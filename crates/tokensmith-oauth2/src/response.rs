@@ -8,10 +8,11 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
-use tokensmith_core::{
-    AccessToken, Error, OAuthError, TokenType, UnexpectedResponse, scrub_excerpt,
-};
+use tokensmith_core::internal::scrub_excerpt;
+use tokensmith_core::{AccessToken, Error, OAuthError, TokenType, UnexpectedResponse};
 use tokio::time::Instant;
+
+use crate::TokenVendor;
 
 tokensmith_core::secret_string! {
     /// A refresh token (RFC 6749 §1.5).
@@ -71,6 +72,8 @@ pub(crate) struct RawAnswer<'a> {
     pub(crate) body: &'a [u8],
     /// Values to mask in any excerpt of the body (the client secret, a password).
     pub(crate) secrets: &'a [&'a str],
+    /// The vendor's hooks, when the endpoint has them.
+    pub(crate) vendor: Option<&'a dyn TokenVendor>,
 }
 
 /// Reads an answer into a token or a typed error. Never panics, whatever the bytes.
@@ -79,7 +82,9 @@ pub(crate) fn parse(answer: &RawAnswer<'_>) -> Result<TokenResponse, Error> {
         Ok(fields) => fields,
         Err(reason) => return Err(unexpected(answer, reason)),
     };
-    if let Some(error) = oauth_error(answer.status, &fields) {
+    let error = oauth_error(answer.status, &fields)
+        .or_else(|| answer.vendor.and_then(|v| v.error(answer.status, &fields)));
+    if let Some(error) = error {
         return Err(scrubbed(error, answer.secrets).into());
     }
     let success = matches!(answer.status, StatusCode::OK | StatusCode::CREATED);
@@ -149,7 +154,7 @@ fn form_fields(body: &[u8]) -> Map<String, Value> {
         .collect()
 }
 
-/// An OAuth error in any of the shapes servers use, if the body holds one.
+/// An RFC 6749 §5.2 error (any casing of the code), if the body holds one.
 fn oauth_error(status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthError> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     match fields.get("error") {
@@ -157,49 +162,10 @@ fn oauth_error(status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthE
             let mut error = OAuthError::new(status, code.trim());
             error.description = text(fields.get("error_description"));
             error.uri = text(fields.get("error_uri"));
-            return Some(error);
+            Some(error)
         }
-        // `{"error": {"code": "...", "message": "..."}}`
-        Some(Value::Object(inner)) => {
-            let code = text(inner.get("code")).or_else(|| text(inner.get("error")))?;
-            let mut error = OAuthError::new(status, code);
-            error.description =
-                text(inner.get("message")).or_else(|| text(inner.get("description")));
-            return Some(error);
-        }
-        _ => {}
+        _ => None,
     }
-    // `{"errors": [{"message": "...", "attribute-name": "..."}]}`
-    let errors = fields.get("errors")?.as_array()?;
-    let first = errors.iter().find_map(Value::as_object)?;
-    let message = text(first.get("message")).unwrap_or_default();
-    let attribute = text(first.get("attribute-name"))
-        .or_else(|| text(first.get("attribute")))
-        .or_else(|| text(first.get("field")));
-    let code = match attribute.as_deref() {
-        _ if status == StatusCode::UNAUTHORIZED => "invalid_client",
-        Some("client_id" | "client_secret") => "invalid_client",
-        Some("refresh_token" | "code" | "password" | "username") => "invalid_grant",
-        Some("scope") => "invalid_scope",
-        Some("grant_type") if message.to_ascii_lowercase().contains("unsupported") => {
-            "unsupported_grant_type"
-        }
-        _ => "invalid_request",
-    };
-    let mut error = OAuthError::new(status, code);
-    let messages: Vec<String> = errors
-        .iter()
-        .filter_map(Value::as_object)
-        .map(|e| {
-            let message = text(e.get("message")).unwrap_or_default();
-            match text(e.get("attribute-name")) {
-                Some(attribute) => format!("{message} ({attribute})"),
-                None => message,
-            }
-        })
-        .collect();
-    error.description = Some(messages.join("; "));
-    Some(error)
 }
 
 fn token_from(
@@ -222,7 +188,10 @@ fn token_from(
         }
     };
     let token_type = match fields.remove("token_type") {
-        Some(Value::String(kind)) => token_type(&kind),
+        Some(Value::String(kind)) => answer
+            .vendor
+            .and_then(|v| v.token_type(&kind))
+            .unwrap_or_else(|| TokenType::parse(&kind)),
         _ => TokenType::Bearer,
     };
     let now = Instant::now();
@@ -262,21 +231,6 @@ fn token_from(
         refresh_token,
         extra: fields,
     })
-}
-
-/// `token_type`, with the vendor spellings that mean bearer.
-fn token_type(kind: &str) -> TokenType {
-    const BEARER_ALIASES: &[&str] = &[
-        "bearertoken",
-        "application access token",
-        "user access token",
-    ];
-    let lower = kind.trim().to_ascii_lowercase();
-    if BEARER_ALIASES.contains(&lower.as_str()) {
-        TokenType::Bearer
-    } else {
-        TokenType::parse(kind)
-    }
 }
 
 /// `expires_in` as a number or numeric string; `null`, zero, negative or unreadable values
@@ -342,6 +296,7 @@ mod tests {
             date: None,
             body,
             secrets: &[],
+            vendor: None,
         }
     }
 
@@ -376,17 +331,12 @@ mod tests {
         let r = ok(
             201,
             Some("application/json; charset=utf-8"),
-            r#"{"access_token":"a","expires_in":"120","token_type":"BearerToken","scope":["x","y"]}"#,
+            r#"{"access_token":"a","expires_in":"120","token_type":"bearer","scope":["x","y"]}"#,
         );
         assert_eq!(r.access_token().lifetime(), Some(Duration::from_secs(120)));
         assert!(r.access_token().token_type().is_bearer());
         assert_eq!(r.access_token().scopes(), ["x", "y"]);
-        for kind in [
-            "Application Access Token",
-            "User Access Token",
-            "BEARER",
-            "",
-        ] {
+        for kind in ["BEARER", "Bearer", ""] {
             let body = format!(r#"{{"access_token":"a","token_type":"{kind}"}}"#);
             assert!(
                 ok(200, JSON, &body).access_token().token_type().is_bearer(),
@@ -482,22 +432,21 @@ mod tests {
         assert_eq!(e.oauth().unwrap().status, StatusCode::OK);
         assert_eq!(e.oauth().unwrap().code, ErrorCode::InvalidGrant);
 
-        let e = err(
-            400,
-            JSON,
+        // Shapes outside RFC 6749 are a vendor hook's to read; without one they are
+        // unexpected answers that keep the status and an excerpt.
+        for body in [
             r#"{"errors":[{"message":"Invalid refresh token.","attribute-name":"refresh_token"}]}"#,
-        );
-        let o = e.oauth().unwrap();
-        assert_eq!(o.code, ErrorCode::InvalidGrant);
-        assert_eq!(
-            o.description.as_deref(),
-            Some("Invalid refresh token. (refresh_token)")
-        );
-
+            r#"{"error":{"code":"Unauthorized","message":"bad key"}}"#,
+        ] {
+            assert!(
+                matches!(err(400, JSON, body), Error::UnexpectedResponse(_)),
+                "{body}"
+            );
+        }
         let e = err(
             401,
             JSON,
-            r#"{"error":{"code":"Unauthorized","message":"bad key"}}"#,
+            r#"{"error":"Unauthorized","error_description":"bad key"}"#,
         );
         assert_eq!(e.oauth().unwrap().original_code, "Unauthorized");
 
@@ -510,6 +459,57 @@ mod tests {
             e.oauth().unwrap().code,
             ErrorCode::Other("context.unknown".into())
         );
+    }
+
+    struct Fault;
+
+    impl TokenVendor for Fault {
+        fn error(&self, status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthError> {
+            let mut error = OAuthError::new(status, fields.get("fault")?.as_str()?);
+            error.description = Some("fault canary-desc-1".into());
+            Some(error)
+        }
+
+        fn token_type(&self, kind: &str) -> Option<TokenType> {
+            (kind == "AccessPass").then_some(TokenType::Bearer)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn vendor_hooks_read_their_shapes_after_the_rfc_ones() {
+        let with_hook = |status, body: &'static str| {
+            let mut raw = answer(status, JSON, body.as_bytes());
+            raw.vendor = Some(&Fault);
+            raw.secrets = &["canary-desc-1"];
+            parse(&raw)
+        };
+        let e = with_hook(400, r#"{"fault":"invalid_client"}"#).unwrap_err();
+        let o = e.oauth().unwrap();
+        assert_eq!(o.code, ErrorCode::InvalidClient);
+        assert_eq!(
+            o.description.as_deref(),
+            Some("fault [redacted]"),
+            "scrubbed like any other"
+        );
+        // The RFC shape wins over the hook.
+        let e =
+            with_hook(400, r#"{"error":"invalid_grant","fault":"invalid_client"}"#).unwrap_err();
+        assert_eq!(e.oauth().unwrap().code, ErrorCode::InvalidGrant);
+        let r = with_hook(200, r#"{"access_token":"a","token_type":"AccessPass"}"#).unwrap();
+        assert!(r.access_token().token_type().is_bearer());
+        let r = with_hook(200, r#"{"access_token":"a","token_type":"mac"}"#).unwrap();
+        assert!(!r.access_token().token_type().is_bearer());
+        // Without the hook, the same bodies are what the RFC makes of them.
+        assert!(matches!(
+            err(400, JSON, r#"{"fault":"invalid_client"}"#),
+            Error::UnexpectedResponse(_)
+        ));
+        let r = ok(
+            200,
+            JSON,
+            r#"{"access_token":"a","token_type":"AccessPass"}"#,
+        );
+        assert!(!r.access_token().token_type().is_bearer());
     }
 
     #[test]
@@ -582,7 +582,7 @@ mod tests {
             description.starts_with("bad secret [redacted] x x"),
             "{description}"
         );
-        assert!(description.chars().count() <= tokensmith_core::EXCERPT_CHARS + 1);
+        assert!(description.chars().count() <= tokensmith_core::internal::EXCERPT_CHARS + 1);
     }
 
     #[test]
@@ -632,6 +632,7 @@ mod tests {
                 date: None,
                 body: &body,
                 secrets: &[],
+                vendor: None,
             };
             let _ = parse(&raw);
         }
@@ -650,6 +651,7 @@ mod tests {
                 date: None,
                 body: body.as_bytes(),
                 secrets: &[],
+                vendor: None,
             };
             if let Err(e) = parse(&raw) {
                 let _ = (e.to_string(), e.hint().map(str::to_owned));
@@ -680,6 +682,7 @@ mod tests {
                 date: None,
                 body: body.as_bytes(),
                 secrets: &[],
+                vendor: None,
             };
             let _ = parse(&raw);
         }

@@ -1,6 +1,5 @@
 //! Integration tests of the token endpoint client, against HTTP servers on 127.0.0.1.
 
-mod basic_client;
 mod client_auth;
 mod edges;
 mod grants;

@@ -1,0 +1,95 @@
+//! Vendor hooks: what a vendor crate adds to the token endpoint's reading of answers and to
+//! its hints. The protocol crate itself reads RFC 6749 shapes and the common tolerant
+//! variants (form bodies, string `expires_in`, a 200 carrying an error, any casing).
+
+use reqwest::StatusCode;
+use serde_json::{Map, Value};
+use tokensmith_core::{Error, OAuthError, TokenType};
+
+use crate::ClientAuth;
+
+/// A vendor's quirks at the token endpoint, plugged in with
+/// [`TokenEndpointBuilder::vendor`](crate::TokenEndpointBuilder::vendor).
+///
+/// ```
+/// use reqwest::StatusCode;
+/// use serde_json::{Map, Value};
+/// use tokensmith_core::OAuthError;
+/// use tokensmith_oauth2::{TokenEndpoint, TokenVendor};
+///
+/// /// A vendor that answers `{"fault": "bad_secret"}`.
+/// struct Acme;
+///
+/// impl TokenVendor for Acme {
+///     fn error(&self, status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthError> {
+///         let fault = fields.get("fault")?.as_str()?;
+///         Some(OAuthError::new(status, if fault == "bad_secret" { "invalid_client" } else { fault }))
+///     }
+/// }
+///
+/// let endpoint = TokenEndpoint::builder("https://auth.acme.example/token")
+///     .client_id("id")
+///     .client_secret("secret")
+///     .vendor(Acme)
+///     .build()?;
+/// # let _ = endpoint;
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+pub trait TokenVendor: Send + Sync + 'static {
+    /// An error in a shape RFC 6749 §5.2 does not define, from the answer's fields (a JSON
+    /// object, or form fields as strings). Called when the body has no string `error`. The
+    /// texts are scrubbed and bounded afterwards.
+    fn error(&self, status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthError> {
+        let _ = (status, fields);
+        None
+    }
+
+    /// The type a non-standard `token_type` spelling stands for (`BearerToken`, say).
+    fn token_type(&self, token_type: &str) -> Option<TokenType> {
+        let _ = token_type;
+        None
+    }
+
+    /// The hint for a failed request, before the generic rules; `None` leaves it to them.
+    fn hint(&self, error: &Error, request: &HintContext<'_>) -> Option<String> {
+        let _ = (error, request);
+        None
+    }
+}
+
+/// What was sent, for hints to refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct HintContext<'a> {
+    pub(crate) grant_type: &'a str,
+    pub(crate) auth: ClientAuth,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) endpoint: &'a str,
+}
+
+impl<'a> HintContext<'a> {
+    /// The grant type sent (`client_credentials`, `password`, …).
+    pub fn grant_type(&self) -> &'a str {
+        self.grant_type
+    }
+
+    /// The client authentication style used.
+    pub fn auth(&self) -> ClientAuth {
+        self.auth
+    }
+
+    /// The scope sent, if any.
+    pub fn scope(&self) -> Option<&'a str> {
+        self.scope
+    }
+
+    /// The endpoint, as logs show it (no query or user info).
+    pub fn endpoint(&self) -> &'a str {
+        self.endpoint
+    }
+
+    /// The hint for a client the server did not accept: the id/secret pair, or the client
+    /// authentication style (naming the other styles to try).
+    pub fn invalid_client_hint(&self) -> String {
+        crate::hints::invalid_client_hint(self)
+    }
+}
