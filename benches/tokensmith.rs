@@ -210,7 +210,7 @@ fn middleware_clients(
     let cache = Cached::new(Instant1h);
     let provider: Arc<dyn tokensmith::TokenProvider> = Arc::new(cache);
     // Both clients are built the same way: no Referer, redirects kept on the origin.
-    let with_middleware = BearerAuth::new(provider)
+    let with_middleware = BearerAuth::builder(provider)
         .for_origin(format!("http://{addr}"))
         .build()
         .unwrap()
@@ -555,12 +555,9 @@ fn refresh_p99(rt: &Runtime) -> (u64, u64) {
                 .build_source();
         // Refresh from mid-life on: a 2 s token is refreshed ahead from 0.9 s.
         let cache = Cached::builder(source)
-            .refresh_ahead(RefreshAhead {
-                fraction: 1.0,
-                min: Duration::ZERO,
-                max: Duration::from_secs(3600),
-                jitter: 0.0,
-            })
+            .refresh_ahead(
+                RefreshAhead::new(1.0, Duration::ZERO, Duration::from_secs(3600)).with_jitter(0.0),
+            )
             .build()
             .unwrap();
         cache.token().await.unwrap();

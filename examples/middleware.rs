@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokensmith::reqwest::{BearerAuth, auth_error};
-use tokensmith::{AccessToken, Cached, Error, TokenProvider, TokenSource, async_trait};
+use tokensmith::{AccessToken, Cached, Error, TokenProvider, TokenSource};
 use wiremock::matchers::{any, header};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -48,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let cache = Cached::new(Issuer(AtomicU32::new(0)));
     let provider: Arc<dyn TokenProvider> = Arc::new(cache.clone());
-    let auth = BearerAuth::new(provider)
+    let auth = BearerAuth::builder(provider)
         .for_origin(api.uri())
         .header("x-api-key", "demo-key")
         .build()?;
@@ -81,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A provider that fails explains itself through the middleware error.
     let failing: Arc<dyn TokenProvider> = Arc::new(Cached::new(Broken));
-    let client = BearerAuth::new(failing)
+    let client = BearerAuth::builder(failing)
         .for_origin(api.uri())
         .build()?
         .into_client(None)?;

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 2. A reqwest client that attaches the token to the API's origin only.
     //    The client follows no redirect to another origin and sends no Referer.
-    let client = BearerAuth::new(Arc::clone(&shared))
+    let client = BearerAuth::builder(Arc::clone(&shared))
         .for_origin(server.url())
         .build()?
         .into_client(None)?;

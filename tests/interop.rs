@@ -155,7 +155,7 @@ async fn a_jwt_for_a_resource_is_attached_by_the_middleware_and_validated_by_it(
         "a JWT"
     );
     let shared: Arc<dyn TokenProvider> = Arc::new(provider);
-    let client = BearerAuth::new(shared)
+    let client = BearerAuth::builder(shared)
         .for_origin(&s.resource)
         .build()
         .unwrap()

@@ -95,7 +95,7 @@ async fn no_canary_reaches_logs_errors_or_debug_output() {
 
     // The middleware, over a canary provider, against an API that echoes and refuses.
     let shared: Arc<dyn TokenProvider> = Arc::new(cached.clone());
-    let builder = BearerAuth::new(Arc::clone(&shared))
+    let builder = BearerAuth::builder(Arc::clone(&shared))
         .for_origin(issuer.uri())
         .header("x-api-key", API_KEY);
     seen.debug(&builder);

@@ -459,8 +459,8 @@ pub struct UnexpectedResponse {
     pub content_type: Option<String>,
     /// What was wrong with it.
     pub reason: String,
-    /// The start of the body, with anything that looks like a secret masked
-    /// (see [`scrub_excerpt`](crate::scrub_excerpt)).
+    /// The start of the body (at most 200 characters), with anything that looks like a
+    /// secret masked.
     pub excerpt: String,
     /// The likely cause, when known.
     pub hint: Option<String>,

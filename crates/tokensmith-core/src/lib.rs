@@ -34,13 +34,14 @@
 mod backoff;
 mod cache;
 mod error;
+#[doc(hidden)]
+pub mod internal;
 mod provider;
 mod scrub;
 mod secret;
 mod token;
 
-pub use async_trait::async_trait;
-pub use secrecy::{self, ExposeSecret, SecretString};
+pub use secrecy::{ExposeSecret, SecretString};
 
 pub use crate::backoff::Backoff;
 pub use crate::cache::{CacheEvent, CacheStats, Cached, CachedBuilder, RefreshAhead};
@@ -51,5 +52,4 @@ pub use crate::error::{
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;
 pub use crate::provider::{StaticToken, TokenProvider, TokenSource};
-pub use crate::scrub::{EXCERPT_CHARS, scrub_excerpt};
 pub use crate::token::{AccessToken, AccessTokenBuilder, TokenType};

@@ -47,7 +47,7 @@ const SCHEMES: &[&[u8]] = &[b"basic", b"bearer", b"dpop", b"mac", b"token"];
 ///
 /// ```
 /// let body = br#"{"access_token":"abc.def.ghi","note":"hello"}"#;
-/// let excerpt = tokensmith_core::scrub_excerpt(body, &[]);
+/// let excerpt = tokensmith_core::internal::scrub_excerpt(body, &[]);
 /// assert_eq!(excerpt, r#"{"access_token":"[redacted]","note":"hello"}"#);
 /// ```
 pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {

@@ -43,7 +43,16 @@ impl Default for CacheConfig {
 /// The window before expiry is `fraction` of the token's lifetime, clamped to `[min, max]`,
 /// shortened by a random share of up to `jitter`, and never more than half of the token's
 /// usable lifetime (so a token that lives less than `min` is not refreshed on every call).
+///
+/// ```
+/// use std::time::Duration;
+/// use tokensmith_core::RefreshAhead;
+///
+/// let late = RefreshAhead::new(0.1, Duration::from_secs(10), Duration::from_secs(60)).with_jitter(0.0);
+/// assert_eq!(late.max, Duration::from_secs(60));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RefreshAhead {
     /// Share of the lifetime (default 0.2).
     pub fraction: f64,
@@ -54,6 +63,26 @@ pub struct RefreshAhead {
     /// Largest random share taken off the window (default 0.2), so that processes sharing a
     /// client do not all refresh in the same second.
     pub jitter: f64,
+}
+
+impl RefreshAhead {
+    /// A window of `fraction` of the lifetime, clamped to `[min, max]`, with the default
+    /// jitter (0.2).
+    pub fn new(fraction: f64, min: Duration, max: Duration) -> Self {
+        Self {
+            fraction,
+            min,
+            max,
+            ..Self::default()
+        }
+    }
+
+    /// The largest random share taken off the window (0 for none).
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
 }
 
 impl Default for RefreshAhead {
