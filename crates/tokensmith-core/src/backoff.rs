@@ -73,6 +73,74 @@ impl Backoff {
     }
 }
 
+/// How failed requests are retried: how many attempts, the delays between them, and the
+/// longest `Retry-After` honoured. The token endpoint retries transport failures, timeouts, 5xx
+/// and 429 answers (never OAuth 4xx errors); API clients retry 429, and 503 with
+/// `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    attempts: u32,
+    backoff: Backoff,
+    max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, 500 ms doubling to 5 s with up to 50% jitter, `Retry-After` up to 10 s.
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(5))
+                .with_jitter(0.5),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retries.
+    pub fn none() -> Self {
+        Self {
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Attempts in all, the first included (at least 1, at most 10).
+    #[must_use]
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.clamp(1, 10);
+        self
+    }
+
+    /// The delays between attempts when the server gives no `Retry-After`.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    #[must_use]
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = cap;
+        self
+    }
+
+    /// Attempts in all, the first included.
+    pub fn max_attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The wait before attempt `failed + 1`: what the server asked for (capped), or else the
+    /// backoff's delay.
+    pub fn delay(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(asked) => asked.min(self.max_retry_after),
+            None => self.backoff.delay(failed),
+        }
+    }
+}
+
 /// A uniformly distributed number in `[0, 1)`: a splitmix64 sequence seeded from the standard
 /// library's random hasher keys. Good enough to spread retries; not for cryptography.
 pub(crate) fn random_unit() -> f64 {

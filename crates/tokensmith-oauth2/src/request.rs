@@ -1,9 +1,5 @@
 //! One token request: a grant type and its form parameters.
 
-use std::time::Duration;
-
-use tokensmith_core::Backoff;
-
 /// The parameters of one token request (RFC 6749 §4), sent as an
 /// `application/x-www-form-urlencoded` body. The grants build these; vendor crates and custom
 /// grants can too, and send them with [`TokenEndpoint::exchange`](crate::TokenEndpoint::exchange).
@@ -93,59 +89,6 @@ impl std::fmt::Debug for GrantRequest<'_> {
             .field("params", &names)
             .field("repeatable", &self.repeatable)
             .finish()
-    }
-}
-
-/// How failed token requests are retried: transport failures, timeouts, 5xx and 429 answers,
-/// with exponential backoff and jitter, honouring `Retry-After` up to a cap. OAuth 4xx errors
-/// are never retried.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetryPolicy {
-    pub(crate) attempts: u32,
-    pub(crate) backoff: Backoff,
-    pub(crate) max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// Three attempts, 500 ms doubling to 5 s with up to 50% jitter, `Retry-After` up to 10 s.
-    fn default() -> Self {
-        Self {
-            attempts: 3,
-            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(5))
-                .with_jitter(0.5),
-            max_retry_after: Duration::from_secs(10),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt, no retries.
-    pub fn none() -> Self {
-        Self {
-            attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Attempts in all, the first included (at least 1, at most 10).
-    #[must_use]
-    pub fn attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts.clamp(1, 10);
-        self
-    }
-
-    /// The delays between attempts when the server gives no `Retry-After`.
-    #[must_use]
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// The longest `Retry-After` honoured; a longer one is cut to this.
-    #[must_use]
-    pub fn max_retry_after(mut self, cap: Duration) -> Self {
-        self.max_retry_after = cap;
-        self
     }
 }
 
