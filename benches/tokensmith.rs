@@ -8,12 +8,13 @@ use std::alloc::System;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokensmith::RetryPolicy;
 
 use async_trait::async_trait;
 use criterion::Criterion;
 use oauth2::TokenResponse as _;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use tokensmith::oauth2::{ClientCredentials, RetryPolicy, TokenEndpoint};
+use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
 use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenSource};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, Target, TestServer};

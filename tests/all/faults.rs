@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokensmith::ErrorKind;
+use tokensmith::RetryPolicy;
 
-use tokensmith::oauth2::{ClientCredentials, GrantSource, RetryPolicy, TokenEndpoint};
+use tokensmith::oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith::{Backoff, Cached, Error, TokenProvider};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, Target, TestServer};
 
@@ -71,14 +73,14 @@ async fn broken_answers_become_typed_errors() {
     let cases: [(Fault, Check); 4] = [
         (
             Fault::html_error(500),
-            |e| matches!(e, Error::UnexpectedResponse(u) if u.excerpt.contains("500 Error")),
+            |e| matches!(e.kind(), ErrorKind::UnexpectedResponse(u) if u.excerpt.contains("500 Error")),
         ),
         (Fault::TruncatedJson, |e| {
             e.to_string().contains("truncated")
         }),
         (Fault::MalformedJson, |e| e.to_string().contains("not JSON")),
         (Fault::CloseConnection, |e| {
-            matches!(e, Error::Transport { .. })
+            matches!(e.kind(), ErrorKind::Transport { .. })
         }),
     ];
     for (fault, expected) in cases {
@@ -104,7 +106,7 @@ async fn a_slow_answer_times_out_within_the_bound() {
         .token()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "bounded by the 300 ms timeout, not the 10 s delay"

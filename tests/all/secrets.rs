@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tokensmith::RetryPolicy;
 
 use serde_json::json;
 use tokensmith::oauth2::{
     AuthorizationCode, ClientAuth, ClientCredentials, DeviceAuthorization, FileStore, MemoryStore,
-    Password, RefreshTokenGrant, RetryPolicy, StoredTokens, TokenEndpoint, TokenStore,
+    Password, RefreshTokenGrant, StoredTokens, TokenEndpoint, TokenStore,
 };
 use tokensmith::reqwest::BearerAuth;
 use tokensmith::{TokenProvider, TokenSource};

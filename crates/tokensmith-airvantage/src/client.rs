@@ -14,7 +14,7 @@ use tokensmith_oauth2::{
 };
 use tokensmith_reqwest::api::{ApiClient, ApiError};
 
-use crate::error::AirVantageApi;
+use crate::error::{AirVantageApi, VENDOR};
 use crate::{AirVantageError, Page, Region, System, SystemsQuery, User};
 
 /// Token endpoint path on every region.
@@ -132,8 +132,13 @@ impl AirVantageBuilder {
         )
     }
 
-    /// Checks the settings and builds the client.
-    pub fn build(self) -> Result<AirVantageClient, Error> {
+    /// Checks the settings and builds the client; errors are [`Config`](tokensmith_reqwest::api::ApiErrorKind::Config)
+    /// errors with a hint.
+    pub fn build(self) -> Result<AirVantageClient, AirVantageError> {
+        self.try_build().map_err(|e| ApiError::from_core(VENDOR, e))
+    }
+
+    fn try_build(self) -> Result<AirVantageClient, Error> {
         let provider: Arc<dyn TokenProvider> = match self.sign_in {
             Some(SignIn::Provider(ref provider)) => Arc::clone(provider),
             Some(SignIn::Password(ref username, ref password)) => Arc::new(
@@ -195,7 +200,7 @@ impl fmt::Debug for AirVantageBuilder {
 ///     .build()?;
 /// // let systems = client.systems(&SystemsQuery::new().size(50)).await?;
 /// # let _ = client;
-/// # Ok::<(), tokensmith_core::Error>(())
+/// # Ok::<(), tokensmith_airvantage::AirVantageError>(())
 /// ```
 #[derive(Clone)]
 pub struct AirVantageClient {
@@ -272,7 +277,7 @@ impl AirVantageClient {
             .api
             .base()
             .join(EXPIRE_PATH)
-            .map_err(|e| ApiError::invalid_request("AirVantage", e.to_string()))?;
+            .map_err(|e| ApiError::invalid_request(VENDOR, e.to_string()))?;
         url.query_pairs_mut()
             .append_pair("access_token", token.secret().expose_secret());
         // The token travels in the URL, not in a header: the request skips the middleware's

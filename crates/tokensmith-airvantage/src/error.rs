@@ -39,6 +39,9 @@ impl fmt::Display for ErrorPayload {
     }
 }
 
+/// The vendor's name in messages.
+pub(crate) const VENDOR: &str = "AirVantage";
+
 /// AirVantage's error reader, knowing where the client is pointed (for the hints).
 #[derive(Debug, Clone)]
 pub(crate) struct AirVantageApi {
@@ -50,7 +53,7 @@ impl ApiVendor for AirVantageApi {
     type Payload = ErrorPayload;
 
     fn name(&self) -> &'static str {
-        "AirVantage"
+        VENDOR
     }
 
     fn payload(&self, _: StatusCode, body: &[u8]) -> Option<ErrorPayload> {

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use tokensmith_core::{Backoff, Error, TokenProvider};
+use tokensmith_core::{Backoff, Error, RetryPolicy, TokenProvider};
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, ClientSecret, TokenEndpoint};
-use tokensmith_reqwest::api::{ApiClient, ApiError, BaseUrl, Retry};
+use tokensmith_reqwest::api::{ApiClient, ApiError, BaseUrl};
 use tokensmith_reqwest::reqwest_middleware::ClientWithMiddleware;
 
-use crate::error::{AvionteApi, AvionteToken};
+use crate::error::{AvionteApi, AvionteToken, VENDOR};
 use crate::{AvionteError, Talent, Tenant};
 
 /// Avionté's API host.
@@ -32,9 +32,9 @@ tokensmith_core::secret_string! {
 
 /// How 429 answers are retried, as Avionté documents: 5 s, then 10 s, doubling, five tries in
 /// all; a `Retry-After` header wins, up to 80 s.
-pub fn documented_retry() -> Retry {
-    Retry::on_rate_limit()
-        .tries(5)
+pub fn documented_retry() -> RetryPolicy {
+    RetryPolicy::default()
+        .attempts(5)
         .backoff(Backoff::new(
             Duration::from_secs(5),
             Duration::from_secs(80),
@@ -52,7 +52,7 @@ pub struct AvionteBuilder {
     provider: Option<Arc<dyn TokenProvider>>,
     http: Option<reqwest::ClientBuilder>,
     requests_per_second: Option<f64>,
-    retry: Retry,
+    retry: RetryPolicy,
 }
 
 impl AvionteBuilder {
@@ -112,13 +112,18 @@ impl AvionteBuilder {
 
     /// How 429 answers are retried (default [`documented_retry`]).
     #[must_use]
-    pub fn retry_on_rate_limit(mut self, retry: Retry) -> Self {
+    pub fn retry_on_rate_limit(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
-    /// Checks the settings and builds the client.
-    pub fn build(self) -> Result<AvionteClient, Error> {
+    /// Checks the settings and builds the client; errors are [`Config`](tokensmith_reqwest::api::ApiErrorKind::Config)
+    /// errors with a hint.
+    pub fn build(self) -> Result<AvionteClient, AvionteError> {
+        self.try_build().map_err(|e| ApiError::from_core(VENDOR, e))
+    }
+
+    fn try_build(self) -> Result<AvionteClient, Error> {
         let Some(api_key) = self.api_key.clone() else {
             return Err(Error::config("no Avionté API key").with_hint(
                 "set `.api_key(..)`: Avionté wants x-api-key on the token request and every call",
@@ -189,7 +194,7 @@ impl fmt::Debug for AvionteBuilder {
 /// let acme = client.tenant(Tenant::front_office_id("42"));
 /// // let talent = acme.talent(7).await?;
 /// # let _ = acme;
-/// # Ok::<(), tokensmith_core::Error>(())
+/// # Ok::<(), tokensmith_avionte::AvionteError>(())
 /// ```
 #[derive(Clone)]
 pub struct AvionteClient {
@@ -259,7 +264,7 @@ impl TenantClient {
     pub async fn talent_ids(&self, page: u32, page_size: u32) -> Result<Vec<u64>, AvionteError> {
         if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
             return Err(ApiError::invalid_request(
-                "Avionté",
+                VENDOR,
                 format!(
                     "pages start at 1 and hold 1 to {MAX_PAGE_SIZE} ids; got page {page} of size {page_size}"
                 ),
@@ -282,7 +287,7 @@ impl TenantClient {
         let request_id = match request_id {
             Some(id) => id.to_owned(),
             None => {
-                new_request_id().map_err(|e| ApiError::invalid_request("Avionté", e.to_string()))?
+                new_request_id().map_err(|e| ApiError::invalid_request(VENDOR, e.to_string()))?
             }
         };
         let (tenant_header, tenant_value) = self.tenant.header();

@@ -9,6 +9,9 @@ use tokensmith_reqwest::api::{ApiError, ApiVendor, NoPayload};
 /// scrubbed [`excerpt`](ApiError::excerpt) and a [`hint`](ApiError::hint).
 pub type AvionteError = ApiError<NoPayload>;
 
+/// The vendor's name in messages.
+pub(crate) const VENDOR: &str = "Avionté";
+
 /// Avionté's API errors: opaque bodies, hints by status.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AvionteApi;
@@ -17,7 +20,7 @@ impl ApiVendor for AvionteApi {
     type Payload = NoPayload;
 
     fn name(&self) -> &'static str {
-        "Avionté"
+        VENDOR
     }
 
     fn hint(&self, status: StatusCode, _: Option<&NoPayload>) -> Option<String> {

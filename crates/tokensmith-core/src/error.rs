@@ -9,113 +9,116 @@ use http::StatusCode;
 /// A cause kept behind an error; shared so that [`Error`] stays `Clone`.
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Everything that can go wrong while getting or using a token.
+/// Everything that can go wrong while getting or using a token: a [`kind`](Error::kind) (what
+/// failed), a [`hint`](Error::hint) (a sentence naming the likely cause, which `Display`
+/// appends), and the underlying error as its `source()`.
 ///
-/// An OAuth error answer from the server ([`Error::OAuth`]) is kept apart from failures to get
-/// any answer ([`Error::Transport`], [`Error::Timeout`]) and from answers that are not OAuth at
-/// all ([`Error::UnexpectedResponse`]). Every variant can carry a [`hint`](Error::hint): a
-/// sentence naming the likely cause, which `Display` appends. Errors are `Clone` because a failed
-/// fetch is handed to every caller that waited for it. No error ever holds a secret.
-#[derive(Debug, Clone, thiserror::Error)]
+/// An OAuth error answer from the server ([`ErrorKind::OAuth`]) is kept apart from failures to
+/// get any answer ([`ErrorKind::Transport`], [`ErrorKind::Timeout`]) and from answers that are
+/// not OAuth at all ([`ErrorKind::UnexpectedResponse`]). When the cache is backing off after
+/// failures, the error is the last failure's, with [`retry_in`](Error::retry_in) and
+/// [`failures`](Error::failures) set. Errors are `Clone` because a failed fetch is handed to
+/// every caller that waited for it; they are one pointer wide. No error ever holds a secret.
+///
+/// ```
+/// use tokensmith_core::{Error, ErrorKind};
+///
+/// let err = Error::config("no client id").with_hint("set one with `.client_id(..)`");
+/// assert!(matches!(err.kind(), ErrorKind::Config { .. }));
+/// assert_eq!(err.to_string(), "invalid configuration: no client id (hint: set one with `.client_id(..)`)");
+/// ```
+#[derive(Clone)]
+pub struct Error {
+    repr: Box<Repr>,
+}
+
+#[derive(Clone)]
+struct Repr {
+    kind: ErrorKind,
+    hint: Option<String>,
+    source: Option<SharedError>,
+    /// Set while the cache backs off: how long until it tries again, and failures so far.
+    backoff: Option<(Duration, u32)>,
+}
+
+/// What kind of failure an [`Error`] is. New kinds may be added, and kinds may gain fields
+/// (the answers' structs are non-exhaustive too).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The authorization server answered with an OAuth error (RFC 6749 §5.2).
-    #[error("{0}")]
-    OAuth(Box<OAuthError>),
+    OAuth(OAuthError),
 
     /// No HTTP answer: the connection was refused, reset or closed, DNS or TLS failed.
-    #[error("could not reach {endpoint}: {message}{}", Hint(hint))]
+    #[non_exhaustive]
     Transport {
         /// Where the request went (scheme, host, port and path; never a query string).
         endpoint: String,
         /// What failed.
         message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<SharedError>,
-        /// The likely cause, when known.
-        hint: Option<String>,
     },
 
     /// No complete answer within the time allowed.
-    #[error("no answer from {endpoint} within {after:?}{}", Hint(hint))]
+    #[non_exhaustive]
     Timeout {
         /// Where the request went.
         endpoint: String,
         /// The time allowed.
         after: Duration,
-        /// The likely cause, when known.
-        hint: Option<String>,
     },
 
     /// An answer that is neither a token nor an OAuth error: an HTML error page, a truncated or
     /// oversized body, a success without `access_token`.
-    #[error("{0}")]
-    UnexpectedResponse(Box<UnexpectedResponse>),
+    UnexpectedResponse(UnexpectedResponse),
 
     /// The configuration cannot work (a bad URL, a missing credential, an `http://` endpoint).
-    #[error("invalid configuration: {message}{}", Hint(hint))]
+    #[non_exhaustive]
     Config {
         /// What is wrong.
         message: String,
-        /// How to fix it, when known.
-        hint: Option<String>,
     },
 
-    /// A token that cannot be used (empty, or with characters a header cannot carry).
-    #[error("unusable access token: {reason}{}", Hint(hint))]
+    /// A token that cannot be used (empty, with characters a header cannot carry, expired on
+    /// arrival).
+    #[non_exhaustive]
     InvalidToken {
         /// What is wrong with it.
         reason: &'static str,
-        /// The likely cause, when known.
-        hint: Option<String>,
     },
 
-    /// The `state` in an authorization callback is not the one sent (RFC 6749 §10.12): the code
-    /// was refused without any request, since the callback may be forged or from another
-    /// attempt.
-    #[error(
-        "the callback's `state` does not match the one sent; its code was not used{}",
-        Hint(hint)
-    )]
-    StateMismatch {
-        /// The likely cause, when known.
-        hint: Option<String>,
-    },
-
-    /// Recent fetches failed (or their tokens were rejected), so the cache waits before it
-    /// asks the token source again.
-    #[error("{failures} token failure(s) in a row; next fetch in {retry_in:?}; last error: {last}")]
-    Backoff {
-        /// How long until the cache tries again.
-        retry_in: Duration,
-        /// Consecutive failures so far.
-        failures: u32,
-        /// The error of the last attempt.
-        #[source]
-        last: Box<Error>,
+    /// Refused here for safety, before anything was sent: an authorization callback whose
+    /// `state` is not the one sent (RFC 6749 §10.12), say.
+    #[non_exhaustive]
+    Refused {
+        /// Why.
+        reason: String,
     },
 
     /// Any other failure, for providers outside tokensmith.
-    #[error("{message}{}", Hint(hint))]
+    #[non_exhaustive]
     Other {
         /// What failed.
         message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<SharedError>,
-        /// The likely cause, when known.
-        hint: Option<String>,
     },
 }
 
 impl Error {
+    fn new(kind: ErrorKind) -> Self {
+        Self {
+            repr: Box::new(Repr {
+                kind,
+                hint: None,
+                source: None,
+                backoff: None,
+            }),
+        }
+    }
+
     /// A configuration error.
     pub fn config(message: impl Into<String>) -> Self {
-        Self::Config {
+        Self::new(ErrorKind::Config {
             message: message.into(),
-            hint: None,
-        }
+        })
     }
 
     /// A transport failure talking to `endpoint`.
@@ -124,121 +127,197 @@ impl Error {
         message: impl Into<String>,
         source: Option<SharedError>,
     ) -> Self {
-        Self::Transport {
+        let mut error = Self::new(ErrorKind::Transport {
             endpoint: endpoint.into(),
             message: message.into(),
-            source,
-            hint: None,
-        }
+        });
+        error.repr.source = source;
+        error
     }
 
     /// A timeout talking to `endpoint`.
     pub fn timeout(endpoint: impl Into<String>, after: Duration) -> Self {
-        Self::Timeout {
+        Self::new(ErrorKind::Timeout {
             endpoint: endpoint.into(),
             after,
-            hint: None,
-        }
+        })
     }
 
     /// A token that cannot be used.
     pub fn invalid_token(reason: &'static str) -> Self {
-        Self::InvalidToken { reason, hint: None }
+        Self::new(ErrorKind::InvalidToken { reason })
+    }
+
+    /// Something refused for safety before anything was sent.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Refused {
+            reason: reason.into(),
+        })
     }
 
     /// Any other failure.
     pub fn other(message: impl Into<String>) -> Self {
-        Self::Other {
+        Self::new(ErrorKind::Other {
             message: message.into(),
-            source: None,
-            hint: None,
-        }
+        })
+    }
+
+    /// `last`, while the cache backs off: `failures` in a row, the next fetch in `retry_in`.
+    pub(crate) fn backing_off(mut last: Self, retry_in: Duration, failures: u32) -> Self {
+        last.repr.backoff = Some((retry_in, failures));
+        last
+    }
+
+    /// The same error with `source` as its underlying cause.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.repr.source = Some(Arc::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.repr.kind
     }
 
     /// A sentence naming the likely cause, when one is known.
     pub fn hint(&self) -> Option<&str> {
-        match self {
-            Self::OAuth(e) => e.hint.as_deref(),
-            Self::UnexpectedResponse(e) => e.hint.as_deref(),
-            Self::Transport { hint, .. }
-            | Self::Timeout { hint, .. }
-            | Self::Config { hint, .. }
-            | Self::InvalidToken { hint, .. }
-            | Self::StateMismatch { hint }
-            | Self::Other { hint, .. } => hint.as_deref(),
-            Self::Backoff { last, .. } => last.hint(),
-        }
+        self.repr.hint.as_deref()
     }
 
     /// Replaces the hint.
     #[must_use]
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
-        *self.hint_slot() = Some(text.into());
+        self.repr.hint = Some(text.into());
         self
     }
 
-    fn hint_slot(&mut self) -> &mut Option<String> {
-        match self {
-            Self::OAuth(e) => &mut e.hint,
-            Self::UnexpectedResponse(e) => &mut e.hint,
-            Self::Transport { hint, .. }
-            | Self::Timeout { hint, .. }
-            | Self::Config { hint, .. }
-            | Self::InvalidToken { hint, .. }
-            | Self::StateMismatch { hint }
-            | Self::Other { hint, .. } => hint,
-            Self::Backoff { last, .. } => last.hint_slot(),
-        }
+    /// While the cache backs off after failures: how long until it asks the token source
+    /// again.
+    pub fn retry_in(&self) -> Option<Duration> {
+        self.repr.backoff.map(|(retry_in, _)| retry_in)
+    }
+
+    /// While the cache backs off: how many fetches (or fresh tokens) failed in a row.
+    pub fn failures(&self) -> Option<u32> {
+        self.repr.backoff.map(|(_, failures)| failures)
     }
 
     /// Whether trying again later may succeed: transport failures, timeouts, 5xx and 429
-    /// answers, `temporarily_unavailable`. OAuth 4xx errors and configuration errors are final.
+    /// answers, `temporarily_unavailable`, and anything the cache is backing off from. OAuth
+    /// 4xx errors and configuration errors are final.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::OAuth(e) => {
+        if self.repr.backoff.is_some() {
+            return true;
+        }
+        match &self.repr.kind {
+            ErrorKind::OAuth(e) => {
                 matches!(
                     e.code,
                     ErrorCode::TemporarilyUnavailable | ErrorCode::ServerError
                 ) || retryable_status(e.status)
             }
-            Self::UnexpectedResponse(e) => retryable_status(e.status),
-            Self::Transport { .. } | Self::Timeout { .. } | Self::Backoff { .. } => true,
-            Self::Config { .. }
-            | Self::InvalidToken { .. }
-            | Self::StateMismatch { .. }
-            | Self::Other { .. } => false,
+            ErrorKind::UnexpectedResponse(e) => retryable_status(e.status),
+            ErrorKind::Transport { .. } | ErrorKind::Timeout { .. } => true,
+            _ => false,
         }
     }
 
     /// The HTTP status of the answer this error came from, if there was one.
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Self::OAuth(e) => Some(e.status),
-            Self::UnexpectedResponse(e) => Some(e.status),
-            Self::Backoff { last, .. } => last.status(),
+        match &self.repr.kind {
+            ErrorKind::OAuth(e) => Some(e.status),
+            ErrorKind::UnexpectedResponse(e) => Some(e.status),
             _ => None,
         }
     }
 
-    /// The OAuth error answer, if this is one (also behind [`Error::Backoff`]).
+    /// The OAuth error answer, if this is one.
     pub fn oauth(&self) -> Option<&OAuthError> {
-        match self {
-            Self::OAuth(e) => Some(e),
-            Self::Backoff { last, .. } => last.oauth(),
+        match &self.repr.kind {
+            ErrorKind::OAuth(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// The answer that was neither a token nor an OAuth error, if this is one.
+    pub fn unexpected(&self) -> Option<&UnexpectedResponse> {
+        match &self.repr.kind {
+            ErrorKind::UnexpectedResponse(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OAuth(e) => e.fmt(f),
+            Self::Transport { endpoint, message } => {
+                write!(f, "could not reach {endpoint}: {message}")
+            }
+            Self::Timeout { endpoint, after } => {
+                write!(f, "no answer from {endpoint} within {after:?}")
+            }
+            Self::UnexpectedResponse(e) => e.fmt(f),
+            Self::Config { message } => write!(f, "invalid configuration: {message}"),
+            Self::InvalidToken { reason } => write!(f, "unusable access token: {reason}"),
+            Self::Refused { reason } => f.write_str(reason),
+            Self::Other { message } => f.write_str(message),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((retry_in, failures)) = self.repr.backoff {
+            write!(
+                f,
+                "{failures} token failure(s) in a row; next fetch in {retry_in:?}; last error: "
+            )?;
+        }
+        self.repr.kind.fmt(f)?;
+        Hint(&self.repr.hint).fmt(f)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug.field("kind", &self.repr.kind);
+        if let Some(hint) = &self.repr.hint {
+            debug.field("hint", hint);
+        }
+        if let Some((retry_in, failures)) = self.repr.backoff {
+            debug
+                .field("retry_in", &retry_in)
+                .field("failures", &failures);
+        }
+        if let Some(source) = &self.repr.source {
+            debug.field("source", source);
+        }
+        debug.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.repr
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl From<OAuthError> for Error {
     fn from(e: OAuthError) -> Self {
-        Self::OAuth(Box::new(e))
+        Self::new(ErrorKind::OAuth(e))
     }
 }
 
 impl From<UnexpectedResponse> for Error {
     fn from(e: UnexpectedResponse) -> Self {
-        Self::UnexpectedResponse(Box::new(e))
+        Self::new(ErrorKind::UnexpectedResponse(e))
     }
 }
 
@@ -274,8 +353,6 @@ pub struct OAuthError {
     pub description: Option<String>,
     /// RFC 6749 §5.2 `error_uri`: a page about the error.
     pub uri: Option<String>,
-    /// The likely cause, in our words.
-    pub hint: Option<String>,
 }
 
 impl OAuthError {
@@ -292,7 +369,6 @@ impl OAuthError {
             original_code,
             description: None,
             uri: None,
-            hint: None,
         }
     }
 
@@ -325,7 +401,7 @@ impl fmt::Display for OAuthError {
         if let Some(uri) = &self.uri {
             write!(f, " (see {uri})")?;
         }
-        Hint(&self.hint).fmt(f)
+        Ok(())
     }
 }
 
@@ -462,8 +538,6 @@ pub struct UnexpectedResponse {
     /// The start of the body (at most 200 characters), with anything that looks like a
     /// secret masked.
     pub excerpt: String,
-    /// The likely cause, when known.
-    pub hint: Option<String>,
 }
 
 impl UnexpectedResponse {
@@ -479,7 +553,6 @@ impl UnexpectedResponse {
             content_type,
             reason: reason.into(),
             excerpt: excerpt.into(),
-            hint: None,
         }
     }
 }
@@ -494,7 +567,7 @@ impl fmt::Display for UnexpectedResponse {
         if !self.excerpt.is_empty() {
             write!(f, "; body starts {:?}", self.excerpt)?;
         }
-        Hint(&self.hint).fmt(f)
+        Ok(())
     }
 }
 
@@ -560,16 +633,19 @@ mod tests {
     fn backoff_delegates_to_the_last_error() {
         let last = Error::from(OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client"))
             .with_hint("check the secret");
-        let err = Error::Backoff {
-            retry_in: Duration::from_secs(2),
-            failures: 2,
-            last: Box::new(last),
-        };
+        assert!(!last.is_retryable());
+        let err = Error::backing_off(last, Duration::from_secs(2), 2);
         assert_eq!(err.hint(), Some("check the secret"));
         assert_eq!(err.oauth().unwrap().code, ErrorCode::InvalidClient);
-        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(
+            (err.retry_in(), err.failures()),
+            (Some(Duration::from_secs(2)), Some(2))
+        );
+        assert!(err.is_retryable(), "the cache will try again");
+        assert!(err.to_string().starts_with("2 token failure(s) in a row; next fetch in 2s; last error: token endpoint answered HTTP 401"), "{err}");
         let err = err.with_hint("other");
         assert_eq!(err.hint(), Some("other"));
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 
     #[test]

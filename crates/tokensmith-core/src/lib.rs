@@ -43,10 +43,10 @@ mod token;
 
 pub use secrecy::{ExposeSecret, SecretString};
 
-pub use crate::backoff::Backoff;
+pub use crate::backoff::{Backoff, RetryPolicy};
 pub use crate::cache::{CacheEvent, CacheStats, Cached, CachedBuilder, RefreshAhead};
 pub use crate::error::{
-    Error, ErrorCode, MAX_CODE_CHARS, OAuthError, SharedError, UnexpectedResponse,
+    Error, ErrorCode, ErrorKind, MAX_CODE_CHARS, OAuthError, SharedError, UnexpectedResponse,
 };
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

@@ -201,13 +201,13 @@ impl PendingAuthorization {
     /// with the verifier and the same redirect URI.
     pub async fn finish(self, callback: Callback) -> Result<TokenResponse, Error> {
         if callback.state.as_deref() != Some(self.state.as_str()) {
-            return Err(Error::StateMismatch {
-                hint: Some(
-                    "the callback belongs to another sign-in attempt, or was forged; start the \
-                     flow again"
-                        .into(),
-                ),
-            });
+            return Err(Error::refused(
+                "the callback's `state` does not match the one sent; its code was not used",
+            )
+            .with_hint(
+                "the callback belongs to another sign-in attempt, or was forged; start the flow \
+                 again",
+            ));
         }
         if let Some(code) = callback.error {
             // Anyone who can open the redirect URI writes these: bounded and scrubbed.

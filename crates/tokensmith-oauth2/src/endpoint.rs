@@ -10,7 +10,9 @@ use tokensmith_core::internal::{display_url, is_loopback, secret_header};
 use url::Url;
 
 use crate::client_auth::{ClientIdentity, Learned};
-use crate::{ClientAuth, ClientSecret, RetryPolicy, TokenVendor};
+use tokensmith_core::RetryPolicy;
+
+use crate::{ClientAuth, ClientSecret, TokenVendor};
 
 /// Default cap on the size of a token endpoint's answer.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tokensmith_core::ErrorKind;
 
 use reqwest::StatusCode;
 use reqwest::header::{
@@ -144,15 +145,12 @@ impl TokenEndpoint {
                 Err(failure) => failure,
             };
             let may_retry = failure.error.is_retryable()
-                && attempt < retry.attempts
+                && attempt < retry.max_attempts()
                 && (request.repeatable || failure.unprocessed);
             if !may_retry {
                 return Err(failure.error);
             }
-            let delay = match failure.retry_after {
-                Some(asked) => asked.min(retry.max_retry_after),
-                None => retry.backoff.delay(attempt),
-            };
+            let delay = retry.delay(attempt, failure.retry_after);
             if Instant::now()
                 .checked_add(delay)
                 .is_none_or(|at| at >= deadline)
@@ -374,7 +372,7 @@ fn rejects_client(error: &Error) -> bool {
         || error
             .oauth()
             .is_some_and(|e| e.code == ErrorCode::InvalidClient)
-        || matches!(error, Error::UnexpectedResponse(answer)
+        || matches!(error.kind(), ErrorKind::UnexpectedResponse(answer)
             if matches!(answer.status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN))
 }
 

@@ -1,7 +1,7 @@
 //! Hints: a sentence that names the likely cause of a token endpoint error.
 
 use reqwest::StatusCode;
-use tokensmith_core::{Error, ErrorCode};
+use tokensmith_core::{Error, ErrorCode, ErrorKind};
 
 use crate::{ClientAuth, HintContext, TokenVendor};
 
@@ -28,14 +28,14 @@ fn hint_for(error: &Error, ctx: &HintContext<'_>) -> Option<String> {
     if let Some(oauth) = error.oauth() {
         return oauth_hint(&oauth.code, oauth.description.as_deref(), oauth.status, ctx);
     }
-    match error {
-        Error::UnexpectedResponse(answer) => status_hint(answer.status, ctx),
-        Error::Timeout { .. } => Some(format!(
+    match error.kind() {
+        ErrorKind::UnexpectedResponse(answer) => status_hint(answer.status, ctx),
+        ErrorKind::Timeout { .. } => Some(format!(
             "{} did not answer in time; the server may be overloaded, or a firewall drops the \
              connection",
             ctx.endpoint
         )),
-        Error::Transport { .. } => Some(format!(
+        ErrorKind::Transport { .. } => Some(format!(
             "check that {} is the right host and port and that this machine can reach it",
             ctx.endpoint
         )),

@@ -64,7 +64,7 @@ pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, Device
 pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpointBuilder};
 pub use crate::password::{Password, UserPassword};
 pub use crate::refresh::RefreshTokenGrant;
-pub use crate::request::{GrantRequest, RetryPolicy};
+pub use crate::request::GrantRequest;
 pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
 pub use crate::source::{Grant, GrantSource};
 pub use crate::store::{FileStore, MemoryStore, StoredAccessToken, StoredTokens, TokenStore};

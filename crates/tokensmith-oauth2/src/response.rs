@@ -287,6 +287,7 @@ fn jwt_lifetime(token: &str, server_date: Option<SystemTime>) -> Option<Duration
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use tokensmith_core::ErrorKind;
     use tokensmith_core::{ErrorCode, ExposeSecret};
 
     fn answer<'a>(status: u16, content_type: Option<&'a str>, body: &'a [u8]) -> RawAnswer<'a> {
@@ -439,7 +440,10 @@ mod tests {
             r#"{"error":{"code":"Unauthorized","message":"bad key"}}"#,
         ] {
             assert!(
-                matches!(err(400, JSON, body), Error::UnexpectedResponse(_)),
+                matches!(
+                    err(400, JSON, body).kind(),
+                    ErrorKind::UnexpectedResponse(_)
+                ),
                 "{body}"
             );
         }
@@ -501,8 +505,8 @@ mod tests {
         assert!(!r.access_token().token_type().is_bearer());
         // Without the hook, the same bodies are what the RFC makes of them.
         assert!(matches!(
-            err(400, JSON, r#"{"fault":"invalid_client"}"#),
-            Error::UnexpectedResponse(_)
+            err(400, JSON, r#"{"fault":"invalid_client"}"#).kind(),
+            ErrorKind::UnexpectedResponse(_)
         ));
         let r = ok(
             200,
@@ -545,8 +549,8 @@ mod tests {
             (200, JSON, r#"{"access_token":42}"#, "not a string"),
         ];
         for (status, content_type, body, reason) in cases {
-            match err(status, content_type, body) {
-                Error::UnexpectedResponse(u) => {
+            match err(status, content_type, body).kind() {
+                ErrorKind::UnexpectedResponse(u) => {
                     assert_eq!(u.status.as_u16(), status);
                     assert_eq!(u.content_type.as_deref(), content_type);
                     assert!(u.reason.contains(reason), "{body}: {}", u.reason);

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tokensmith_avionte::{Tenant, documented_retry};
 use tokensmith_core::Backoff;
-use tokensmith_reqwest::api::{ApiErrorKind, Retry};
+use tokensmith_core::RetryPolicy;
+use tokensmith_reqwest::api::ApiErrorKind;
 use tokensmith_testkit::{DEFAULT_API_KEY, Endpoint, Fault, Target, TestServer, TraceCapture};
 
 use crate::{avionte, builder};
@@ -86,17 +87,17 @@ async fn page_sizes_over_100_are_refused_before_sending() {
 /// Avionté's documented schedule (5 s, 10 s, doubling, five tries), its delays scaled down a
 /// hundredfold so that it runs on real time against a real socket; the cap on delays (and on
 /// `Retry-After`) only tenfold, so that a 1 s `Retry-After` is honoured whole.
-fn scaled_retry() -> Retry {
-    let documented = Retry::on_rate_limit()
-        .tries(5)
+fn scaled_retry() -> RetryPolicy {
+    let documented = RetryPolicy::default()
+        .attempts(5)
         .backoff(Backoff::new(
             Duration::from_secs(5),
             Duration::from_secs(80),
         ))
         .max_retry_after(Duration::from_secs(80));
     assert_eq!(documented_retry(), documented);
-    Retry::on_rate_limit()
-        .tries(5)
+    RetryPolicy::default()
+        .attempts(5)
         .backoff(Backoff::new(
             Duration::from_millis(50),
             Duration::from_millis(800),
@@ -134,7 +135,7 @@ async fn rate_limited_calls_back_off_doubling() {
 
     server.fail_next(Target::Api, 10, status_429());
     let limited = builder(&server)
-        .retry_on_rate_limit(scaled_retry().tries(3))
+        .retry_on_rate_limit(scaled_retry().attempts(3))
         .build()
         .unwrap();
     let before = server.counters().api_requests;

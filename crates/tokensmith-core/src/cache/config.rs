@@ -175,7 +175,7 @@ impl<S: TokenSource> CachedBuilder<S> {
     }
 
     /// The longest a fetch may take (default 30 s), saving to a token store included. A fetch
-    /// that takes longer fails with [`Error::Timeout`], and its waiters get that error.
+    /// that takes longer fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout), and its waiters get that error.
     #[must_use]
     pub fn load_timeout(mut self, timeout: Duration) -> Self {
         self.config.load_timeout = timeout;

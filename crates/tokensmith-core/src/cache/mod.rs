@@ -41,7 +41,7 @@ type FetchResult = Option<Result<AccessToken, Error>>;
 ///   background and every caller keeps getting the current token at once. If that refresh
 ///   fails, the current token keeps serving while it is valid.
 /// - After consecutive failures, fetch attempts are spaced by exponential backoff (1 s
-///   doubling to 30 s); callers in between get [`Error::Backoff`] carrying the last error.
+///   doubling to 30 s); callers in between get the last error, with [`Error::retry_in`] set.
 ///
 /// - A fetch that does not finish within the load timeout (30 s by default) fails, so no
 ///   caller waits forever on a source or store that hangs.
@@ -283,11 +283,11 @@ impl<S: TokenSource> Shared<S> {
                     if let (Some(retry_at), Some(last)) = (flight.retry_at, &flight.last_error)
                         && Instant::now() < retry_at
                     {
-                        return Err(Error::Backoff {
-                            retry_in: retry_at - Instant::now(),
-                            failures: flight.failures,
-                            last: Box::new(last.clone()),
-                        });
+                        return Err(Error::backing_off(
+                            last.clone(),
+                            retry_at - Instant::now(),
+                            flight.failures,
+                        ));
                     }
                     let (receiver, guard) = self.prepare_fetch(&mut flight, false)?;
                     Next::Start(receiver, guard)

@@ -1,7 +1,9 @@
 //! Bounds on what comes from outside: answer size, redirects.
 
-use tokensmith_core::{Error, TokenSource};
-use tokensmith_oauth2::{ClientAuth, ClientCredentials, RetryPolicy};
+use tokensmith_core::ErrorKind;
+use tokensmith_core::RetryPolicy;
+use tokensmith_core::TokenSource;
+use tokensmith_oauth2::{ClientAuth, ClientCredentials};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -22,8 +24,8 @@ async fn an_answer_over_the_cap_is_refused() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    match client_credentials_error(endpoint).await {
-        Error::UnexpectedResponse(answer) => {
+    match client_credentials_error(endpoint).await.kind() {
+        ErrorKind::UnexpectedResponse(answer) => {
             assert!(
                 answer.reason.contains("larger than the 1048576 byte limit"),
                 "{}",
@@ -129,8 +131,8 @@ async fn a_10_mib_answer_is_refused_at_the_cap_without_reading_it_all() {
         let result = tokio::time::timeout(std::time::Duration::from_secs(10), fetch.fetch())
             .await
             .expect("refused at the cap, not after reading to the end");
-        match result.unwrap_err() {
-            Error::UnexpectedResponse(answer) => {
+        match result.unwrap_err().kind() {
+            ErrorKind::UnexpectedResponse(answer) => {
                 assert!(answer.reason.contains("byte limit"), "{}", answer.reason)
             }
             other => panic!("{other:?}"),

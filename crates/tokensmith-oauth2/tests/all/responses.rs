@@ -1,12 +1,14 @@
 //! Answer variants as real servers send them, over the wire.
 
 use std::time::{Duration, SystemTime};
+use tokensmith_core::ErrorKind;
+use tokensmith_core::RetryPolicy;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use tokensmith_core::{Error, ErrorCode, ExposeSecret, TokenSource};
-use tokensmith_oauth2::{ClientAuth, ClientCredentials, GrantSource, RetryPolicy};
+use tokensmith_core::{ErrorCode, ExposeSecret, TokenSource};
+use tokensmith_oauth2::{ClientAuth, ClientCredentials, GrantSource};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -100,18 +102,13 @@ async fn an_html_gateway_page_is_an_unexpected_response_with_excerpt() {
         "text/html",
     ))
     .await;
-    match source.fetch().await.unwrap_err() {
-        Error::UnexpectedResponse(answer) => {
+    let err = source.fetch().await.unwrap_err();
+    match err.kind() {
+        ErrorKind::UnexpectedResponse(answer) => {
             assert_eq!(answer.status.as_u16(), 502);
             assert_eq!(answer.content_type.as_deref(), Some("text/html"));
             assert!(answer.excerpt.contains("502 Bad Gateway"));
-            assert!(
-                answer
-                    .hint
-                    .as_deref()
-                    .unwrap()
-                    .contains("usually temporary")
-            );
+            assert!(err.hint().unwrap().contains("usually temporary"), "{err}");
         }
         other => panic!("{other:?}"),
     }

@@ -1,9 +1,10 @@
 //! Retries: transport failures, 5xx and 429 are retried within bounds; OAuth 4xx never.
 
 use std::time::{Duration, Instant};
+use tokensmith_core::ErrorKind;
 
 use serde_json::json;
-use tokensmith_core::{Error, TokenSource};
+use tokensmith_core::TokenSource;
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, RefreshTokenGrant, TokenEndpoint};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -131,8 +132,8 @@ async fn a_slow_answer_is_a_timeout_error() {
         .build()
         .unwrap();
     let err = client_credentials_error(endpoint).await;
-    match &err {
-        Error::Timeout { after, .. } => assert_eq!(*after, Duration::from_millis(200)),
+    match err.kind() {
+        ErrorKind::Timeout { after, .. } => assert_eq!(*after, Duration::from_millis(200)),
         other => panic!("{other:?}"),
     }
     assert!(err.hint().is_some());
@@ -160,8 +161,8 @@ async fn the_timeout_bounds_the_whole_call_retries_included() {
     // Per attempt, three attempts would have held the caller for 6 s and more.
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "{waited:?}");
-    match &err {
-        Error::Timeout { after, .. } => assert_eq!(*after, Duration::from_secs(2)),
+    match err.kind() {
+        ErrorKind::Timeout { after, .. } => assert_eq!(*after, Duration::from_secs(2)),
         other => panic!("{other:?}"),
     }
 }
@@ -178,8 +179,8 @@ async fn connection_refused_is_a_transport_error_with_a_hint() {
         .build()
         .unwrap();
     let err = client_credentials_error(endpoint).await;
-    match &err {
-        Error::Transport { endpoint, .. } => {
+    match err.kind() {
+        ErrorKind::Transport { endpoint, .. } => {
             assert_eq!(endpoint, &format!("http://127.0.0.1:{port}/token"))
         }
         other => panic!("{other:?}"),

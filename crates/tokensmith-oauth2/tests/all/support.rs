@@ -1,12 +1,11 @@
 //! Helpers shared by the test modules.
 
 use std::time::Duration;
+use tokensmith_core::RetryPolicy;
 
 use serde_json::{Value, json};
 use tokensmith_core::{Backoff, Error, TokenSource};
-use tokensmith_oauth2::{
-    ClientAuth, ClientCredentials, RetryPolicy, TokenEndpoint, TokenEndpointBuilder,
-};
+use tokensmith_oauth2::{ClientAuth, ClientCredentials, TokenEndpoint, TokenEndpointBuilder};
 use wiremock::{MockServer, Request};
 
 pub(crate) const CLIENT_ID: &str = "client-1";

@@ -1,7 +1,9 @@
 //! Against the embedded authorization server: a server that checks RFC 6749 for real.
 
-use tokensmith_core::{Error, ErrorCode, TokenSource};
-use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, RetryPolicy, TokenEndpoint};
+use tokensmith_core::ErrorKind;
+use tokensmith_core::RetryPolicy;
+use tokensmith_core::{ErrorCode, TokenSource};
+use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, TokenEndpoint};
 use tokensmith_testkit::{ClientConfig, Endpoint, Fault, Target, TestServer};
 
 use crate::support::fast_retries;
@@ -120,7 +122,7 @@ async fn injected_faults_become_typed_errors_or_tolerated_answers() {
 
     server.fail_next(Target::Token, 1, Fault::CloseConnection);
     let err = source(RetryPolicy::none()).fetch().await.unwrap_err();
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Transport { .. }), "{err:?}");
     server.fail_next(Target::Token, 1, Fault::TruncatedJson);
     let err = source(RetryPolicy::none()).fetch().await.unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");

@@ -2,8 +2,9 @@
 //! flow, and refresh tokens kept in a store.
 
 use std::time::Duration;
+use tokensmith_core::ErrorKind;
 
-use tokensmith_core::{Error, ErrorCode, ExposeSecret};
+use tokensmith_core::{ErrorCode, ExposeSecret};
 use tokensmith_oauth2::{
     AuthorizationCode, Callback, ClientAuth, DeviceAuthorization, FileStore, GrantRequest,
     PendingAuthorization, RefreshTokenGrant, TokenEndpoint,
@@ -86,7 +87,8 @@ async fn a_state_mismatch_is_refused_before_any_request() {
     let callback = Callback::from_url(&user_agent(&pending).await).unwrap();
     let other = code_flow(&server).start().unwrap();
     let err = other.finish(callback).await.unwrap_err();
-    assert!(matches!(err, Error::StateMismatch { .. }), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("`state` does not match"), "{err}");
     assert!(err.hint().unwrap().contains("another sign-in attempt"));
     assert_eq!(server.counters().token_requests, 0);
 }

@@ -74,11 +74,19 @@ pub enum ApiErrorKind {
     Decode,
     /// The call was refused before sending (a bad path, a page size out of range).
     InvalidRequest,
+    /// The client's settings cannot work (from its builder); [`ApiError::auth`] has the
+    /// tokensmith error and its hint.
+    Config,
 }
 
 /// An error from a vendor API call: its kind, the HTTP status, the vendor's decoded error
-/// payload (`V`) or a scrubbed excerpt of the body, and a hint naming the likely cause.
+/// payload (`V`) or a scrubbed excerpt of the body, and a hint naming the likely cause. One
+/// pointer wide.
 pub struct ApiError<V = NoPayload> {
+    repr: Box<Repr<V>>,
+}
+
+struct Repr<V> {
     kind: ApiErrorKind,
     vendor: &'static str,
     status: Option<StatusCode>,
@@ -90,8 +98,8 @@ pub struct ApiError<V = NoPayload> {
 }
 
 impl<V> ApiError<V> {
-    fn new(kind: ApiErrorKind, vendor: &'static str) -> Self {
-        Self {
+    fn repr(kind: ApiErrorKind, vendor: &'static str) -> Repr<V> {
+        Repr {
             kind,
             vendor,
             status: None,
@@ -103,36 +111,56 @@ impl<V> ApiError<V> {
         }
     }
 
+    fn boxed(repr: Repr<V>) -> Self {
+        Self {
+            repr: Box::new(repr),
+        }
+    }
+
     /// A call refused before sending, with the reason.
     pub fn invalid_request(vendor: &'static str, reason: impl Into<String>) -> Self {
-        Self {
+        Self::boxed(Repr {
             message: Some(reason.into()),
-            ..Self::new(ApiErrorKind::InvalidRequest, vendor)
-        }
+            ..Self::repr(ApiErrorKind::InvalidRequest, vendor)
+        })
     }
 
     /// An answer that could not be read as the expected type.
     pub fn decode(vendor: &'static str, reason: impl Into<String>) -> Self {
-        Self {
+        Self::boxed(Repr {
             message: Some(reason.into()),
-            ..Self::new(ApiErrorKind::Decode, vendor)
-        }
+            ..Self::repr(ApiErrorKind::Decode, vendor)
+        })
     }
 
     pub(crate) fn transport(vendor: &'static str, error: reqwest_middleware::Error) -> Self {
-        Self {
+        Self::boxed(Repr {
             source: Some(Box::new(error)),
-            ..Self::new(ApiErrorKind::Transport, vendor)
-        }
+            ..Self::repr(ApiErrorKind::Transport, vendor)
+        })
+    }
+
+    /// A tokensmith error from building a vendor client or getting its token: a
+    /// [`Config`](ApiErrorKind::Config) error for a configuration error, an
+    /// [`Auth`](ApiErrorKind::Auth) error otherwise.
+    pub fn from_core(vendor: &'static str, error: tokensmith_core::Error) -> Self {
+        let kind = match error.kind() {
+            tokensmith_core::ErrorKind::Config { .. } => ApiErrorKind::Config,
+            _ => ApiErrorKind::Auth,
+        };
+        Self::boxed(Repr {
+            source: Some(Box::new(error)),
+            ..Self::repr(kind, vendor)
+        })
     }
 
     /// The error of a request that got no answer: the provider's failure, or the transport's.
     pub fn from_send(vendor: &'static str, error: reqwest_middleware::Error) -> Self {
         match auth_error(&error) {
-            Some(auth) => Self {
+            Some(auth) => Self::boxed(Repr {
                 source: Some(Box::new(auth.clone())),
-                ..Self::new(ApiErrorKind::Auth, vendor)
-            },
+                ..Self::repr(ApiErrorKind::Auth, vendor)
+            }),
             None => Self::transport(vendor, without_secrets_in_url(error)),
         }
     }
@@ -145,51 +173,55 @@ impl<V> ApiError<V> {
     {
         let payload = vendor.payload(status, body);
         let hint = vendor.hint(status, payload.as_ref());
-        Self {
+        Self::boxed(Repr {
             status: Some(status),
             excerpt: payload.is_none().then(|| scrub_excerpt(body, &[])),
             payload,
             hint,
-            ..Self::new(ApiErrorKind::Status, vendor.name())
-        }
+            ..Self::repr(ApiErrorKind::Status, vendor.name())
+        })
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ApiErrorKind {
-        self.kind
+        self.repr.kind
     }
 
     /// The vendor's name.
     pub fn vendor(&self) -> &'static str {
-        self.vendor
+        self.repr.vendor
     }
 
     /// The HTTP status of an error answer (the API's, or the token endpoint's).
     pub fn status(&self) -> Option<StatusCode> {
-        self.status
+        self.repr
+            .status
             .or_else(|| self.auth().and_then(tokensmith_core::Error::status))
     }
 
     /// The vendor's error payload, when the answer was in the vendor's error shape.
     pub fn payload(&self) -> Option<&V> {
-        self.payload.as_ref()
+        self.repr.payload.as_ref()
     }
 
     /// A scrubbed excerpt of an error answer that was not in the vendor's error shape.
     pub fn excerpt(&self) -> Option<&str> {
-        self.excerpt.as_deref()
+        self.repr.excerpt.as_deref()
     }
 
     /// A sentence naming the likely cause, when one is known.
     pub fn hint(&self) -> Option<&str> {
-        self.hint
+        self.repr
+            .hint
             .as_deref()
             .or_else(|| self.auth().and_then(tokensmith_core::Error::hint))
     }
 
-    /// The tokensmith error when no token could be had.
+    /// The tokensmith error behind an [`Auth`](ApiErrorKind::Auth) or
+    /// [`Config`](ApiErrorKind::Config) error.
     pub fn auth(&self) -> Option<&tokensmith_core::Error> {
-        self.source
+        self.repr
+            .source
             .as_deref()
             .and_then(|e| e.downcast_ref::<tokensmith_core::Error>())
     }
@@ -197,9 +229,10 @@ impl<V> ApiError<V> {
     /// Whether trying again later may succeed: a transport failure, a 429 or 5xx answer, or a
     /// token failure that is itself retryable.
     pub fn is_retryable(&self) -> bool {
-        match self.kind {
+        match self.repr.kind {
             ApiErrorKind::Transport => true,
             ApiErrorKind::Status => self
+                .repr
                 .status
                 .is_some_and(|s| s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error()),
             ApiErrorKind::Auth => self
@@ -212,7 +245,7 @@ impl<V> ApiError<V> {
     /// The same error with `hint` as its hint.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.repr.hint = Some(hint.into());
         self
     }
 }
@@ -233,30 +266,36 @@ fn without_secrets_in_url(mut error: reqwest_middleware::Error) -> reqwest_middl
 
 impl<V: fmt::Display> fmt::Display for ApiError<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let vendor = self.vendor;
-        let message = self.message.as_deref().unwrap_or("");
-        match self.kind {
+        let vendor = self.repr.vendor;
+        let message = self.repr.message.as_deref().unwrap_or("");
+        match self.repr.kind {
             ApiErrorKind::Auth => match self.auth() {
                 Some(auth) => write!(f, "could not get a token for {vendor}: {auth}")?,
                 None => write!(f, "could not get a token for {vendor}")?,
             },
+            ApiErrorKind::Config => match self.auth() {
+                Some(config) => write!(f, "{vendor} client: {config}")?,
+                None => write!(f, "{vendor} client: invalid configuration")?,
+            },
             ApiErrorKind::Status => {
-                let status = self.status.map_or(0, |s| s.as_u16());
+                let status = self.repr.status.map_or(0, |s| s.as_u16());
                 write!(f, "{vendor} answered HTTP {status}")?;
-                match (&self.payload, &self.excerpt) {
+                match (&self.repr.payload, &self.repr.excerpt) {
                     (Some(payload), _) => write!(f, ": {payload}")?,
                     (None, Some(excerpt)) => write!(f, ": {excerpt:?}")?,
                     (None, None) => {}
                 }
             }
-            ApiErrorKind::Transport => match &self.source {
+            ApiErrorKind::Transport => match &self.repr.source {
                 Some(source) => write!(f, "could not reach {vendor}: {source}")?,
                 None => write!(f, "could not reach {vendor}")?,
             },
             ApiErrorKind::Decode => write!(f, "could not read {vendor}'s answer: {message}")?,
             ApiErrorKind::InvalidRequest => write!(f, "invalid request to {vendor}: {message}")?,
         }
-        if let (Some(hint), false) = (&self.hint, self.kind == ApiErrorKind::Auth) {
+        // A tokensmith error's Display carries its own hint.
+        let wrapped = matches!(self.repr.kind, ApiErrorKind::Auth | ApiErrorKind::Config);
+        if let (Some(hint), false) = (&self.repr.hint, wrapped) {
             write!(f, " (hint: {hint})")?;
         }
         Ok(())
@@ -266,21 +305,22 @@ impl<V: fmt::Display> fmt::Display for ApiError<V> {
 impl<V: fmt::Debug> fmt::Debug for ApiError<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiError")
-            .field("kind", &self.kind)
-            .field("vendor", &self.vendor)
-            .field("status", &self.status)
-            .field("payload", &self.payload)
-            .field("excerpt", &self.excerpt)
-            .field("message", &self.message)
-            .field("hint", &self.hint)
-            .field("source", &self.source)
+            .field("kind", &self.repr.kind)
+            .field("vendor", &self.repr.vendor)
+            .field("status", &self.repr.status)
+            .field("payload", &self.repr.payload)
+            .field("excerpt", &self.repr.excerpt)
+            .field("message", &self.repr.message)
+            .field("hint", &self.repr.hint)
+            .field("source", &self.repr.source)
             .finish()
     }
 }
 
 impl<V: fmt::Debug + fmt::Display> StdError for ApiError<V> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.repr
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }

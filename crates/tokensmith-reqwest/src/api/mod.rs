@@ -45,15 +45,20 @@ use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest_middleware::{ClientWithMiddleware, RequestBuilder};
 use serde::de::DeserializeOwned;
 use tokensmith_core::internal::{BodyError, read_limited, shared_provider};
-use tokensmith_core::{Error, SecretString, TokenProvider};
+use tokensmith_core::{Error, RetryPolicy, SecretString, TokenProvider};
 
 pub use self::base_url::BaseUrl;
 pub use self::error::{ApiError, ApiErrorKind, ApiVendor, NoPayload, Opaque};
-pub use self::retry::Retry;
 use crate::BearerAuth;
 
 /// The largest API answer read by default.
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rate-limited API answers: the token endpoint's schedule, with `Retry-After` honoured up to
+/// 60 s (Entra ID asks for 60).
+fn default_retry() -> RetryPolicy {
+    RetryPolicy::default().max_retry_after(std::time::Duration::from_secs(60))
+}
 
 /// A vendor's API: its base URL, the HTTP client that attaches the token (and any API key) to
 /// requests for the base URL's origin only, and how its errors read. Cloning is cheap.
@@ -90,7 +95,7 @@ impl ApiClient<Opaque> {
             vendor: Opaque::new("the API"),
             headers: Vec::new(),
             http: None,
-            retry: Retry::on_rate_limit(),
+            retry: default_retry(),
             rate_limit: None,
             max_answer: DEFAULT_MAX_ANSWER_BYTES,
             allow_http: false,
@@ -221,7 +226,7 @@ pub struct ApiClientBuilder<V> {
     vendor: V,
     headers: Vec<(String, SecretString)>,
     http: Option<reqwest::ClientBuilder>,
-    retry: Retry,
+    retry: RetryPolicy,
     rate_limit: Option<f64>,
     max_answer: usize,
     allow_http: bool,
@@ -262,9 +267,10 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
         self
     }
 
-    /// How rate-limited answers are retried (default [`Retry::on_rate_limit`]).
+    /// How rate-limited answers (429, and 503 with `Retry-After`) are retried (default:
+    /// [`RetryPolicy::default`] with `Retry-After` honoured up to 60 s).
     #[must_use]
-    pub fn retry(mut self, retry: Retry) -> Self {
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
@@ -311,8 +317,11 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
             );
         }
         let mut http = auth.build()?.into_client_builder(self.http)?;
-        if self.retry.tries_allowed() > 1 {
-            http = http.with(self.retry.into_middleware(self.vendor.name()));
+        if self.retry.max_attempts() > 1 {
+            http = http.with(retry::RetryMiddleware {
+                policy: self.retry,
+                vendor: self.vendor.name(),
+            });
         }
         if let Some(rate) = self.rate_limit {
             #[cfg(feature = "rate-limit")]

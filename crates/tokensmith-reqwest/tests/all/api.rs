@@ -6,8 +6,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use serde::Deserialize;
+use tokensmith_core::RetryPolicy;
 use tokensmith_core::{Backoff, StaticToken};
-use tokensmith_reqwest::api::{ApiClient, ApiErrorKind, ApiVendor, Opaque, Retry};
+use tokensmith_reqwest::api::{ApiClient, ApiErrorKind, ApiVendor, Opaque};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -47,9 +48,9 @@ impl ApiVendor for Shop {
     }
 }
 
-fn fast_retry(tries: u32) -> Retry {
-    Retry::on_rate_limit()
-        .tries(tries)
+fn fast_retry(tries: u32) -> RetryPolicy {
+    RetryPolicy::default()
+        .attempts(tries)
         .backoff(Backoff::new(
             Duration::from_millis(50),
             Duration::from_millis(400),
@@ -57,7 +58,7 @@ fn fast_retry(tries: u32) -> Retry {
         .max_retry_after(Duration::from_secs(3))
 }
 
-fn shop(server: &MockServer, retry: Retry) -> ApiClient<Shop> {
+fn shop(server: &MockServer, retry: RetryPolicy) -> ApiClient<Shop> {
     ApiClient::builder(
         format!("{}/tenant-7", server.uri()),
         StaticToken::bearer("tok-1").unwrap(),
@@ -77,7 +78,7 @@ async fn calls_join_under_the_prefix_with_token_key_and_accept() {
         .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":3}"#))
         .mount(&server)
         .await;
-    let client = shop(&server, Retry::none());
+    let client = shop(&server, RetryPolicy::none());
     let item: Item = client.get_json("/v1/items/3").await.unwrap();
     assert_eq!(item, Item { id: 3 });
     let seen = &requests(&server).await[0];
@@ -108,7 +109,7 @@ async fn error_answers_carry_the_vendor_payload_or_a_scrubbed_excerpt() {
         .respond_with(ResponseTemplate::new(200).set_body_string("{\"id\":"))
         .mount(&server)
         .await;
-    let client = shop(&server, Retry::none());
+    let client = shop(&server, RetryPolicy::none());
     let err = client.get_json::<Item>("v1/items/9").await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
     assert_eq!(err.payload().unwrap().0, "item.unknown");
@@ -287,7 +288,7 @@ async fn the_api_key_goes_to_the_base_origin_only() {
             .mount(s)
             .await;
     }
-    let client = shop(&server, Retry::none());
+    let client = shop(&server, RetryPolicy::none());
     client
         .http()
         .get(format!("{}/x", elsewhere.uri()))
