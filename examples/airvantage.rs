@@ -8,9 +8,9 @@
 
 use std::env;
 
-use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery};
+use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery, testing};
 use tokensmith_testkit::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME, TestServer,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME,
 };
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("no AIRVANTAGE_* variables: using two embedded regions");
-    let (na, eu) = TestServer::airvantage_regions().await?;
+    let (na, eu) = testing::regions().await?;
     let client = AirVantageClient::builder(eu.url().parse::<Region>()?)
         .client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         .password(DEFAULT_USERNAME, DEFAULT_PASSWORD)

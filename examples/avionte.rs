@@ -8,10 +8,8 @@
 
 use std::env;
 
-use tokensmith_avionte::{AvionteClient, Tenant};
-use tokensmith_testkit::{
-    DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, Flavour, TestServer,
-};
+use tokensmith_avionte::{AvionteClient, Tenant, testing};
+use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,15 +32,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("no AVIONTE_* variables: using the embedded Avionté stand-in");
-    let server = TestServer::builder()
-        .flavour(Flavour::Avionte {
-            api_key: DEFAULT_API_KEY.into(),
-        })
-        .start()
-        .await?;
+    let server = testing::start().await?;
     let client = AvionteClient::builder()
         .client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-        .api_key(DEFAULT_API_KEY)
+        .api_key(testing::API_KEY)
         .base_url(server.url())
         .build()?;
     tour(&client, Tenant::front_office_id("42")).await?;

@@ -15,7 +15,7 @@ use tokensmith::reqwest::BearerAuth;
 use tokensmith::{TokenProvider, TokenSource};
 use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery};
 use tokensmith_avionte::{AvionteClient, Tenant};
-use tokensmith_testkit::{ClientConfig, Fault, Flavour, Target, TestServer, TraceCapture};
+use tokensmith_testkit::{ClientConfig, Fault, Target, TestServer, TraceCapture};
 use wiremock::matchers::{body_string_contains, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -201,10 +201,8 @@ async fn no_canary_reaches_logs_errors_or_debug_output() {
     seen.debug(&FileStore::new("/nonexistent/tokens.json"));
 
     // AirVantage: a wrong password, API errors, logout.
-    let airvantage = TestServer::builder()
-        .flavour(Flavour::AirVantage {
-            region: "eu".into(),
-        })
+    let airvantage = tokensmith_airvantage::testing::Simulator::new("eu")
+        .server()
         .client(ClientConfig::confidential("av-client", SECRET))
         .user("carol", PASSWORD)
         .start()
@@ -228,10 +226,8 @@ async fn no_canary_reaches_logs_errors_or_debug_output() {
     seen.all(&err);
 
     // Avionté: the canary API key, right and wrong.
-    let avionte = TestServer::builder()
-        .flavour(Flavour::Avionte {
-            api_key: API_KEY.into(),
-        })
+    let avionte = tokensmith_avionte::testing::server()
+        .gateway_key("x-api-key", API_KEY)
         .client(ClientConfig::confidential("avi-client", SECRET).body_only())
         .start()
         .await

@@ -28,6 +28,9 @@
 mod client;
 mod error;
 mod region;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod types;
 
 pub use crate::client::{

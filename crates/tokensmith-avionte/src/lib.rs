@@ -27,6 +27,9 @@
 
 mod client;
 mod error;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod types;
 
 pub use crate::client::{

@@ -25,6 +25,9 @@
 //! ```
 
 mod quirks;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 use tokensmith_core::{Error, TokenProvider};
 use tokensmith_oauth2::{

@@ -196,3 +196,54 @@ async fn password_then_refresh_keeps_the_refresh_token_and_recovers_from_its_los
         ["password", "refresh_token", "refresh_token", "password"]
     );
 }
+
+/// Against the simulator: its shapes, read by the crate's quirks, end to end.
+mod simulator {
+    use tokensmith_basic::{BasicClient, testing};
+    use tokensmith_core::TokenSource;
+    use tokensmith_testkit::{
+        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME,
+    };
+
+    #[tokio::test]
+    async fn a_wrong_secret_and_a_dead_refresh_token_in_the_vendor_s_shapes() {
+        let server = testing::start().await.unwrap();
+        assert!(server.token_url().ends_with("/oauth/token"));
+        let wrong = BasicClient::new(server.url(), DEFAULT_CLIENT_ID, "wrong").unwrap();
+        let err = wrong
+            .client_credentials()
+            .build_source()
+            .fetch()
+            .await
+            .unwrap_err();
+        assert_eq!(err.oauth().unwrap().original_code, "Invalid_request");
+        assert!(
+            err.hint()
+                .unwrap()
+                .contains("client id/secret pair is wrong"),
+            "{err}"
+        );
+
+        let vendor =
+            BasicClient::new(server.url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).unwrap();
+        let source = vendor
+            .password(DEFAULT_USERNAME, DEFAULT_PASSWORD)
+            .build_source();
+        source.fetch().await.unwrap();
+        let refresh = source.refresh_token().unwrap().expose_secret().to_owned();
+        source.fetch().await.unwrap();
+        assert_eq!(
+            source.refresh_token().unwrap().expose_secret(),
+            refresh,
+            "refresh keeps the same refresh token"
+        );
+        server.revoke_refresh_tokens();
+        let refreshes_before = server.counters().token_requests;
+        source.fetch().await.unwrap();
+        assert_eq!(
+            server.counters().token_requests - refreshes_before,
+            2,
+            "the dead refresh token, read as invalid_grant from the `errors` shape, then the password again"
+        );
+    }
+}

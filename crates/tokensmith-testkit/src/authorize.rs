@@ -6,13 +6,26 @@ use serde_json::json;
 use tokio::time::Instant;
 use url::Url;
 
+use axum::extract::State;
+
+use crate::incoming::Incoming;
 use crate::reply::{Reply, oauth_error};
-use crate::server::Incoming;
+use crate::sim::SimState;
 use crate::state::{CodeGrant, DeviceGrant, DeviceStatus, Shared, lock, random_token, user_code};
 
-/// `GET /authorize`: checks the client and redirect URI, then redirects straight back with
-/// `code` and `state`, as if the user had signed in and approved.
-pub(crate) fn authorize(state: &Shared, req: &Incoming) -> Reply {
+/// `GET /authorize`.
+pub(crate) async fn authorize_handler(State(sim): State<SimState>, req: Incoming) -> Reply {
+    authorize(&sim.0, &req)
+}
+
+/// `POST /device_authorization`.
+pub(crate) async fn device_handler(State(sim): State<SimState>, req: Incoming) -> Reply {
+    device_authorization(&sim.0, &req)
+}
+
+/// Checks the client and redirect URI, then redirects straight back with `code` and `state`,
+/// as if the user had signed in and approved.
+fn authorize(state: &Shared, req: &Incoming) -> Reply {
     let q = |name: &str| req.query_param(name);
     let Some(client) = q("client_id").and_then(|id| state.config.client(id)) else {
         return Reply::text(StatusCode::BAD_REQUEST, "unknown or missing client_id");
@@ -94,29 +107,28 @@ pub(crate) fn authorize(state: &Shared, req: &Incoming) -> Reply {
     back(&[("code", &code)], target)
 }
 
-/// `POST /device_authorization`.
-pub(crate) fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
-    let flavour = &state.config.flavour;
+/// Starts a device grant (RFC 8628 §3.1, §3.2).
+fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
+    let config = &state.config;
     let Some(client) = req
         .form_param("client_id")
         .and_then(|id| state.config.client(id))
     else {
-        return oauth_error(flavour, "invalid_client", "unknown or missing client_id");
+        return oauth_error(config, "invalid_client", "unknown or missing client_id");
     };
     if let Some(secret) = &client.secret
         && req.form_param("client_secret") != Some(secret.as_str())
     {
-        return oauth_error(flavour, "invalid_client", "client authentication failed");
+        return oauth_error(config, "invalid_client", "client authentication failed");
     }
     let scope = req.form_param("scope");
     if let Some(scope) = scope
         && !client.refused_scopes(scope).is_empty()
     {
-        return oauth_error(flavour, "invalid_scope", "scope not allowed");
+        return oauth_error(config, "invalid_scope", "scope not allowed");
     }
     let device_code = random_token("dc");
     let user_code = user_code();
-    let config = &state.config;
     lock(&state.store).devices.insert(
         device_code.clone(),
         DeviceGrant {

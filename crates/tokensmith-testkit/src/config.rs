@@ -14,60 +14,9 @@ pub const DEFAULT_USERNAME: &str = "alice";
 pub const DEFAULT_PASSWORD: &str = "wonderland";
 /// The redirect URI registered for the default clients.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1/callback";
-/// The API key an Avionté-flavoured server wants unless told otherwise.
-pub const DEFAULT_API_KEY: &str = "test-api-key";
-/// The scope an Avionté-flavoured server wants.
-pub const AVIONTE_SCOPE: &str = "avionte.aero.compasintegrationservice";
-
-/// Which vendor the server plays: paths, required headers, error shapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Flavour {
-    /// RFC 6749 as written: `/token`, `/authorize`, `/device_authorization`, API under `/api/`.
-    Standard,
-    /// AirVantage in one region (`na`, `eu`, …): `/api/oauth/token`, `/api/oauth/authorize`,
-    /// `/api/oauth/expire`, API under `/api/v1/` and `/api/v2/`, errors as
-    /// `{"error":"<dotted.code>","errorParameters":[…]}`.
-    AirVantage {
-        /// The region this instance serves.
-        region: String,
-    },
-    /// Avionté: `/authorize/token` with `x-api-key` and `scope` required, credentials in the
-    /// body; API under `/front-office/v1/` wanting `x-api-key` and a tenant header.
-    Avionte {
-        /// The API key wanted on every request.
-        api_key: String,
-    },
-    /// A vendor with `POST /oauth/token`, HTTP Basic only, refresh tokens that never rotate,
-    /// and errors in non-standard shapes (`Invalid_request`, `{"errors":[…]}`).
-    BasicVendor,
-}
-
-impl Flavour {
-    pub(crate) fn token_path(&self) -> &'static str {
-        match self {
-            Self::Standard => "/token",
-            Self::AirVantage { .. } => "/api/oauth/token",
-            Self::Avionte { .. } => "/authorize/token",
-            Self::BasicVendor => "/oauth/token",
-        }
-    }
-
-    pub(crate) fn authorize_path(&self) -> &'static str {
-        match self {
-            Self::AirVantage { .. } => "/api/oauth/authorize",
-            _ => "/authorize",
-        }
-    }
-
-    pub(crate) fn is_api_path(&self, path: &str) -> bool {
-        match self {
-            Self::Standard | Self::BasicVendor => path.starts_with("/api/"),
-            Self::AirVantage { .. } => path.starts_with("/api/v1/") || path.starts_with("/api/v2/"),
-            Self::Avionte { .. } => path.starts_with("/front-office/"),
-        }
-    }
-}
+/// Shapes an OAuth error answer the way a vendor does: `(status, body)` for a code and a
+/// description, or `None` for RFC 6749's shape.
+pub type ErrorShape = fn(code: &str, description: &str) -> Option<(u16, serde_json::Value)>;
 
 /// How a client may authenticate at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +137,6 @@ impl ClientConfig {
 /// Everything the server is started with.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) flavour: Flavour,
     pub(crate) clients: Vec<ClientConfig>,
     pub(crate) users: Vec<(String, String)>,
     pub(crate) token_lifetime: Duration,
@@ -198,35 +146,39 @@ pub(crate) struct Config {
     pub(crate) device_interval: Duration,
     pub(crate) device_lifetime: Duration,
     pub(crate) device_slow_down_step: Duration,
-    pub(crate) companies: Vec<String>,
-    pub(crate) denied_rights: Vec<String>,
+    pub(crate) token_path: String,
+    pub(crate) authorize_path: String,
+    /// Also serve the token endpoint over `GET` with query parameters.
+    pub(crate) token_over_get: bool,
+    /// `(header, value)` a gateway wants on token and API requests.
+    pub(crate) gateway_key: Option<(String, String)>,
+    pub(crate) require_scope: bool,
+    pub(crate) token_type: &'static str,
+    pub(crate) error_shape: Option<ErrorShape>,
 }
 
 impl Config {
-    pub(crate) fn new(flavour: Flavour) -> Self {
-        let mut clients = vec![
-            ClientConfig::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
-            ClientConfig::public(DEFAULT_PUBLIC_CLIENT_ID),
-        ];
-        let rotate = !matches!(flavour, Flavour::BasicVendor);
-        match &flavour {
-            Flavour::Avionte { .. } => clients[0] = clients[0].clone().body_only(),
-            Flavour::BasicVendor => clients[0] = clients[0].clone().basic_only(),
-            _ => {}
-        }
+    pub(crate) fn new() -> Self {
         Self {
-            flavour,
-            clients,
+            clients: vec![
+                ClientConfig::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+                ClientConfig::public(DEFAULT_PUBLIC_CLIENT_ID),
+            ],
             users: vec![(DEFAULT_USERNAME.to_owned(), DEFAULT_PASSWORD.to_owned())],
             token_lifetime: Duration::from_secs(3600),
-            rotate_refresh_tokens: rotate,
+            rotate_refresh_tokens: true,
             refresh_for_client_credentials: false,
             code_lifetime: Duration::from_secs(60),
             device_interval: Duration::from_secs(5),
             device_lifetime: Duration::from_secs(600),
             device_slow_down_step: Duration::from_secs(5),
-            companies: vec!["company-1".to_owned()],
-            denied_rights: Vec::new(),
+            token_path: "/token".to_owned(),
+            authorize_path: "/authorize".to_owned(),
+            token_over_get: false,
+            gateway_key: None,
+            require_scope: false,
+            token_type: "Bearer",
+            error_shape: None,
         }
     }
 

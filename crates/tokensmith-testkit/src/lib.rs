@@ -8,8 +8,8 @@
 //! - an authorization endpoint that approves at once and redirects back with `code` and `state`;
 //! - a protected API that accepts only live tokens it issued (401 with
 //!   `WWW-Authenticate: Bearer error="invalid_token"` otherwise);
-//! - vendor [`Flavour`]s: AirVantage regions, Avionté, and a Basic-client vendor with
-//!   non-standard errors;
+//! - knobs and a [`mount`](TestServerBuilder::mount) point for vendor simulators, which live
+//!   in the vendor crates (`tokensmith_avionte::testing`, …) and are built from [`sim`];
 //! - fault injection ([`Fault`]), a request log with secrets masked ([`LoggedRequest`]) and
 //!   [`Counters`].
 //!
@@ -42,21 +42,23 @@ mod authorize;
 mod capture;
 mod config;
 mod faults;
+mod incoming;
 mod log;
 mod reply;
 mod server;
+pub mod sim;
 mod state;
-mod tempdir;
 mod token;
+
+pub use axum;
 
 pub use crate::capture::TraceCapture;
 pub use crate::config::{
-    AVIONTE_SCOPE, ClientConfig, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    DEFAULT_PASSWORD, DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI, DEFAULT_USERNAME, Flavour,
+    ClientConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD,
+    DEFAULT_PUBLIC_CLIENT_ID, DEFAULT_REDIRECT_URI, DEFAULT_USERNAME, ErrorShape,
 };
 pub use crate::faults::{Fault, Target};
+pub use crate::incoming::Incoming;
 pub use crate::log::{Counters, Endpoint, LoggedRequest};
 pub use crate::server::{TestServer, TestServerBuilder};
 pub use crate::state::Registry;
-pub use crate::tempdir::TempDir;
-pub use crate::token::DEVICE_CODE_GRANT;

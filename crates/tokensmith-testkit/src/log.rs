@@ -59,7 +59,7 @@ pub enum Endpoint {
     DeviceAuthorization,
     /// The protected API.
     Api,
-    /// AirVantage's logout (`/api/oauth/expire`).
+    /// A logout or revocation endpoint a vendor simulator mounts.
     Logout,
     /// Anything else (answered 404).
     Unknown,

@@ -1,11 +1,11 @@
-//! Answers: JSON, OAuth errors in each flavour's shape, redirects.
+//! Answers: JSON, OAuth errors, redirects.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::Flavour;
+use crate::config::Config;
 
 /// An answer before it becomes a response, so faults can rewrite it.
 #[derive(Debug)]
@@ -48,8 +48,10 @@ impl Reply {
         self.headers.push((name, value.into()));
         self
     }
+}
 
-    pub(crate) fn into_response(self) -> Response {
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
         let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
@@ -67,16 +69,20 @@ impl Reply {
     }
 }
 
-/// An OAuth error (RFC 6749 §5.2), in the shape the flavour uses.
-pub(crate) fn oauth_error(flavour: &Flavour, code: &str, description: &str) -> Reply {
+/// An OAuth error (RFC 6749 §5.2), in RFC 6749's shape or the one the server was told to use.
+pub(crate) fn oauth_error(config: &Config, code: &str, description: &str) -> Reply {
+    if let Some((status, body)) = config
+        .error_shape
+        .and_then(|shape| shape(code, description))
+    {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        return Reply::json(status, &body);
+    }
     let status = if code == "invalid_client" {
         StatusCode::UNAUTHORIZED
     } else {
         StatusCode::BAD_REQUEST
     };
-    if *flavour == Flavour::BasicVendor {
-        return basic_vendor_error(code, description);
-    }
     let reply = Reply::json(
         status,
         &json!({"error": code, "error_description": description}),
@@ -86,37 +92,6 @@ pub(crate) fn oauth_error(flavour: &Flavour, code: &str, description: &str) -> R
     } else {
         reply
     }
-}
-
-/// The non-standard shapes of Basic-client vendors.
-fn basic_vendor_error(code: &str, description: &str) -> Reply {
-    let body = match code {
-        "invalid_client" => {
-            json!({"error_description": "Invalid client_id", "error": "Invalid_request"})
-        }
-        "invalid_grant" if description.contains("refresh") => json!({
-            "errors": [{"message": "Invalid refresh token.", "attribute-name": "refresh_token"}]
-        }),
-        _ => {
-            let mut chars = code.chars();
-            let capitalised: String = chars
-                .next()
-                .map(|c| c.to_ascii_uppercase())
-                .into_iter()
-                .chain(chars)
-                .collect();
-            json!({"error_description": description, "error": capitalised})
-        }
-    };
-    Reply::json(StatusCode::BAD_REQUEST, &body)
-}
-
-/// An AirVantage API error.
-pub(crate) fn airvantage_error(status: StatusCode, code: &str, parameters: &[&str]) -> Reply {
-    Reply::json(
-        status,
-        &json!({"error": code, "errorParameters": parameters}),
-    )
 }
 
 /// 401 from the protected resource (RFC 6750 §3).

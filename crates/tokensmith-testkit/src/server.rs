@@ -1,4 +1,5 @@
-//! Starting, steering and stopping the server; routing each request.
+//! Starting, steering and stopping the server: its routes, and the middleware that logs each
+//! request, counts it and injects faults.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -9,114 +10,48 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, any, on, post};
+use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{ClientConfig, Config, Flavour};
+use crate::config::{ClientConfig, Config, ErrorShape};
 use crate::faults::{Fault, FaultPlan, Schedule, Target};
+use crate::incoming::{MAX_REQUEST_BODY, is_form};
 use crate::log::{AtomicCounters, Counters, Endpoint, LoggedRequest, keys, masked_headers};
 use crate::reply::Reply;
+use crate::sim::SimState;
 use crate::state::{DeviceStatus, Registry, Shared, Store, lock};
 use crate::{api, authorize, token};
 
-/// Largest request body the server reads.
-const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// Largest answer a fault rewrites.
+const MAX_REWRITTEN: usize = 1024 * 1024;
 
-/// A request as the handlers see it: body read, query and form parsed.
-pub(crate) struct Incoming {
-    pub(crate) method: Method,
-    pub(crate) path: String,
-    pub(crate) query: Vec<(String, String)>,
-    pub(crate) headers: HeaderMap,
-    pub(crate) form: Vec<(String, String)>,
-}
-
-impl Incoming {
-    pub(crate) fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
-        Self::find(&self.query, name)
-    }
-
-    pub(crate) fn form_param(&self, name: &str) -> Option<&str> {
-        Self::find(&self.form, name)
-    }
-
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-fn pairs(encoded: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(encoded)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-async fn dispatch(State(state): State<Arc<Shared>>, request: Request) -> Response {
+/// Logs and counts a request to `endpoint`, checks the gateway key, and applies a fault.
+async fn observe(
+    State((shared, endpoint)): State<(Arc<Shared>, Endpoint)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
         return Reply::text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
             .into_response();
     };
-    let is_form = parts
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    let query = parts.uri.query().unwrap_or("").as_bytes().to_vec();
-    let req = Incoming {
-        method: parts.method.clone(),
+    let form = is_form(&parts.headers);
+    shared.record(LoggedRequest {
+        method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
-        query: pairs(&query),
-        headers: parts.headers,
-        form: if is_form { pairs(&body) } else { Vec::new() },
-    };
-    let endpoint = route(&state.config.flavour, &req);
-    state.record(LoggedRequest {
-        method: req.method.to_string(),
-        path: req.path.clone(),
         endpoint,
-        query_keys: keys(&query),
-        form_keys: if is_form { keys(&body) } else { Vec::new() },
-        headers: masked_headers(&req.headers),
+        query_keys: keys(parts.uri.query().unwrap_or("").as_bytes()),
+        form_keys: if form { keys(&body) } else { Vec::new() },
+        headers: masked_headers(&parts.headers),
     });
-    handle(&state, endpoint, &req).await
-}
-
-fn route(flavour: &Flavour, req: &Incoming) -> Endpoint {
-    let path = req.path.as_str();
-    let is_get = req.method == Method::GET;
-    let is_post = req.method == Method::POST;
-    let airvantage = matches!(flavour, Flavour::AirVantage { .. });
-    if path == flavour.token_path() && (is_post || (is_get && airvantage)) {
-        Endpoint::Token
-    } else if path == flavour.authorize_path() && is_get {
-        Endpoint::Authorize
-    } else if path == "/device_authorization" && is_post {
-        Endpoint::DeviceAuthorization
-    } else if airvantage && path == "/api/oauth/expire" && is_get {
-        Endpoint::Logout
-    } else if flavour.is_api_path(path) {
-        Endpoint::Api
-    } else {
-        Endpoint::Unknown
-    }
-}
-
-async fn handle(state: &Shared, endpoint: Endpoint, req: &Incoming) -> Response {
-    let counters = &state.counters;
+    let counters = &shared.counters;
     let target = match endpoint {
         Endpoint::Token => {
             AtomicCounters::bump(&counters.token_requests);
@@ -132,7 +67,17 @@ async fn handle(state: &Shared, endpoint: Endpoint, req: &Incoming) -> Response 
         }
         _ => None,
     };
-    let fault = target.and_then(|t| state.take_fault(t));
+    if let (Some(_), Some((name, value))) = (target, &shared.config.gateway_key)
+        && parts
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            != Some(value.as_str())
+    {
+        return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}))
+            .into_response();
+    }
+    let fault = target.and_then(|t| shared.take_fault(t));
     match &fault {
         Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::Status {
@@ -147,6 +92,8 @@ async fn handle(state: &Shared, endpoint: Endpoint, req: &Incoming) -> Response 
             );
             reply.content_type = if content_type.contains("html") {
                 "text/html"
+            } else if content_type.contains("json") {
+                "application/json"
             } else {
                 "text/plain"
             };
@@ -158,17 +105,10 @@ async fn handle(state: &Shared, endpoint: Endpoint, req: &Incoming) -> Response 
         Some(Fault::CloseConnection) => return broken_response(),
         _ => {}
     }
-    let reply = match endpoint {
-        Endpoint::Token => token::token(state, req),
-        Endpoint::Authorize => authorize::authorize(state, req),
-        Endpoint::DeviceAuthorization => authorize::device_authorization(state, req),
-        Endpoint::Api => api::api(state, req),
-        Endpoint::Logout => api::logout(state, req),
-        Endpoint::Unknown => Reply::text(StatusCode::NOT_FOUND, "not found"),
-    };
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     match fault {
-        Some(fault) if reply.status == StatusCode::OK => rewrite(reply, &fault).into_response(),
-        _ => reply.into_response(),
+        Some(fault) if response.status() == StatusCode::OK => rewrite(response, &fault).await,
+        _ => response,
     }
 }
 
@@ -191,17 +131,31 @@ fn broken_response() -> Response {
 }
 
 /// Applies a fault that changes a successful answer.
-fn rewrite(mut reply: Reply, fault: &Fault) -> Reply {
+async fn rewrite(response: Response, fault: &Fault) -> Response {
+    if !matches!(
+        fault,
+        Fault::MalformedJson
+            | Fault::TruncatedJson
+            | Fault::FormEncodedSuccess
+            | Fault::ExpiresInAsString
+    ) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_REWRITTEN).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut body = body.to_vec();
     match fault {
         Fault::MalformedJson => {
-            reply.body = b"{\"access_token\": \"abc\", \"expires_in\": 3600,,}".to_vec();
+            body = b"{\"access_token\": \"abc\", \"expires_in\": 3600,,}".to_vec();
         }
         Fault::TruncatedJson => {
-            let half = reply.body.len() / 2;
-            reply.body.truncate(half);
+            let half = body.len() / 2;
+            body.truncate(half);
         }
         Fault::FormEncodedSuccess => {
-            if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&reply.body) {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(&body) {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());
                 for (k, v) in fields {
                     let text = match v {
@@ -210,43 +164,40 @@ fn rewrite(mut reply: Reply, fault: &Fault) -> Reply {
                     };
                     form.append_pair(&k, &text);
                 }
-                reply.body = form.finish().into_bytes();
-                reply.content_type = "application/x-www-form-urlencoded";
+                body = form.finish().into_bytes();
+                parts.headers.insert(
+                    "content-type",
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
             }
         }
         Fault::ExpiresInAsString => {
-            if let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&reply.body) {
+            if let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(&body) {
                 if let Some(expires) = fields.get("expires_in").cloned() {
                     fields.insert(
                         "expires_in".into(),
                         serde_json::Value::String(expires.to_string()),
                     );
                 }
-                reply.body = serde_json::Value::Object(fields).to_string().into_bytes();
+                body = serde_json::Value::Object(fields).to_string().into_bytes();
             }
         }
         _ => {}
     }
-    reply
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// Builds a [`TestServer`].
-#[derive(Debug, Clone)]
 pub struct TestServerBuilder {
     config: Config,
-    registry: Option<Registry>,
+    registry: Option<(Registry, String)>,
+    mounts: Vec<(Endpoint, Router<SimState>)>,
 }
 
 impl TestServerBuilder {
-    /// Plays `flavour` (default [`Flavour::Standard`]); resets the clients to that flavour's
-    /// defaults, so call it first.
-    #[must_use]
-    pub fn flavour(mut self, flavour: Flavour) -> Self {
-        self.config = Config::new(flavour);
-        self
-    }
-
-    /// Registers a client, replacing one with the same id.
+    /// Registers a client, replacing one with the same id (the default confidential client is
+    /// [`DEFAULT_CLIENT_ID`](crate::DEFAULT_CLIENT_ID)).
     #[must_use]
     pub fn client(mut self, client: ClientConfig) -> Self {
         self.config.clients.retain(|c| c.id != client.id);
@@ -268,8 +219,7 @@ impl TestServerBuilder {
         self
     }
 
-    /// Whether a refresh issues a new refresh token and retires the old one (default yes;
-    /// never for [`Flavour::BasicVendor`]).
+    /// Whether a refresh issues a new refresh token and retires the old one (default yes).
     #[must_use]
     pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
         self.config.rotate_refresh_tokens = rotate;
@@ -299,28 +249,69 @@ impl TestServerBuilder {
         self
     }
 
-    /// The companies an AirVantage-flavoured server knows (default `company-1`).
+    /// Serves the token endpoint at `path` (default `/token`).
     #[must_use]
-    pub fn companies<I, S>(mut self, companies: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.config.companies = companies.into_iter().map(Into::into).collect();
+    pub fn token_path(mut self, path: impl Into<String>) -> Self {
+        self.config.token_path = path.into();
         self
     }
 
-    /// Refuses a right (`entities.systems.view`) with AirVantage's `missing.rights`.
+    /// Serves the authorization endpoint at `path` (default `/authorize`).
     #[must_use]
-    pub fn deny_right(mut self, right: impl Into<String>) -> Self {
-        self.config.denied_rights.push(right.into());
+    pub fn authorize_path(mut self, path: impl Into<String>) -> Self {
+        self.config.authorize_path = path.into();
         self
     }
 
-    /// Shares issued tokens with other servers of the same registry (AirVantage regions).
+    /// Also serves the token endpoint over `GET`, with the parameters in the query string.
     #[must_use]
-    pub fn registry(mut self, registry: Registry) -> Self {
-        self.registry = Some(registry);
+    pub fn token_over_get(mut self) -> Self {
+        self.config.token_over_get = true;
+        self
+    }
+
+    /// Wants `header: value` on every token and API request, as an API gateway does, and
+    /// answers 403 `{"message":"Forbidden"}` without it.
+    #[must_use]
+    pub fn gateway_key(mut self, header: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.gateway_key = Some((header.into().to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Refuses token requests without a `scope` (`invalid_scope`).
+    #[must_use]
+    pub fn require_scope(mut self) -> Self {
+        self.config.require_scope = true;
+        self
+    }
+
+    /// Spells `token_type` this way in token answers (default `Bearer`).
+    #[must_use]
+    pub fn token_type(mut self, token_type: &'static str) -> Self {
+        self.config.token_type = token_type;
+        self
+    }
+
+    /// Shapes OAuth error answers the way a vendor does.
+    #[must_use]
+    pub fn error_shape(mut self, shape: ErrorShape) -> Self {
+        self.config.error_shape = Some(shape);
+        self
+    }
+
+    /// Serves `router` too (a vendor simulator's API), its requests logged, counted and
+    /// open to faults as `endpoint`.
+    #[must_use]
+    pub fn mount(mut self, endpoint: Endpoint, router: Router<SimState>) -> Self {
+        self.mounts.push((endpoint, router));
+        self
+    }
+
+    /// Joins a group of servers that know each other's tokens (a vendor's regions), as
+    /// `instance`: a token from a sibling is [`Rejection::FromSibling`](crate::sim::Rejection).
+    #[must_use]
+    pub fn registry(mut self, registry: Registry, instance: impl Into<String>) -> Self {
+        self.registry = Some((registry, instance.into()));
         self
     }
 
@@ -337,9 +328,56 @@ impl TestServerBuilder {
             counters: AtomicCounters::default(),
             registry: self.registry,
         });
-        let app = Router::new()
-            .fallback(dispatch)
-            .with_state(Arc::clone(&shared));
+        let observed = |router: Router<SimState>, endpoint: Endpoint| {
+            router.layer(middleware::from_fn_with_state(
+                (Arc::clone(&shared), endpoint),
+                observe,
+            ))
+        };
+        let config = &shared.config;
+        let token_methods = if config.token_over_get {
+            MethodFilter::POST.or(MethodFilter::GET)
+        } else {
+            MethodFilter::POST
+        };
+        let mut app = Router::new()
+            .merge(observed(
+                Router::new().route(&config.token_path, on(token_methods, token::handler)),
+                Endpoint::Token,
+            ))
+            .merge(observed(
+                Router::new().route(
+                    &config.authorize_path,
+                    axum::routing::get(authorize::authorize_handler),
+                ),
+                Endpoint::Authorize,
+            ))
+            .merge(observed(
+                Router::new().route("/device_authorization", post(authorize::device_handler)),
+                Endpoint::DeviceAuthorization,
+            ));
+        let vendor_api = self
+            .mounts
+            .iter()
+            .any(|(endpoint, _)| *endpoint == Endpoint::Api);
+        if !vendor_api {
+            app = app.merge(observed(
+                Router::new().route("/api/{*rest}", any(api::handler)),
+                Endpoint::Api,
+            ));
+        }
+        for (endpoint, router) in self.mounts {
+            app = app.merge(observed(router, endpoint));
+        }
+        let unknown = any(|| async { Reply::text(StatusCode::NOT_FOUND, "not found") })
+            .layer(middleware::from_fn_with_state(
+                (Arc::clone(&shared), Endpoint::Unknown),
+                observe,
+            ))
+            .with_state(SimState(Arc::clone(&shared)));
+        let app = app
+            .fallback_service(unknown)
+            .with_state(SimState(Arc::clone(&shared)));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -355,6 +393,15 @@ impl TestServerBuilder {
             stop: Some(stop),
             task: Some(task),
         })
+    }
+}
+
+impl fmt::Debug for TestServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServerBuilder")
+            .field("token_path", &self.config.token_path)
+            .field("mounts", &self.mounts.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -377,22 +424,10 @@ impl TestServer {
     /// Configures a server.
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder {
-            config: Config::new(Flavour::Standard),
+            config: Config::new(),
             registry: None,
+            mounts: Vec::new(),
         }
-    }
-
-    /// Two AirVantage regions, `na` and `eu`, that know each other's tokens are not theirs.
-    pub async fn airvantage_regions() -> std::io::Result<(TestServer, TestServer)> {
-        let registry = Registry::default();
-        let region = |name: &str| {
-            Self::builder()
-                .flavour(Flavour::AirVantage {
-                    region: name.to_owned(),
-                })
-                .registry(registry.clone())
-        };
-        Ok((region("na").start().await?, region("eu").start().await?))
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -405,21 +440,16 @@ impl TestServer {
         self.addr
     }
 
-    /// The token endpoint's URL (its path depends on the flavour).
+    /// The token endpoint's URL.
     pub fn token_url(&self) -> String {
-        format!(
-            "{}{}",
-            self.shared.base_url,
-            self.shared.config.flavour.token_path()
-        )
+        format!("{}{}", self.shared.base_url, self.shared.config.token_path)
     }
 
     /// The authorization endpoint's URL.
     pub fn authorize_url(&self) -> String {
         format!(
             "{}{}",
-            self.shared.base_url,
-            self.shared.config.flavour.authorize_path()
+            self.shared.base_url, self.shared.config.authorize_path
         )
     }
 
@@ -435,13 +465,7 @@ impl TestServer {
 
     /// Revokes an access token: the API answers 401 for it from now on.
     pub fn revoke(&self, access_token: &str) -> bool {
-        match lock(&self.shared.store).tokens.get_mut(access_token) {
-            Some(issued) => {
-                issued.revoked = true;
-                true
-            }
-            None => false,
-        }
+        SimState(Arc::clone(&self.shared)).revoke(access_token)
     }
 
     /// Expires every access token issued so far.
@@ -547,7 +571,7 @@ impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
             .field("url", &self.shared.base_url)
-            .field("flavour", &self.shared.config.flavour)
+            .field("token_path", &self.shared.config.token_path)
             .finish_non_exhaustive()
     }
 }

@@ -68,19 +68,20 @@ pub(crate) struct Store {
     pub(crate) devices: HashMap<String, DeviceGrant>,
 }
 
-/// Tokens issued by every instance of a group (AirVantage regions), so that one instance can
-/// tell a token of another region from a token nobody issued.
+/// Tokens issued by every instance of a group (a vendor's regions, say), so that one instance
+/// can tell a token of a sibling from a token nobody issued.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     issued: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Registry {
-    pub(crate) fn record(&self, token: &str, region: &str) {
-        lock(&self.issued).insert(token.to_owned(), region.to_owned());
+    pub(crate) fn record(&self, token: &str, instance: &str) {
+        lock(&self.issued).insert(token.to_owned(), instance.to_owned());
     }
 
-    pub(crate) fn region_of(&self, token: &str) -> Option<String> {
+    /// The instance that issued `token`, if one of the group did.
+    pub(crate) fn instance_of(&self, token: &str) -> Option<String> {
         lock(&self.issued).get(token).cloned()
     }
 }
@@ -96,7 +97,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Vec<FaultPlan>>,
     pub(crate) log: Mutex<VecDeque<LoggedRequest>>,
     pub(crate) counters: AtomicCounters,
-    pub(crate) registry: Option<Registry>,
+    /// The group this instance belongs to, and its name in it.
+    pub(crate) registry: Option<(Registry, String)>,
 }
 
 /// Most requests kept in the log; older ones are dropped.
@@ -123,13 +125,6 @@ impl Shared {
             AtomicCounters::bump(&self.counters.faults);
         }
         fault
-    }
-
-    pub(crate) fn region(&self) -> Option<&str> {
-        match &self.config.flavour {
-            crate::Flavour::AirVantage { region } => Some(region),
-            _ => None,
-        }
     }
 
     /// Issues an access token (and a refresh token when asked); returns both.
@@ -167,8 +162,8 @@ impl Shared {
             refresh
         });
         drop(store);
-        if let (Some(registry), Some(region)) = (&self.registry, self.region()) {
-            registry.record(&access, region);
+        if let Some((registry, instance)) = &self.registry {
+            registry.record(&access, instance);
         }
         AtomicCounters::bump(&self.counters.tokens_issued);
         (access, refresh)

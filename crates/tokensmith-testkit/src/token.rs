@@ -3,28 +3,30 @@
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use crate::Flavour;
+use axum::extract::State;
+
 use crate::config::{ClientConfig, DEFAULT_USERNAME};
+use crate::incoming::Incoming;
 use crate::reply::{Reply, oauth_error};
-use crate::server::Incoming;
+use crate::sim::SimState;
 use crate::state::{DeviceStatus, Shared, lock};
 
 /// The device grant's `grant_type` (RFC 8628 §3.4).
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
-    let flavour = &state.config.flavour;
-    if let Flavour::Avionte { api_key } = flavour
-        && req.header("x-api-key") != Some(api_key.as_str())
-    {
-        return Reply::json(StatusCode::FORBIDDEN, &json!({"message": "Forbidden"}));
-    }
-    // AirVantage also serves the token endpoint over GET with query parameters.
-    let params = if matches!(flavour, Flavour::AirVantage { .. }) && req.method == Method::GET {
+/// `POST` (and, when told, `GET`) at the token path.
+pub(crate) async fn handler(State(sim): State<SimState>, req: Incoming) -> Reply {
+    token(&sim.0, &req)
+}
+
+fn token(state: &Shared, req: &Incoming) -> Reply {
+    let config = &state.config;
+    // Some vendors also serve the token endpoint over GET with query parameters.
+    let params = if config.token_over_get && req.method == Method::GET {
         &req.query
     } else {
         &req.form
@@ -39,7 +41,7 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
             ""
         };
         return oauth_error(
-            flavour,
+            config,
             "invalid_request",
             &format!("Missing parameter grant_type{whereabouts}"),
         );
@@ -50,20 +52,20 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
     };
     if !client.allows_grant(grant_type) {
         return oauth_error(
-            flavour,
+            config,
             "unauthorized_client",
             &format!("client may not use grant_type {grant_type}"),
         );
     }
     let scope = param("scope");
-    if matches!(flavour, Flavour::Avionte { .. }) && scope.is_none() {
-        return oauth_error(flavour, "invalid_scope", "scope is required");
+    if config.require_scope && scope.is_none() {
+        return oauth_error(config, "invalid_scope", "scope is required");
     }
     if let Some(scope) = scope {
         let refused = client.refused_scopes(scope);
         if !refused.is_empty() {
             return oauth_error(
-                flavour,
+                config,
                 "invalid_scope",
                 &format!("scope not allowed: {}", refused.join(" ")),
             );
@@ -71,7 +73,7 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
     }
     match grant_type {
         "client_credentials" if client.secret.is_none() => oauth_error(
-            flavour,
+            config,
             "unauthorized_client",
             "a public client cannot use client_credentials",
         ),
@@ -83,13 +85,13 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
         "password" => {
             let (Some(username), Some(password)) = (param("username"), param("password")) else {
                 return oauth_error(
-                    flavour,
+                    config,
                     "invalid_request",
                     "Missing parameter username or password",
                 );
             };
             if !state.config.user_ok(username, password) {
-                return oauth_error(flavour, "invalid_grant", "Bad credentials");
+                return oauth_error(config, "invalid_grant", "Bad credentials");
             }
             let (access, refresh) = state.issue(&client.id, Some(username), scope, true, None);
             success(state, &access, refresh.as_deref(), scope)
@@ -98,7 +100,7 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
         "authorization_code" => authorization_code(state, client, params),
         DEVICE_CODE_GRANT => device_code(state, client, param("device_code")),
         other => oauth_error(
-            flavour,
+            config,
             "unsupported_grant_type",
             &format!("grant_type {other} is not supported"),
         ),
@@ -108,11 +110,7 @@ pub(crate) fn token(state: &Shared, req: &Incoming) -> Reply {
 fn success(state: &Shared, access: &str, refresh: Option<&str>, scope: Option<&str>) -> Reply {
     let mut body = Map::new();
     body.insert("access_token".into(), access.into());
-    let token_type = match state.config.flavour {
-        Flavour::AirVantage { .. } => "bearer",
-        _ => "Bearer",
-    };
-    body.insert("token_type".into(), token_type.into());
+    body.insert("token_type".into(), state.config.token_type.into());
     body.insert(
         "expires_in".into(),
         state.config.token_lifetime.as_secs().into(),
@@ -133,20 +131,19 @@ fn authenticate<'a>(
     req: &Incoming,
     params: &[(String, String)],
 ) -> Result<&'a ClientConfig, Reply> {
-    let flavour = &state.config.flavour;
-    let failed = |why: &str| oauth_error(flavour, "invalid_client", why);
+    let config = &state.config;
+    let failed = |why: &str| oauth_error(config, "invalid_client", why);
     let basic = req.header("authorization").and_then(parse_basic);
     let body_id = Incoming::find(params, "client_id");
     let body_secret = Incoming::find(params, "client_secret");
     if basic.is_some() && body_secret.is_some() {
         return Err(oauth_error(
-            flavour,
+            config,
             "invalid_request",
             "more than one client authentication method was used",
         ));
     }
     if let Some((raw_id, raw_secret)) = basic {
-        let config = &state.config;
         let found = config
             .client(&form_decode(&raw_id))
             .filter(|c| c.auth.decode_basic)
@@ -203,23 +200,19 @@ fn form_decode(value: &str) -> String {
 }
 
 fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -> Reply {
-    let flavour = &state.config.flavour;
+    let config = &state.config;
     let Some(refresh_token) = refresh_token else {
-        return oauth_error(
-            flavour,
-            "invalid_request",
-            "Missing parameter refresh_token",
-        );
+        return oauth_error(config, "invalid_request", "Missing parameter refresh_token");
     };
     let rotate = state.config.rotate_refresh_tokens;
     let grant = {
         let mut store = lock(&state.store);
         let Some(grant) = store.refresh.get(refresh_token).cloned() else {
-            return oauth_error(flavour, "invalid_grant", "Invalid refresh token");
+            return oauth_error(config, "invalid_grant", "Invalid refresh token");
         };
         if grant.client_id != client.id {
             return oauth_error(
-                flavour,
+                config,
                 "invalid_grant",
                 "refresh token was issued to another client",
             );
@@ -241,15 +234,15 @@ fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -
 }
 
 fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, String)]) -> Reply {
-    let flavour = &state.config.flavour;
+    let config = &state.config;
     let param = |name: &str| Incoming::find(params, name);
     let Some(code) = param("code") else {
-        return oauth_error(flavour, "invalid_request", "Missing parameter code");
+        return oauth_error(config, "invalid_request", "Missing parameter code");
     };
     let grant = {
         let mut store = lock(&state.store);
         let Some(grant) = store.codes.get_mut(code) else {
-            return oauth_error(flavour, "invalid_grant", "Invalid authorization code");
+            return oauth_error(config, "invalid_grant", "Invalid authorization code");
         };
         if grant.used {
             // RFC 6749 §4.1.2: a replayed code revokes what it issued.
@@ -258,17 +251,17 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
                     issued.revoked = true;
                 }
             }
-            return oauth_error(flavour, "invalid_grant", "authorization code already used");
+            return oauth_error(config, "invalid_grant", "authorization code already used");
         }
         grant.used = true;
         grant.clone()
     };
     if Instant::now() >= grant.expires_at {
-        return oauth_error(flavour, "invalid_grant", "authorization code expired");
+        return oauth_error(config, "invalid_grant", "authorization code expired");
     }
     if grant.client_id != client.id {
         return oauth_error(
-            flavour,
+            config,
             "invalid_grant",
             "authorization code was issued to another client",
         );
@@ -277,21 +270,21 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
         && param("redirect_uri") != Some(expected.as_str())
     {
         return oauth_error(
-            flavour,
+            config,
             "invalid_grant",
             "redirect_uri does not match the one sent to the authorization endpoint",
         );
     }
     if let Some((challenge, method)) = &grant.challenge {
         let Some(verifier) = param("code_verifier") else {
-            return oauth_error(flavour, "invalid_grant", "code_verifier required");
+            return oauth_error(config, "invalid_grant", "code_verifier required");
         };
         let computed = match method.as_str() {
             "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
             _ => verifier.to_owned(),
         };
         if &computed != challenge {
-            return oauth_error(flavour, "invalid_grant", "PKCE verification failed");
+            return oauth_error(config, "invalid_grant", "PKCE verification failed");
         }
     }
     let (access, refresh) = state.issue(
@@ -305,25 +298,25 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
 }
 
 fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>) -> Reply {
-    let flavour = &state.config.flavour;
+    let config = &state.config;
     let Some(device_code) = device_code else {
-        return oauth_error(flavour, "invalid_request", "Missing parameter device_code");
+        return oauth_error(config, "invalid_request", "Missing parameter device_code");
     };
     let now = Instant::now();
     let approved = {
         let mut store = lock(&state.store);
         let Some(device) = store.devices.get_mut(device_code) else {
-            return oauth_error(flavour, "invalid_grant", "unknown device_code");
+            return oauth_error(config, "invalid_grant", "unknown device_code");
         };
         if device.client_id != client.id {
             return oauth_error(
-                flavour,
+                config,
                 "invalid_grant",
                 "device_code was issued to another client",
             );
         }
         if now >= device.expires_at {
-            return oauth_error(flavour, "expired_token", "the device code expired");
+            return oauth_error(config, "expired_token", "the device code expired");
         }
         if device
             .last_poll
@@ -331,19 +324,19 @@ fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>)
         {
             device.interval += state.config.device_slow_down_step;
             device.last_poll = Some(now);
-            return oauth_error(flavour, "slow_down", "polling too fast");
+            return oauth_error(config, "slow_down", "polling too fast");
         }
         device.last_poll = Some(now);
         match device.status.clone() {
             DeviceStatus::Pending => {
                 return oauth_error(
-                    flavour,
+                    config,
                     "authorization_pending",
                     "the user has not finished yet",
                 );
             }
             DeviceStatus::Denied => {
-                return oauth_error(flavour, "access_denied", "the user denied the request");
+                return oauth_error(config, "access_denied", "the user denied the request");
             }
             DeviceStatus::Approved(username) => {
                 let scope = device.scope.clone();

@@ -1,7 +1,8 @@
 //! The typed calls and API errors.
 
 use tokensmith_airvantage::SystemsQuery;
-use tokensmith_testkit::{Endpoint, Flavour, TestServer};
+use tokensmith_airvantage::testing::Simulator;
+use tokensmith_testkit::Endpoint;
 
 use crate::{airvantage, builder, signed_in};
 
@@ -55,11 +56,9 @@ async fn company_and_rights_errors_carry_hints() {
     );
     assert_eq!(server.requests_to(Endpoint::Api)[0].query_keys, ["company"]);
 
-    let denied = TestServer::builder()
-        .flavour(Flavour::AirVantage {
-            region: "eu".into(),
-        })
+    let denied = Simulator::new("eu")
         .deny_right("entities.systems.view")
+        .server()
         .start()
         .await
         .unwrap();

@@ -1,6 +1,6 @@
-//! The AirVantage adapter against the embedded server's AirVantage flavour.
+//! The AirVantage adapter against its simulator on the embedded server.
 
-use tokensmith_airvantage::{AirVantageBuilder, AirVantageClient, Region};
+use tokensmith_airvantage::{AirVantageBuilder, AirVantageClient, Region, testing};
 use tokensmith_testkit::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME, TestServer,
 };
@@ -8,6 +8,7 @@ use tokensmith_testkit::{
 mod calls;
 mod regions;
 mod sign_in;
+mod simulator;
 
 /// The region a test server plays.
 pub(crate) fn region_of(server: &TestServer) -> Region {
@@ -27,11 +28,5 @@ pub(crate) fn signed_in(server: &TestServer) -> AirVantageClient {
 }
 
 pub(crate) async fn airvantage(region: &str) -> TestServer {
-    TestServer::builder()
-        .flavour(tokensmith_testkit::Flavour::AirVantage {
-            region: region.into(),
-        })
-        .start()
-        .await
-        .unwrap()
+    testing::start(region).await.unwrap()
 }

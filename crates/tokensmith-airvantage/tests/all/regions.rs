@@ -1,7 +1,6 @@
 //! One region for tokens and API; a token from another region is explained.
 
-use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery};
-use tokensmith_testkit::TestServer;
+use tokensmith_airvantage::{AirVantageClient, Region, SystemsQuery, testing};
 
 use crate::{region_of, signed_in};
 
@@ -20,7 +19,7 @@ fn regions_parse_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_token_from_eu_is_refused_by_na_with_the_region_hint() {
-    let (na, eu) = TestServer::airvantage_regions().await.unwrap();
+    let (na, eu) = testing::regions().await.unwrap();
     let eu_client = signed_in(&eu);
     eu_client.current_user().await.unwrap();
     // A client pointed at `na` but holding the `eu` provider: the mistake this crate exists

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use tokensmith_avionte::{Tenant, documented_retry};
+use tokensmith_avionte::{Tenant, documented_retry, testing};
 use tokensmith_core::Backoff;
 use tokensmith_core::RetryPolicy;
 use tokensmith_reqwest::api::ApiErrorKind;
-use tokensmith_testkit::{DEFAULT_API_KEY, Endpoint, Fault, Target, TestServer, TraceCapture};
+use tokensmith_testkit::{Endpoint, Fault, Target, TestServer, TraceCapture};
 
 use crate::{avionte, builder};
 
@@ -170,7 +170,7 @@ async fn the_key_and_token_go_to_avionte_only_and_never_to_logs() {
     let capture = TraceCapture::global();
     let server = avionte().await;
     let elsewhere = TestServer::start().await.unwrap();
-    let client = builder(&server).api_key(DEFAULT_API_KEY).build().unwrap();
+    let client = builder(&server).api_key(testing::API_KEY).build().unwrap();
     client
         .tenant(Tenant::front_office_id("42"))
         .talent(1)
@@ -203,7 +203,7 @@ async fn the_key_and_token_go_to_avionte_only_and_never_to_logs() {
         capture.text(),
     ];
     for text in &texts {
-        for canary in ["canary-api-key-7c1", DEFAULT_API_KEY, token.as_str()] {
+        for canary in ["canary-api-key-7c1", testing::API_KEY, token.as_str()] {
             assert!(!text.contains(canary), "{canary} leaked: {text}");
         }
     }

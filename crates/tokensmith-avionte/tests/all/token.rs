@@ -1,24 +1,18 @@
 //! The token request's wire format, and a wrong API key.
 
-use tokensmith_avionte::{AvionteClient, Tenant};
-use tokensmith_testkit::{
-    AVIONTE_SCOPE, ClientConfig, DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-    Endpoint, Flavour, TestServer,
-};
+use tokensmith_avionte::{AvionteClient, DEFAULT_SCOPE, Tenant, testing};
+use tokensmith_testkit::{ClientConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint};
 
 use crate::{avionte, builder};
 
 #[tokio::test]
 async fn the_token_request_carries_the_key_scope_and_body_credentials() {
     // The server accepts only the documented scope, so success shows it was the one sent.
-    let server = TestServer::builder()
-        .flavour(Flavour::Avionte {
-            api_key: DEFAULT_API_KEY.into(),
-        })
+    let server = testing::server()
         .client(
             ClientConfig::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
                 .body_only()
-                .scopes([AVIONTE_SCOPE]),
+                .scopes([DEFAULT_SCOPE]),
         )
         .start()
         .await

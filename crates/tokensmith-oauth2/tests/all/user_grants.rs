@@ -250,7 +250,7 @@ async fn device_flow_expiry_and_denial_are_typed_errors() {
 #[tokio::test]
 async fn rotated_refresh_tokens_are_persisted_and_picked_up_by_a_second_provider() {
     let server = TestServer::start().await.unwrap();
-    let dir = tokensmith_testkit::TempDir::new("rotation").unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("session.json");
 
     let pending = code_flow(&server).start().unwrap();

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tokensmith_testkit::{DEFAULT_PUBLIC_CLIENT_ID, DEVICE_CODE_GRANT, TestServer};
+use tokensmith_testkit::{DEFAULT_PUBLIC_CLIENT_ID, TestServer};
+
+/// The device grant's `grant_type` on the wire (RFC 8628 §3.4).
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 use crate::support::*;
 

@@ -5,6 +5,5 @@ mod api;
 mod code_flow;
 mod device;
 mod faults;
-mod flavours;
 mod support;
 mod token_endpoint;
