@@ -350,6 +350,17 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(no_key.hint().unwrap().contains("x-api-key"));
+        assert_eq!(
+            no_key.kind(),
+            tokensmith_reqwest::api::ApiErrorKind::Config,
+            "the builder's errors are the calls' error type"
+        );
+        assert!(
+            no_key
+                .to_string()
+                .starts_with("Avionté client: invalid configuration"),
+            "{no_key}"
+        );
         assert!(AvionteClient::builder().api_key("k").build().is_err());
         for tiny in [1e-20, 1e-300, f64::MIN_POSITIVE] {
             let refused = AvionteClient::builder()
