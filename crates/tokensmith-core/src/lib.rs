@@ -51,5 +51,5 @@ pub use crate::error::{
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;
-pub use crate::provider::{StaticToken, TokenProvider, TokenSource};
+pub use crate::provider::{StaticToken, TokenIdentity, TokenProvider, TokenSource};
 pub use crate::token::{AccessToken, AccessTokenBuilder, TokenType};

@@ -1,8 +1,10 @@
 //! The two roles: a [`TokenProvider`] hands out valid tokens, a [`TokenSource`] fetches new ones.
 
+use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{AccessToken, Error};
 
@@ -42,6 +44,91 @@ pub trait TokenSource: Send + Sync + 'static {
     /// A short name for logs and spans, such as `client_credentials`.
     fn name(&self) -> &str {
         "token_source"
+    }
+
+    /// What makes this source's tokens differ from another's (endpoint, client, scopes, user,
+    /// credentials), for keying a cache that many sources or processes share. `None` (the
+    /// default) when the source cannot say; such a cache then wants a name instead.
+    fn identity(&self) -> Option<TokenIdentity> {
+        None
+    }
+
+    /// State a fleet of processes must share to fetch as one: a grant's current refresh token,
+    /// which a rotating server accepts only once. `None` (the default) when there is none.
+    fn shared_state(&self) -> Option<SecretString> {
+        None
+    }
+
+    /// Takes over the state another process of the fleet saved (see
+    /// [`shared_state`](Self::shared_state)) before fetching.
+    fn adopt_shared_state(&self, state: SecretString) {
+        let _ = state;
+    }
+}
+
+/// What makes a token request differ from another: named public parts (endpoint, client id,
+/// grant, sorted scopes, user…) and secret parts (a client secret, a password) that a shared
+/// cache only ever digests with a key of its own.
+///
+/// ```
+/// use tokensmith_core::TokenIdentity;
+///
+/// let a = TokenIdentity::new().part("client_id", "app").part("scope", "b a").secret("s3cret");
+/// let b = TokenIdentity::new().part("scope", "b a").secret("s3cret").part("client_id", "app");
+/// assert_eq!(a, b, "parts are kept sorted");
+/// assert!(!format!("{a:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Default)]
+pub struct TokenIdentity {
+    parts: std::collections::BTreeMap<String, String>,
+    secrets: Vec<SecretString>,
+}
+
+impl TokenIdentity {
+    /// No parts yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A public part; the same name again replaces it.
+    #[must_use]
+    pub fn part(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.parts.insert(name.into(), value.into());
+        self
+    }
+
+    /// A secret part: never shown, only digested.
+    #[must_use]
+    pub fn secret(mut self, value: impl Into<String>) -> Self {
+        self.secrets.push(SecretString::from(value.into()));
+        self
+    }
+
+    /// The public parts, sorted by name.
+    pub fn parts(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.parts.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The secret parts, in the order given: for a keyed digest, never for display.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(ExposeSecret::expose_secret)
+    }
+}
+
+impl PartialEq for TokenIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts == other.parts && self.secrets().eq(other.secrets())
+    }
+}
+
+impl Eq for TokenIdentity {}
+
+impl fmt::Debug for TokenIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenIdentity")
+            .field("parts", &self.parts)
+            .field("secrets", &self.secrets.len())
+            .finish()
     }
 }
 
@@ -101,6 +188,18 @@ impl<S: TokenSource + ?Sized> TokenSource for Arc<S> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn identity(&self) -> Option<TokenIdentity> {
+        (**self).identity()
+    }
+
+    fn shared_state(&self) -> Option<SecretString> {
+        (**self).shared_state()
+    }
+
+    fn adopt_shared_state(&self, state: SecretString) {
+        (**self).adopt_shared_state(state)
     }
 }
 

@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use tokensmith_core::{AccessToken, Cached, Error, ErrorCode, TokenSource};
+use tokensmith_core::{
+    AccessToken, Cached, Error, ErrorCode, ExposeSecret, SecretString, TokenIdentity, TokenSource,
+};
 
 use crate::{GrantRequest, RefreshToken, StoredTokens, TokenEndpoint, TokenResponse, TokenStore};
 
@@ -161,6 +163,53 @@ impl TokenSource for GrantSource {
 
     fn name(&self) -> &str {
         self.name
+    }
+
+    /// The endpoint (without query or user info), the client id and authentication style,
+    /// extra parameters and headers names, the grant and its public parameters (scope,
+    /// username…); the client secret, extra header values and the grant's secret parameters
+    /// (a password) as secret parts. A refresh-only source adds nothing for its refresh
+    /// token, which rotates: name such a session when sharing it.
+    fn identity(&self) -> Option<TokenIdentity> {
+        let inner = &self.endpoint.inner;
+        let mut identity = TokenIdentity::new()
+            .part("endpoint", inner.display.as_str())
+            .part("client_id", inner.client.id.as_str())
+            .part("client_auth", inner.auth.as_str())
+            .part("grant", self.name);
+        for (name, value) in &inner.params {
+            identity = identity.part(format!("param:{name}"), value.as_str());
+        }
+        for (name, value) in &inner.headers {
+            identity = identity.part(format!("header:{name}"), "");
+            if let Ok(text) = value.to_str() {
+                identity = identity.secret(text);
+            }
+        }
+        if let Some(secret) = &inner.client.secret {
+            identity = identity.secret(secret.expose_secret());
+        }
+        if let Some(grant) = &self.grant {
+            let request = grant.request();
+            for (name, value) in &request.params {
+                if request.secret_values.contains(value) {
+                    identity = identity.secret(*value);
+                } else {
+                    identity = identity.part(format!("grant:{name}"), *value);
+                }
+            }
+        }
+        Some(identity)
+    }
+
+    fn shared_state(&self) -> Option<SecretString> {
+        self.refresh_token()
+            .map(|refresh| SecretString::from(refresh.expose_secret().to_owned()))
+    }
+
+    fn adopt_shared_state(&self, state: SecretString) {
+        *self.refresh.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(RefreshToken::new(state.expose_secret()));
     }
 }
 

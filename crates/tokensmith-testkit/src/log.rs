@@ -108,6 +108,8 @@ pub struct Counters {
     pub authorize_requests: u64,
     /// Faults injected.
     pub faults: u64,
+    /// Rotated refresh tokens presented again.
+    pub refresh_reuses: u64,
 }
 
 #[derive(Default)]
@@ -118,6 +120,7 @@ pub(crate) struct AtomicCounters {
     pub(crate) api_rejections: AtomicU64,
     pub(crate) authorize_requests: AtomicU64,
     pub(crate) faults: AtomicU64,
+    pub(crate) refresh_reuses: AtomicU64,
 }
 
 impl AtomicCounters {
@@ -134,6 +137,7 @@ impl AtomicCounters {
             api_rejections: get(&self.api_rejections),
             authorize_requests: get(&self.authorize_requests),
             faults: get(&self.faults),
+            refresh_reuses: get(&self.refresh_reuses),
         }
     }
 }

@@ -226,6 +226,14 @@ impl TestServerBuilder {
         self
     }
 
+    /// A rotated refresh token used again revokes its whole grant: every refresh and access
+    /// token of its family (RFC 9700 §4.14.2, as Auth0 and Okta do). Default no.
+    #[must_use]
+    pub fn revoke_grant_on_refresh_reuse(mut self) -> Self {
+        self.config.revoke_on_refresh_reuse = true;
+        self
+    }
+
     /// Also issue refresh tokens with client credentials (default no).
     #[must_use]
     pub fn refresh_tokens_for_client_credentials(mut self, issue: bool) -> Self {

@@ -23,6 +23,8 @@ pub(crate) struct Issued {
     pub(crate) revoked: bool,
     /// The authorization code it came from, so a replayed code can revoke it (RFC 6749 §4.1.2).
     pub(crate) from_code: Option<String>,
+    /// The refresh token family it belongs to, so a reused refresh token can revoke it.
+    pub(crate) family: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub(crate) struct RefreshGrant {
     pub(crate) client_id: String,
     pub(crate) username: Option<String>,
     pub(crate) scope: Option<String>,
+    /// The first refresh token of its chain of rotations.
+    pub(crate) family: String,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +68,8 @@ pub(crate) struct DeviceGrant {
 pub(crate) struct Store {
     pub(crate) tokens: HashMap<String, Issued>,
     pub(crate) refresh: HashMap<String, RefreshGrant>,
+    /// Refresh tokens rotated away, with their family.
+    pub(crate) retired: HashMap<String, String>,
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) devices: HashMap<String, DeviceGrant>,
 }
@@ -127,7 +133,8 @@ impl Shared {
         fault
     }
 
-    /// Issues an access token (and a refresh token when asked); returns both.
+    /// Issues an access token (and a refresh token when asked, of `family` or a new one);
+    /// returns both.
     pub(crate) fn issue(
         &self,
         client_id: &str,
@@ -135,8 +142,11 @@ impl Shared {
         scope: Option<&str>,
         with_refresh: bool,
         from_code: Option<&str>,
+        family: Option<&str>,
     ) -> (String, Option<String>) {
         let access = random_token("at");
+        let refresh = with_refresh.then(|| random_token("rt"));
+        let family = family.map(str::to_owned).or_else(|| refresh.clone());
         let mut store = lock(&self.store);
         store.tokens.insert(
             access.clone(),
@@ -147,20 +157,20 @@ impl Shared {
                 expires_at: Instant::now() + self.config.token_lifetime,
                 revoked: false,
                 from_code: from_code.map(str::to_owned),
+                family: family.clone(),
             },
         );
-        let refresh = with_refresh.then(|| {
-            let refresh = random_token("rt");
+        if let (Some(refresh), Some(family)) = (&refresh, family) {
             store.refresh.insert(
                 refresh.clone(),
                 RefreshGrant {
                     client_id: client_id.to_owned(),
                     username: username.map(str::to_owned),
                     scope: scope.map(str::to_owned),
+                    family,
                 },
             );
-            refresh
-        });
+        }
         drop(store);
         if let Some((registry, instance)) = &self.registry {
             registry.record(&access, instance);

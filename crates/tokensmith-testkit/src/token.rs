@@ -11,6 +11,7 @@ use axum::extract::State;
 
 use crate::config::{ClientConfig, DEFAULT_USERNAME};
 use crate::incoming::Incoming;
+use crate::log::AtomicCounters;
 use crate::reply::{Reply, oauth_error};
 use crate::sim::SimState;
 use crate::state::{DeviceStatus, Shared, lock};
@@ -79,7 +80,7 @@ fn token(state: &Shared, req: &Incoming) -> Reply {
         ),
         "client_credentials" => {
             let with_refresh = state.config.refresh_for_client_credentials;
-            let (access, refresh) = state.issue(&client.id, None, scope, with_refresh, None);
+            let (access, refresh) = state.issue(&client.id, None, scope, with_refresh, None, None);
             success(state, &access, refresh.as_deref(), scope)
         }
         "password" => {
@@ -93,7 +94,8 @@ fn token(state: &Shared, req: &Incoming) -> Reply {
             if !state.config.user_ok(username, password) {
                 return oauth_error(config, "invalid_grant", "Bad credentials");
             }
-            let (access, refresh) = state.issue(&client.id, Some(username), scope, true, None);
+            let (access, refresh) =
+                state.issue(&client.id, Some(username), scope, true, None, None);
             success(state, &access, refresh.as_deref(), scope)
         }
         "refresh_token" => refresh(state, client, param("refresh_token")),
@@ -208,6 +210,22 @@ fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -
     let grant = {
         let mut store = lock(&state.store);
         let Some(grant) = store.refresh.get(refresh_token).cloned() else {
+            let reused = store.retired.get(refresh_token).cloned();
+            if let (Some(family), true) = (reused, config.revoke_on_refresh_reuse) {
+                // RFC 9700 §4.14.2: a rotated refresh token used again revokes the grant.
+                store.refresh.retain(|_, grant| grant.family != family);
+                for issued in store.tokens.values_mut() {
+                    if issued.family.as_deref() == Some(family.as_str()) {
+                        issued.revoked = true;
+                    }
+                }
+                AtomicCounters::bump(&state.counters.refresh_reuses);
+                return oauth_error(
+                    config,
+                    "invalid_grant",
+                    "refresh token reused; the whole grant is revoked",
+                );
+            }
             return oauth_error(config, "invalid_grant", "Invalid refresh token");
         };
         if grant.client_id != client.id {
@@ -219,6 +237,9 @@ fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -
         }
         if rotate {
             store.refresh.remove(refresh_token);
+            store
+                .retired
+                .insert(refresh_token.to_owned(), grant.family.clone());
         }
         grant
     };
@@ -228,6 +249,7 @@ fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -
         grant.scope.as_deref(),
         rotate,
         None,
+        Some(&grant.family),
     );
     let refresh_out = rotated.unwrap_or_else(|| refresh_token.to_owned());
     success(state, &access, Some(&refresh_out), grant.scope.as_deref())
@@ -293,6 +315,7 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
         grant.scope.as_deref(),
         true,
         Some(code),
+        None,
     );
     success(state, &access, refresh.as_deref(), grant.scope.as_deref())
 }
@@ -346,6 +369,13 @@ fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>)
         }
     };
     let (username, scope) = approved;
-    let (access, refresh) = state.issue(&client.id, Some(&username), scope.as_deref(), true, None);
+    let (access, refresh) = state.issue(
+        &client.id,
+        Some(&username),
+        scope.as_deref(),
+        true,
+        None,
+        None,
+    );
     success(state, &access, refresh.as_deref(), scope.as_deref())
 }

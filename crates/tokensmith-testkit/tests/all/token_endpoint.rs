@@ -292,3 +292,64 @@ async fn grants_and_scopes_are_checked_per_client() {
     let (_, body) = json(post_form(&server.token_url(), "grant_type=magic").await).await;
     assert_eq!(body["error"], "unsupported_grant_type");
 }
+
+#[tokio::test]
+async fn a_reused_refresh_token_can_revoke_the_whole_grant() {
+    let server = TestServer::builder()
+        .revoke_grant_on_refresh_reuse()
+        .start()
+        .await
+        .unwrap();
+    let (_, first) = json(
+        post_form(
+            &server.token_url(),
+            "grant_type=password&username=alice&password=wonderland",
+        )
+        .await,
+    )
+    .await;
+    let old = first["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |token: String| {
+        let url = server.token_url();
+        async move {
+            json(
+                post_form(
+                    &url,
+                    &format!("grant_type=refresh_token&refresh_token={token}"),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let (status, second) = refresh(old.clone()).await;
+    assert_eq!(status, 200, "{second}");
+    let newer = second["refresh_token"].as_str().unwrap().to_owned();
+    let access = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get_with(&server.url_of("/api/x"), &access).await.status(),
+        200
+    );
+
+    let (status, body) = refresh(old).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+    assert_eq!(server.counters().refresh_reuses, 1);
+    assert_eq!(
+        refresh(newer).await.0,
+        400,
+        "the newer refresh token went with the grant"
+    );
+    assert_eq!(
+        get_with(&server.url_of("/api/x"), &access).await.status(),
+        401
+    );
+}
