@@ -34,6 +34,11 @@ pub use tokensmith_avionte as avionte;
 #[cfg_attr(docsrs, doc(cfg(feature = "basic")))]
 pub use tokensmith_basic as basic;
 
+/// The token cache a fleet of replicas shares through Redis (the `tokensmith-redis` crate).
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use tokensmith_redis as redis;
+
 /// The embedded authorization server for tests and examples (the `tokensmith-testkit` crate).
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]

@@ -19,6 +19,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // The Redis tests start their own redis-server; it must be installed.
+    crate::redis::run(&[])?;
     step("tests", cargo(&["test", "--workspace", "--all-features"]))?;
     step(
         "benches compile",

@@ -1,0 +1,282 @@
+//! The connection to Redis and the few commands the fleet needs, each bounded in time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokensmith_core::{Error, TokenSource};
+use tokio::sync::OnceCell;
+
+use crate::SealingKey;
+use crate::shared::Shared;
+
+/// A Redis server (or a Valkey server, or a Redis Cluster: every key of one token shares a
+/// hash tag, so its value, lock and state sit in one slot) that a fleet of replicas shares its
+/// tokens through. Cloning is cheap; connect lazily, on the first fetch.
+///
+/// ```
+/// use tokensmith_core::Cached;
+/// use tokensmith_oauth2::{ClientCredentials, TokenEndpoint};
+/// use tokensmith_redis::{RedisCache, SealingKey};
+///
+/// let redis = RedisCache::builder("redis://127.0.0.1:6379/", SealingKey::generate()?).build()?;
+/// let endpoint = TokenEndpoint::builder("https://auth.example.com/oauth/token")
+///     .client_id("my-client")
+///     .client_secret("my-secret")
+///     .build()?;
+/// let grant = ClientCredentials::new(endpoint).scope(["orders.read"]).build_source();
+/// // In memory first; on a miss, Redis; on a miss there, one replica of the fleet fetches.
+/// let provider = Cached::new(redis.share(grant)?);
+/// # let _ = provider;
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisCache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    pub(crate) key: SealingKey,
+    pub(crate) prefix: String,
+    pub(crate) op_timeout: Duration,
+    pub(crate) lease: Duration,
+    pub(crate) skew: Duration,
+    pub(crate) state_ttl: Duration,
+    /// Whether the last command failed: logged once per outage.
+    down: AtomicBool,
+}
+
+/// Configures a [`RedisCache`].
+pub struct RedisCacheBuilder {
+    url: String,
+    key: SealingKey,
+    prefix: String,
+    op_timeout: Duration,
+    lease: Duration,
+    skew: Duration,
+    state_ttl: Duration,
+}
+
+impl RedisCache {
+    /// The Redis at `url` (`redis://host:port/db`, `rediss://` for TLS when the `redis` crate
+    /// is built with it), sealing under `key`.
+    pub fn builder(url: impl Into<String>, key: SealingKey) -> RedisCacheBuilder {
+        RedisCacheBuilder {
+            url: url.into(),
+            key,
+            prefix: "tokensmith".to_owned(),
+            op_timeout: Duration::from_millis(50),
+            lease: Duration::from_secs(35),
+            skew: Duration::from_secs(5),
+            state_ttl: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+
+    /// Shares `source`'s tokens with the fleet, under a Redis key derived from what
+    /// [identifies](TokenSource::identity) them (the grants of `tokensmith-oauth2` say). Wrap
+    /// the result in [`Cached`](tokensmith_core::Cached).
+    pub fn share<S: TokenSource>(&self, source: S) -> Result<Shared<S>, Error> {
+        let identity = source.identity().ok_or_else(|| {
+            Error::config(format!(
+                "the token source `{}` does not say what identifies its tokens",
+                source.name()
+            ))
+            .with_hint("name it with `share_as(name, source)`")
+        })?;
+        let name = self.inner.key.name_of(None, Some(&identity));
+        Ok(Shared::new(self.clone(), &name, source))
+    }
+
+    /// Shares `source`'s tokens with the fleet under `name` (and what identifies them, when
+    /// the source says): for sources that cannot identify themselves, and for a user's session
+    /// (a refresh-token grant) that every replica continues.
+    pub fn share_as<S: TokenSource>(&self, name: &str, source: S) -> Shared<S> {
+        let identity = source.identity();
+        let name = self.inner.key.name_of(Some(name), identity.as_ref());
+        Shared::new(self.clone(), &name, source)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+        let inner = &self.inner;
+        let connection = inner
+            .connection
+            .get_or_try_init(|| {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(inner.op_timeout))
+                    .set_response_timeout(Some(inner.op_timeout))
+                    .set_number_of_retries(1);
+                inner.client.get_connection_manager_with_config(config)
+            })
+            .await?;
+        Ok(connection.clone())
+    }
+
+    /// Runs one command within the time allowed; an error or a timeout is logged once per
+    /// outage and returned.
+    pub(crate) async fn run<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, Error> {
+        let attempt = async {
+            let mut connection = self.connection().await?;
+            match command.query_async::<T>(&mut connection).await {
+                // A connection broken by an outage fails its next command and reconnects:
+                // once Redis is back, the second try gets through.
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                    command.query_async::<T>(&mut connection).await
+                }
+                other => other,
+            }
+        };
+        let result = match tokio::time::timeout(self.inner.op_timeout, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(format!("{e}")),
+            Err(_) => Err(format!("no answer within {:?}", self.inner.op_timeout)),
+        };
+        self.outcome(result)
+    }
+
+    /// Runs a script within the time allowed, like [`run`](Self::run).
+    pub(crate) async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, Error> {
+        let attempt = async {
+            let mut connection = self.connection().await?;
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(*key);
+            }
+            for arg in args {
+                invocation.arg(*arg);
+            }
+            invocation.invoke_async::<T>(&mut connection).await
+        };
+        let result = match tokio::time::timeout(self.inner.op_timeout, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(format!("{e}")),
+            Err(_) => Err(format!("no answer within {:?}", self.inner.op_timeout)),
+        };
+        self.outcome(result)
+    }
+
+    fn outcome<T>(&self, result: Result<T, String>) -> Result<T, Error> {
+        match result {
+            Ok(value) => {
+                if self.inner.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!(target: "tokensmith::redis", "Redis answers again; sharing tokens with the fleet");
+                }
+                Ok(value)
+            }
+            Err(message) => {
+                if !self.inner.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "tokensmith::redis",
+                        error = %message,
+                        "Redis is unavailable; each replica fetches its own tokens until it answers"
+                    );
+                }
+                Err(Error::other(format!("Redis: {message}")))
+            }
+        }
+    }
+}
+
+impl RedisCacheBuilder {
+    /// The prefix of every Redis key (default `tokensmith`).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The time one Redis command may take (default 50 ms); past it, Redis counts as down
+    /// for that fetch and the replica fetches on its own.
+    #[must_use]
+    pub fn op_timeout(mut self, timeout: Duration) -> Self {
+        self.op_timeout = timeout;
+        self
+    }
+
+    /// How long the fetching replica's lock lasts (default 35 s, beyond the cache's 30 s fetch
+    /// deadline). A replica that dies holding it holds the fleet up this long at most.
+    #[must_use]
+    pub fn lock_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long before its expiry a token leaves Redis (default 5 s, at most a tenth of its
+    /// remaining lifetime).
+    #[must_use]
+    pub fn skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// How long a grant's shared refresh token stays in Redis after its last rotation
+    /// (default 30 days).
+    #[must_use]
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// Checks the settings; connects on the first fetch, not now.
+    pub fn build(self) -> Result<RedisCache, Error> {
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+            // The URL may carry a password: the text is not repeated.
+            Error::config(format!("the Redis URL is not usable: {}", e.category()))
+        })?;
+        if self.op_timeout.is_zero() || self.lease.is_zero() {
+            return Err(Error::config(
+                "the Redis command timeout and lock lease must be above zero",
+            ));
+        }
+        if self.prefix.contains(['{', '}']) {
+            return Err(Error::config(
+                "the Redis key prefix cannot hold `{` or `}`: they make Cluster hash tags",
+            ));
+        }
+        Ok(RedisCache {
+            inner: Arc::new(Inner {
+                client,
+                connection: OnceCell::new(),
+                key: self.key,
+                prefix: self.prefix,
+                op_timeout: self.op_timeout,
+                lease: self.lease,
+                skew: self.skew,
+                state_ttl: self.state_ttl,
+                down: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let info = self.inner.client.get_connection_info();
+        f.debug_struct("RedisCache")
+            .field("addr", &info.addr().to_string())
+            .field("prefix", &self.inner.prefix)
+            .field("key", &self.inner.key)
+            .field("op_timeout", &self.inner.op_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisCacheBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCacheBuilder")
+            .field("prefix", &self.prefix)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,52 @@
+//! A token cache shared by a fleet of replicas through Redis: one token fetch per key per
+//! token lifetime for the whole fleet, refresh ahead once for the fleet, rotating refresh
+//! tokens used once, tokens sealed at rest, and never a single point of failure.
+//!
+//! - [`RedisCache`]: the connection (lazy, every command bounded by a short timeout), the
+//!   [`SealingKey`], and the settings.
+//! - [`Shared`]: a [`TokenSource`](tokensmith_core::TokenSource) that goes to Redis before
+//!   its source; put it under [`Cached`](tokensmith_core::Cached) so that a hit in memory
+//!   never touches Redis.
+//!
+//! # How the fleet fetches once
+//! A replica whose memory has no usable token reads Redis. A token there that it has not handed
+//! out yet is taken as it is. Otherwise it takes the key's lock (`SET NX PX`, a random owner,
+//! a lease beyond the fetch deadline), reads again, fetches from the source, writes the token
+//! sealed with a TTL of its remaining lifetime minus a skew, writes the source's shared state
+//! (a rotating refresh token) before unlocking, and unlocks with a compare-and-delete. The
+//! other replicas poll the token and the lock together (one `MGET`, 10 ms doubling to 200 ms,
+//! for at most the lease) and take what it wrote. Polling, not pub/sub: it needs no second
+//! connection per replica, cannot miss a notification sent before a replica subscribed, and
+//! works the same on a Cluster; a fetch happens once per token lifetime, so its cost is a
+//! handful of round trips per replica per lifetime.
+//!
+//! # When Redis is away
+//! A Redis error or a command that takes longer than the timeout (50 ms by default) makes that
+//! fetch a local one: the replica fetches from its source (still one fetch at a time inside the
+//! process), logs once, and uses Redis again when it answers. A replica that dies holding the
+//! lock holds the others up for the lease at most. While Redis is away, replicas sharing a
+//! rotating refresh token may each use it; a server that revokes a grant on reuse then signs
+//! the session out.
+//!
+//! # Keys and secrets
+//! Keys look like `tokensmith:{<32 hex digits>}:token` (and `:lock`, `:state`): the digits are
+//! an HMAC, under a key derived from the [`SealingKey`], of what identifies the token (endpoint,
+//! client, scopes, user, and the client secret and password as digest input only). The braces
+//! are a Cluster hash tag: a token's value, lock and state share a slot. Values are sealed
+//! with XChaCha20-Poly1305 under another derived key, bound to their Redis key. For a Redis
+//! Cluster or Valkey, point the URL at it: the commands used (`GET`, `MGET`, `SET`, `EVAL`)
+//! touch one slot each.
+//!
+//! # Example
+//! See [`RedisCache`], and `examples/fleet.rs`.
+
+mod cache;
+mod seal;
+mod shared;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use crate::cache::{RedisCache, RedisCacheBuilder};
+pub use crate::seal::SealingKey;
+pub use crate::shared::{Shared, SharedStats};

@@ -1,0 +1,372 @@
+//! A token source shared by a fleet: Redis first, one replica fetching under a lock, the others
+//! waiting for what it writes.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tokensmith_core::{
+    AccessToken, Error, ExposeSecret, SecretString, TokenIdentity, TokenSource, TokenType,
+};
+use tokio::time::Instant;
+
+use crate::RedisCache;
+
+/// Compare-and-delete: releases the lock only if this replica still holds it.
+const UNLOCK: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
+
+/// Two values of one `MGET`.
+type TwoValues = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The shortest remaining lifetime worth reading from Redis.
+const MIN_REMAINING: Duration = Duration::from_secs(1);
+
+/// The first and longest pause between looks while another replica fetches.
+const FIRST_POLL: Duration = Duration::from_millis(10);
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+/// A [`TokenSource`] whose tokens the fleet shares through Redis; wrap it in
+/// [`Cached`](tokensmith_core::Cached), whose hits never reach Redis.
+///
+/// On a fetch (a miss in memory, a refresh ahead, a rejected token) it reads Redis: a token
+/// there that this replica has not handed out yet is taken as it is. Otherwise one replica
+/// takes the lock (`SET NX PX` with a random owner), reads again, fetches from the source,
+/// writes the token sealed with a TTL of its remaining lifetime minus the skew (and the
+/// source's shared state, a rotating refresh token, before unlocking), and releases the lock
+/// with a compare-and-delete. The others poll (10 ms doubling to 200 ms, for at most the lock
+/// lease) and take what it wrote. A Redis error or timeout makes that fetch a local one.
+pub struct Shared<S> {
+    cache: RedisCache,
+    token_key: String,
+    lock_key: String,
+    state_key: String,
+    source: S,
+    /// A fingerprint of the token last handed out: the one a fetch must replace.
+    last: Mutex<Option<u64>>,
+    fingerprints: RandomState,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    redis_hits: AtomicU64,
+    fetches: AtomicU64,
+    waits: AtomicU64,
+    alone: AtomicU64,
+}
+
+/// What a [`Shared`] source has done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SharedStats {
+    /// Tokens taken from Redis (another replica fetched them).
+    pub redis_hits: u64,
+    /// Fetches from the source made by this replica for the fleet, under the lock.
+    pub fetches: u64,
+    /// Fetches that waited for another replica.
+    pub waits: u64,
+    /// Fetches from the source made without the fleet (Redis down, or the wait ran out).
+    pub alone: u64,
+}
+
+impl<S: TokenSource> Shared<S> {
+    pub(crate) fn new(cache: RedisCache, name: &str, source: S) -> Self {
+        let base = format!("{}:{{{name}}}", cache.inner.prefix);
+        Self {
+            token_key: format!("{base}:token"),
+            lock_key: format!("{base}:lock"),
+            state_key: format!("{base}:state"),
+            cache,
+            source,
+            last: Mutex::new(None),
+            fingerprints: RandomState::new(),
+            stats: Counters::default(),
+        }
+    }
+
+    /// The source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The Redis key of the shared token (its lock and state end in `:lock` and `:state`
+    /// instead of `:token`), for operators who look at Redis.
+    pub fn redis_key(&self) -> &str {
+        &self.token_key
+    }
+
+    /// What this replica has done.
+    pub fn stats(&self) -> SharedStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SharedStats {
+            redis_hits: get(&self.stats.redis_hits),
+            fetches: get(&self.stats.fetches),
+            waits: get(&self.stats.waits),
+            alone: get(&self.stats.alone),
+        }
+    }
+
+    fn fingerprint(&self, token: &AccessToken) -> u64 {
+        self.fingerprints
+            .hash_one(token.secret().expose_secret().as_bytes())
+    }
+
+    fn last(&self) -> Option<u64> {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, token: &AccessToken) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.fingerprint(token));
+    }
+
+    /// The token in a sealed Redis value, if it opens, lives on, and is not the one this
+    /// replica is replacing.
+    fn usable(&self, sealed: Option<&[u8]>) -> Option<AccessToken> {
+        let plain = self.cache.inner.key.open(&self.token_key, sealed?)?;
+        let token = decode(&plain)?;
+        let fresh = token.expires_in().is_none_or(|left| left > MIN_REMAINING);
+        (fresh && self.last() != Some(self.fingerprint(&token))).then_some(token)
+    }
+
+    /// The token and whether the lock is held, in one round trip (one slot: one hash tag).
+    async fn look(&self) -> Result<(Option<AccessToken>, bool), Error> {
+        let (token, lock): TwoValues = self
+            .cache
+            .run(redis::cmd("MGET").arg(&self.token_key).arg(&self.lock_key))
+            .await?;
+        Ok((self.usable(token.as_deref()), lock.is_some()))
+    }
+
+    async fn try_lock(&self, owner: &str) -> Result<bool, Error> {
+        let lease = u64::try_from(self.cache.inner.lease.as_millis()).unwrap_or(u64::MAX);
+        let set: Option<String> = self
+            .cache
+            .run(
+                redis::cmd("SET")
+                    .arg(&self.lock_key)
+                    .arg(owner)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(lease),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    async fn unlock(&self, owner: &str) {
+        let script = redis::Script::new(UNLOCK);
+        // A lock that cannot be released now expires with its lease.
+        let _: Result<i64, Error> = self
+            .cache
+            .run_script(&script, &[&self.lock_key], &[owner])
+            .await;
+    }
+
+    /// Takes a token from Redis: remembered as handed out.
+    fn take(&self, token: AccessToken) -> AccessToken {
+        self.stats.redis_hits.fetch_add(1, Ordering::Relaxed);
+        self.remember(&token);
+        token
+    }
+
+    /// Fetches without the fleet.
+    async fn alone(&self) -> Result<AccessToken, Error> {
+        self.stats.alone.fetch_add(1, Ordering::Relaxed);
+        let token = self.source.fetch().await?;
+        self.remember(&token);
+        Ok(token)
+    }
+
+    /// Holding the lock: reads again, takes over the fleet's state, fetches, writes, unlocks.
+    async fn fetch_locked(&self, owner: &str) -> Result<AccessToken, Error> {
+        let current: Result<TwoValues, Error> = self
+            .cache
+            .run(redis::cmd("MGET").arg(&self.token_key).arg(&self.state_key))
+            .await;
+        if let Ok((token, state)) = &current {
+            if let Some(token) = self.usable(token.as_deref()) {
+                self.unlock(owner).await;
+                return Ok(self.take(token));
+            }
+            let state = state
+                .as_deref()
+                .and_then(|sealed| self.cache.inner.key.open(&self.state_key, sealed))
+                .and_then(|plain| String::from_utf8(plain).ok());
+            if let Some(state) = state {
+                self.source.adopt_shared_state(SecretString::from(state));
+            }
+        }
+        self.stats.fetches.fetch_add(1, Ordering::Relaxed);
+        let result = self.source.fetch().await;
+        if let Ok(token) = &result {
+            self.remember(token);
+            if let Err(e) = self.write(token).await {
+                tracing::debug!(target: "tokensmith::redis", error = %e, "could not share the new token");
+            }
+        }
+        self.unlock(owner).await;
+        result
+    }
+
+    async fn write(&self, token: &AccessToken) -> Result<(), Error> {
+        let inner = &self.cache.inner;
+        if let Some(state) = self.source.shared_state() {
+            let sealed = inner
+                .key
+                .seal(&self.state_key, state.expose_secret().as_bytes())?;
+            let ttl = millis(inner.state_ttl);
+            let _: () = self
+                .cache
+                .run(
+                    redis::cmd("SET")
+                        .arg(&self.state_key)
+                        .arg(sealed)
+                        .arg("PX")
+                        .arg(ttl),
+                )
+                .await?;
+        }
+        // The skew, up to a tenth of what is left (as the in-memory cache does).
+        let Some(ttl) = token
+            .expires_in()
+            .map(|left| left.saturating_sub(inner.skew.min(left / 10)))
+        else {
+            // No stated expiry: kept as long as the state, and replaced on the next fetch.
+            return self.put(token, inner.state_ttl).await;
+        };
+        if ttl.is_zero() {
+            return Ok(());
+        }
+        self.put(token, ttl).await
+    }
+
+    async fn put(&self, token: &AccessToken, ttl: Duration) -> Result<(), Error> {
+        let sealed = self.cache.inner.key.seal(&self.token_key, &encode(token))?;
+        let _: () = self
+            .cache
+            .run(
+                redis::cmd("SET")
+                    .arg(&self.token_key)
+                    .arg(sealed)
+                    .arg("PX")
+                    .arg(millis(ttl).max(1)),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: TokenSource> TokenSource for Shared<S> {
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        let give_up = Instant::now() + self.cache.inner.lease + Duration::from_secs(1);
+        let mut pause = FIRST_POLL;
+        let mut waited = false;
+        loop {
+            let (token, locked) = match self.look().await {
+                Ok(seen) => seen,
+                Err(_) => return self.alone().await,
+            };
+            if let Some(token) = token {
+                return Ok(self.take(token));
+            }
+            if !locked {
+                let owner = owner_token()?;
+                match self.try_lock(&owner).await {
+                    Ok(true) => return self.fetch_locked(&owner).await,
+                    Ok(false) => {}
+                    Err(_) => return self.alone().await,
+                }
+            }
+            if !waited {
+                waited = true;
+                self.stats.waits.fetch_add(1, Ordering::Relaxed);
+            }
+            if Instant::now() + pause >= give_up {
+                tracing::warn!(
+                    target: "tokensmith::redis",
+                    source = self.source.name(),
+                    "another replica held the fetch lock for the whole lease; fetching alone"
+                );
+                return self.alone().await;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.source.name()
+    }
+
+    fn identity(&self) -> Option<TokenIdentity> {
+        self.source.identity()
+    }
+}
+
+impl<S: TokenSource> fmt::Debug for Shared<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("source", &self.source.name())
+            .field("token_key", &self.token_key)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A random owner for the lock, so that only its holder releases it.
+fn owner_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::other(format!("no random bytes: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
+/// The token as the fleet keeps it: its expiry as wall-clock time, since replicas' monotonic
+/// clocks do not agree.
+fn encode(token: &AccessToken) -> Vec<u8> {
+    let expires = token
+        .expires_in()
+        .and_then(|left| SystemTime::now().checked_add(left))
+        .map(unix_millis);
+    json!({
+        "token": token.secret().expose_secret(),
+        "type": token.token_type().as_str(),
+        "expires_at_ms": expires,
+        "scopes": token.scopes(),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn decode(plain: &[u8]) -> Option<AccessToken> {
+    let value: Value = serde_json::from_slice(plain).ok()?;
+    let mut builder = AccessToken::builder(value.get("token")?.as_str()?)
+        .token_type(TokenType::parse(value.get("type")?.as_str()?))
+        .scopes(
+            value
+                .get("scopes")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        );
+    if let Some(at) = value.get("expires_at_ms").and_then(Value::as_u64) {
+        let now = unix_millis(SystemTime::now());
+        builder = builder.expires_in(Duration::from_millis(at.saturating_sub(now)));
+    }
+    builder.build().ok()
+}

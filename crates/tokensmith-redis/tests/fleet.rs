@@ -1,0 +1,299 @@
+//! A fleet of replicas (each its own cache and Redis connection) against a real `redis-server`
+//! on 127.0.0.1.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokensmith_core::{
+    AccessToken, Cached, Error, ExposeSecret, RefreshAhead, TokenProvider, TokenSource,
+};
+use tokensmith_redis::testing::RedisServer;
+use tokensmith_redis::{RedisCache, SealingKey, Shared};
+
+/// Issues `token-1`, `token-2`, … after a delay, counting its fetches across the fleet.
+#[derive(Clone)]
+struct Issuer {
+    fetches: Arc<AtomicU32>,
+    delay: Duration,
+    lifetime: Duration,
+}
+
+impl Issuer {
+    fn new(delay: Duration, lifetime: Duration) -> Self {
+        Self {
+            fetches: Arc::new(AtomicU32::new(0)),
+            delay,
+            lifetime,
+        }
+    }
+
+    fn fetches(&self) -> u32 {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl TokenSource for Issuer {
+    async fn fetch(&self) -> Result<AccessToken, Error> {
+        tokio::time::sleep(self.delay).await;
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+        AccessToken::builder(format!("token-{n}"))
+            .expires_in(self.lifetime)
+            .build()
+    }
+}
+
+fn key() -> SealingKey {
+    SealingKey::from_bytes([42; 32])
+}
+
+fn cache(url: &str) -> RedisCache {
+    RedisCache::builder(url, key())
+        .op_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap()
+}
+
+/// A replica: its own connection to Redis and its own in-memory cache.
+fn replica(url: &str, issuer: &Issuer) -> Cached<Shared<Issuer>> {
+    Cached::builder(cache(url).share_as("orders-api", issuer.clone()))
+        .refresh_ahead(
+            RefreshAhead::new(0.3, Duration::ZERO, Duration::from_secs(60)).with_jitter(0.3),
+        )
+        .build()
+        .unwrap()
+}
+
+fn secret(token: &AccessToken) -> String {
+    token.secret().expose_secret().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_replicas_that_start_together_fetch_once() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::from_millis(50), Duration::from_secs(3600));
+    let fleet: Vec<_> = (0..16)
+        .map(|_| Arc::new(replica(&redis.url(), &issuer)))
+        .collect();
+    let calls: Vec<_> = fleet
+        .iter()
+        .map(|replica| {
+            let replica = Arc::clone(replica);
+            tokio::spawn(async move { replica.token().await })
+        })
+        .collect();
+    let tokens: Vec<AccessToken> = join_all(calls).await;
+    assert_eq!(issuer.fetches(), 1, "one token request for the fleet");
+    assert!(tokens.iter().all(|t| secret(t) == "token-1"));
+    let hits: u64 = fleet.iter().map(|r| r.source().stats().redis_hits).sum();
+    let waits: u64 = fleet.iter().map(|r| r.source().stats().waits).sum();
+    assert_eq!(hits, 15, "the others read it from Redis");
+    assert!(waits >= 1, "some waited for the fetching replica");
+    // Hits in memory never touch Redis: the server can go, the tokens stay.
+    let mut redis = redis;
+    redis.stop().await;
+    for replica in &fleet {
+        assert_eq!(secret(&replica.token().await.unwrap()), "token-1");
+    }
+}
+
+async fn join_all<T: Send + 'static>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap().unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_ahead_happens_once_per_lifetime_for_the_fleet() {
+    let redis = RedisServer::start().await.unwrap();
+    let lifetime = Duration::from_secs(3);
+    let issuer = Issuer::new(Duration::from_millis(20), lifetime);
+    let fleet: Vec<_> = (0..8).map(|_| replica(&redis.url(), &issuer)).collect();
+    let started = Instant::now();
+    let mut seen = std::collections::BTreeSet::new();
+    // Three lifetimes of traffic, every replica asking every 50 ms (bounded: at most 200
+    // rounds).
+    for _ in 0..200 {
+        if started.elapsed() >= lifetime * 3 {
+            break;
+        }
+        for replica in &fleet {
+            seen.insert(secret(&replica.token().await.unwrap()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A token is refreshed 30% (±30%) of its lifetime before it expires: over three
+    // lifetimes, the fleet fetches once at the start and once per refresh, four or five
+    // times in all; eight replicas on their own would fetch eight times as often.
+    let fetches = issuer.fetches();
+    assert!((3..=5).contains(&fetches), "{fetches} fetches");
+    assert_eq!(seen.len() as u32, fetches, "every token fetched was shared");
+    let fleet_fetches: u64 = fleet.iter().map(|r| r.source().stats().fetches).sum();
+    assert_eq!(fleet_fetches, u64::from(fetches));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_down_every_call_still_gets_a_token() {
+    let mut redis = RedisServer::start().await.unwrap();
+    let lifetime = Duration::from_millis(1500);
+    let issuer = Issuer::new(Duration::from_millis(20), lifetime);
+    let fleet: Vec<_> = (0..4).map(|_| replica(&redis.url(), &issuer)).collect();
+    for replica in &fleet {
+        replica.token().await.unwrap();
+    }
+    assert_eq!(issuer.fetches(), 1);
+    redis.stop().await;
+    let mut errors = 0;
+    let started = Instant::now();
+    while started.elapsed() < lifetime * 2 {
+        for replica in &fleet {
+            if replica.token().await.is_err() {
+                errors += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(errors, 0, "Redis is an accelerator, not a dependency");
+    let alone: u64 = fleet.iter().map(|r| r.source().stats().alone).sum();
+    assert!(alone >= 4, "each replica fetched on its own: {alone}");
+    assert!(issuer.fetches() <= 1 + 4 * 3, "{}", issuer.fetches());
+
+    // Back: once the replicas have reconnected (a command or two may still fail while their
+    // connections are re-established), refreshes are shared again.
+    redis.restart().await.unwrap();
+    let stats = |fleet: &[Cached<Shared<Issuer>>]| -> u64 {
+        fleet.iter().map(|r| r.source().stats().fetches).sum()
+    };
+    let mut shared_round = None;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for replica in &fleet {
+            replica.invalidate(&replica.token().await.unwrap());
+        }
+        let (before, shared_before) = (issuer.fetches(), stats(&fleet));
+        for replica in &fleet {
+            replica.token().await.unwrap();
+        }
+        if stats(&fleet) > shared_before {
+            shared_round = Some((issuer.fetches() - before, stats(&fleet) - shared_before));
+            break;
+        }
+    }
+    assert_eq!(
+        shared_round,
+        Some((1, 1)),
+        "one replica fetched for the fleet once Redis answered"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_sealed_at_rest_under_keys_that_name_no_secret() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let replica = replica(&redis.url(), &issuer);
+    replica.token().await.unwrap();
+    let key = replica.source().redis_key().to_owned();
+    assert!(
+        key.starts_with("tokensmith:{") && key.ends_with("}:token"),
+        "{key}"
+    );
+    assert!(!key.contains("orders-api"));
+
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    assert!(!stored.windows(7).any(|w| w == b"token-1"), "sealed");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 3_500_000 && ttl <= 3_595_000,
+        "lifetime minus skew: {ttl}"
+    );
+
+    // A replica with another key reads nothing it can open, and fetches its own.
+    let stranger = Cached::new(
+        RedisCache::builder(redis.url(), SealingKey::from_bytes([7; 32]))
+            .build()
+            .unwrap()
+            .share_as("orders-api", issuer.clone()),
+    );
+    assert_ne!(
+        stranger.source().redis_key(),
+        key,
+        "another key, another name"
+    );
+    stranger.token().await.unwrap();
+    assert_eq!(issuer.fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_lock_whose_holder_died_expires_with_its_lease() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let replica = Cached::new(
+        RedisCache::builder(redis.url(), key())
+            .lock_lease(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .share_as("orders-api", issuer.clone()),
+    );
+    let lock = replica.source().redis_key().replace(":token", ":lock");
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    // A replica took the lock and died: its lease runs 1.5 s.
+    let _: () = redis::cmd("SET")
+        .arg(&lock)
+        .arg("dead-replica")
+        .arg("PX")
+        .arg(1500)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(secret(&replica.token().await.unwrap()), "token-1");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1300) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    assert_eq!(issuer.fetches(), 1);
+    assert_eq!(
+        replica.source().stats().fetches,
+        1,
+        "it took the lock once it expired"
+    );
+}
+
+#[test]
+fn debug_shows_no_key_material_or_password() {
+    let cache = RedisCache::builder(
+        "redis://:canary-password-3@127.0.0.1:6390/",
+        SealingKey::from_bytes([1; 32]),
+    )
+    .build()
+    .unwrap();
+    let text = format!("{cache:?}");
+    assert!(!text.contains("canary"), "{text}");
+    assert!(text.contains("SealingKey([redacted])"));
+    let err = RedisCache::builder("redis://canary-4:x@[bad", key())
+        .build()
+        .unwrap_err();
+    assert!(!err.to_string().contains("canary"), "{err}");
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(1));
+    let err = cache.share(issuer).unwrap_err();
+    assert!(err.hint().unwrap().contains("share_as"), "{err}");
+}

@@ -1,0 +1,123 @@
+//! A user's session (a rotating refresh token) continued by eight replicas, against a server
+//! that revokes the whole grant when a refresh token is used twice.
+
+use std::time::{Duration, Instant};
+
+use tokensmith_core::{Cached, ExposeSecret, RefreshAhead};
+use tokensmith_oauth2::{GrantSource, Password, RefreshTokenGrant, TokenEndpoint};
+use tokensmith_redis::testing::RedisServer;
+use tokensmith_redis::{RedisCache, SealingKey};
+use tokensmith_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME, TestServer,
+};
+
+const LIFETIME: Duration = Duration::from_secs(2);
+
+async fn strict_server() -> TestServer {
+    TestServer::builder()
+        .token_lifetime(LIFETIME)
+        .revoke_grant_on_refresh_reuse()
+        .start()
+        .await
+        .unwrap()
+}
+
+fn endpoint(server: &TestServer) -> TokenEndpoint {
+    TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()
+        .unwrap()
+}
+
+/// Signs the user in once and returns the refresh token every replica starts from.
+async fn sign_in(server: &TestServer) -> String {
+    let source = Password::new(endpoint(server), DEFAULT_USERNAME, DEFAULT_PASSWORD).build_source();
+    tokensmith_core::TokenSource::fetch(&source).await.unwrap();
+    source.refresh_token().unwrap().expose_secret().to_owned()
+}
+
+/// Every replica asks for a token and calls the API with it, every 50 ms, for three token
+/// lifetimes (at most 200 rounds); returns the failures.
+async fn traffic(
+    server: &TestServer,
+    fleet: &[Cached<impl tokensmith_core::TokenSource>],
+) -> usize {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let mut failures = 0;
+    for _ in 0..200 {
+        if started.elapsed() >= LIFETIME * 3 {
+            break;
+        }
+        for replica in fleet {
+            let Ok(token) = replica.token().await else {
+                failures += 1;
+                continue;
+            };
+            let status = http
+                .get(server.url_of("/api/me"))
+                .bearer_auth(token.secret().expose_secret())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if !status.is_success() {
+                failures += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    failures
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_replicas_share_a_rotating_session_and_it_survives() {
+    let redis = RedisServer::start().await.unwrap();
+    let server = strict_server().await;
+    let refresh = sign_in(&server).await;
+    let key = SealingKey::generate().unwrap();
+    let fleet: Vec<Cached<_>> = (0..8)
+        .map(|_| {
+            let cache = RedisCache::builder(redis.url(), key.clone())
+                .op_timeout(Duration::from_millis(200))
+                .build()
+                .unwrap();
+            let session =
+                RefreshTokenGrant::new(endpoint(&server), refresh.as_str()).build_source();
+            Cached::builder(cache.share_as("alice", session))
+                .refresh_ahead(
+                    RefreshAhead::new(0.3, Duration::ZERO, Duration::from_secs(60))
+                        .with_jitter(0.3),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let failures = traffic(&server, &fleet).await;
+    assert_eq!(failures, 0);
+    assert_eq!(
+        server.counters().refresh_reuses,
+        0,
+        "each refresh token used once"
+    );
+    let refreshes: u64 = fleet.iter().map(|r| r.source().stats().fetches).sum();
+    assert!(
+        (2..=5).contains(&refreshes),
+        "one refresh per lifetime for the fleet: {refreshes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_fleet_the_same_session_is_revoked() {
+    let server = strict_server().await;
+    let refresh = sign_in(&server).await;
+    let fleet: Vec<Cached<GrantSource>> = (0..2)
+        .map(|_| {
+            Cached::new(RefreshTokenGrant::new(endpoint(&server), refresh.as_str()).build_source())
+        })
+        .collect();
+    let failures = traffic(&server, &fleet).await;
+    assert!(server.counters().refresh_reuses >= 1);
+    assert!(failures > 0, "the grant was revoked under the replicas");
+}
