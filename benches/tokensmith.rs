@@ -16,9 +16,12 @@ use oauth2::TokenResponse as _;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
-use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenSource};
+use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenManager, TokenSource};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, Target, TestServer};
 use tokio::runtime::Runtime;
+
+#[path = "support/fleet.rs"]
+mod fleet;
 
 /// Counts allocations, to show the cached path makes none.
 #[global_allocator]
@@ -595,7 +598,46 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// Memory per key of a [`TokenManager`] holding 100,000 keys (each a cache with its token),
+/// and the paired ratio of a lookup among them to a single-key hit (above 1: slower).
+fn keyed_figures(rt: &Runtime, rounds: usize) -> (f64, Paired) {
+    const KEYS: u64 = 100_000;
+    let stats = || {
+        let s = INSTRUMENTED_SYSTEM.stats();
+        s.bytes_allocated as i64 - s.bytes_deallocated as i64
+    };
+    let before = stats();
+    let manager = TokenManager::new(|_: &u64| Ok(Cached::new(Instant1h))).capacity(KEYS as usize);
+    rt.block_on(async {
+        for key in 0..KEYS {
+            manager.token(&key).await.unwrap();
+        }
+    });
+    let bytes_per_key = (stats() - before) as f64 / KEYS as f64;
+    let single = Cached::new(Instant1h);
+    rt.block_on(single.token()).unwrap();
+    const CALLS: u64 = 20_000;
+    let lookup = Paired::of(
+        rounds,
+        || seconds(rt, CALLS, || async { single.token().await.unwrap() }),
+        || {
+            let key = std::sync::atomic::AtomicU64::new(0);
+            seconds(rt, CALLS, || {
+                // A different key each call, spread over the 100,000.
+                let k = key.fetch_add(7919, std::sync::atomic::Ordering::Relaxed) % KEYS;
+                let manager = &manager;
+                async move { manager.token(&k).await.unwrap() }
+            })
+        },
+    );
+    (bytes_per_key, lookup)
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var(fleet::REPLICA_ENV) {
+        fleet::replica_main(&spec);
+        return;
+    }
     let quick = std::env::var_os("TOKENSMITH_BENCH_QUICK").is_some();
     let mut c = Criterion::default().configure_from_args();
     c = if quick {
@@ -629,6 +671,8 @@ fn main() {
     let contended = contended_ratio(rounds);
     let fetch = fetch_ratio(rounds);
     let (middleware, noop) = middleware_paired(if quick { 100 } else { 400 });
+    let (keyed_bytes_per_key, keyed_lookup) = keyed_figures(&rt, rounds);
+    let fleet = fleet::figures(&runtime(2)).map_or_else(String::new, |f| format!(",{}", f.json()));
     let paired = [
         hit.json("hit_vs_rwlock"),
         hit_aliri.json("hit_vs_aliri"),
@@ -637,12 +681,14 @@ fn main() {
         fetch.json("fetch_oauth2_over_ours"),
         middleware.json("middleware_paired"),
         noop.json("noop_middleware_paired"),
+        keyed_lookup.json("keyed_100k_lookup_over_hit"),
     ]
     .join(",");
     let custom = format!(
         "{{\"cached_allocs_per_call\":{allocs},\"herd_token_requests\":{herd_requests},\
          \"herd_vs_single_ratio\":{herd_ratio:.3},\"herd_vs_single_ratio_loopback\":{loopback_ratio:.3},\
-         \"refresh_p99_ns\":{refresh_p99_ns},\"warm_p99_ns\":{warm_p99_ns},{paired}}}"
+         \"refresh_p99_ns\":{refresh_p99_ns},\"warm_p99_ns\":{warm_p99_ns},\
+         \"keyed_100k_bytes_per_key\":{keyed_bytes_per_key:.0},{paired}{fleet}}}"
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")

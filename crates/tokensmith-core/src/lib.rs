@@ -36,6 +36,7 @@ mod cache;
 mod error;
 #[doc(hidden)]
 pub mod internal;
+mod keyed;
 mod provider;
 mod scrub;
 mod secret;
@@ -48,6 +49,7 @@ pub use crate::cache::{CacheEvent, CacheStats, Cached, CachedBuilder, RefreshAhe
 pub use crate::error::{
     Error, ErrorCode, ErrorKind, MAX_CODE_CHARS, OAuthError, SharedError, UnexpectedResponse,
 };
+pub use crate::keyed::TokenManager;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;

@@ -1,6 +1,6 @@
 //! The caching provider: one fetch at a time, refresh ahead of expiry, backoff after failures.
 
-mod clock;
+pub(crate) mod clock;
 mod config;
 #[cfg(test)]
 mod edge_tests;

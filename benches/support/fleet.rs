@@ -1,0 +1,277 @@
+//! Fleet figures against a real `redis-server`: replica *processes* (this bench binary run
+//! again with `TOKENSMITH_FLEET_REPLICA` set) sharing one client's token, and the cost of a
+//! token read from Redis against one read from memory.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokensmith::oauth2::{ClientCredentials, Password, RefreshTokenGrant, TokenEndpoint};
+use tokensmith::{Cached, RefreshAhead};
+use tokensmith_redis::testing::RedisServer;
+use tokensmith_redis::{RedisCache, SealingKey};
+use tokensmith_testkit::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME, Fault, Target,
+    TestServer,
+};
+use tokio::runtime::Runtime;
+
+/// Set in a replica process: `token_url|redis_url|base64 key|seconds|refresh token or -`.
+pub(crate) const REPLICA_ENV: &str = "TOKENSMITH_FLEET_REPLICA";
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A replica: asks for a token every 20 ms for the given seconds, then prints its errors.
+pub(crate) fn replica_main(spec: &str) {
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [token_url, redis_url, key, seconds, session] = parts.as_slice() else {
+        eprintln!("bad replica spec");
+        std::process::exit(2);
+    };
+    let seconds: f64 = seconds.parse().unwrap_or(1.0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let errors = rt.block_on(async {
+        let redis = RedisCache::builder(*redis_url, SealingKey::from_base64(key).unwrap())
+            .op_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        // A service's client credentials, or a user's session (a rotating refresh token).
+        let grant = if *session == "-" {
+            ClientCredentials::basic(*token_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+                .unwrap()
+                .build_source()
+        } else {
+            let endpoint = TokenEndpoint::builder(*token_url)
+                .client_id(DEFAULT_CLIENT_ID)
+                .client_secret(DEFAULT_CLIENT_SECRET)
+                .build()
+                .unwrap();
+            RefreshTokenGrant::new(endpoint, *session).build_source()
+        };
+        let cache = Cached::builder(redis.share_as("fleet", grant))
+            .refresh_ahead(
+                RefreshAhead::new(0.3, Duration::ZERO, Duration::from_secs(60)).with_jitter(0.3),
+            )
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let mut errors = 0u64;
+        // Bounded: at most 10,000 calls.
+        for _ in 0..10_000 {
+            if started.elapsed().as_secs_f64() >= seconds {
+                break;
+            }
+            if cache.token().await.is_err() {
+                errors += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        errors
+    });
+    println!("errors={errors}");
+}
+
+/// Starts `n` replicas, each running `seconds` (on a user's session when `session` names its
+/// refresh token).
+fn replicas(
+    n: usize,
+    token_url: &str,
+    redis_url: &str,
+    seconds: f64,
+    session: Option<&str>,
+) -> Vec<std::process::Child> {
+    let session = session.unwrap_or("-");
+    let exe = std::env::current_exe().unwrap();
+    (0..n)
+        .map(|_| {
+            Command::new(&exe)
+                .env(
+                    REPLICA_ENV,
+                    format!("{token_url}|{redis_url}|{KEY}|{seconds}|{session}"),
+                )
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Waits for the replicas (killing any still running after `limit`) and sums their errors.
+fn errors_of(children: Vec<std::process::Child>, limit: Duration) -> u64 {
+    let deadline = Instant::now() + limit;
+    let mut errors = 0;
+    for mut child in children {
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().ok().flatten().is_none() {
+            let _ = child.kill();
+            errors += 1;
+        }
+        let output = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        errors += text
+            .trim()
+            .strip_prefix("errors=")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(1);
+    }
+    errors
+}
+
+pub(crate) struct Figures {
+    /// Token requests of 16 replicas that start together (target 1).
+    pub(crate) start_requests: u64,
+    /// Token requests of 16 replicas over three 2 s lifetimes, refreshing 30% ahead.
+    pub(crate) lifetimes_requests: u64,
+    /// Errors callers saw with Redis stopped midway, and the token requests meanwhile.
+    pub(crate) down_errors: u64,
+    pub(crate) down_requests: u64,
+    /// p99 of a token read from Redis (a miss in memory), and of one read from memory.
+    pub(crate) l2_hit_p99_us: f64,
+    pub(crate) memory_hit_p99_us: f64,
+    /// 8 replicas on one user's session against a server that revokes the grant when a
+    /// refresh token is reused: errors, reuses, and refreshes.
+    pub(crate) session_errors: u64,
+    pub(crate) session_reuses: u64,
+    pub(crate) session_refreshes: u64,
+}
+
+impl Figures {
+    pub(crate) fn json(&self) -> String {
+        format!(
+            "\"fleet_token_requests\":{},\"fleet_token_requests_3_lifetimes\":{},\
+             \"fleet_redis_down_errors\":{},\"fleet_redis_down_token_requests\":{},\
+             \"fleet_l2_hit_p99_us\":{:.1},\"fleet_memory_hit_p99_us\":{:.2},\
+             \"fleet_session_errors\":{},\"fleet_session_refresh_reuses\":{},\
+             \"fleet_session_refreshes\":{}",
+            self.start_requests,
+            self.lifetimes_requests,
+            self.down_errors,
+            self.down_requests,
+            self.l2_hit_p99_us,
+            self.memory_hit_p99_us,
+            self.session_errors,
+            self.session_reuses,
+            self.session_refreshes
+        )
+    }
+}
+
+/// The fleet figures, or `None` when no `redis-server` can be started here.
+pub(crate) fn figures(rt: &Runtime) -> Option<Figures> {
+    let mut redis = match rt.block_on(RedisServer::start()) {
+        Ok(redis) => redis,
+        Err(e) => {
+            eprintln!("fleet figures skipped: {e}");
+            return None;
+        }
+    };
+    let run =
+        |lifetime: Duration, seconds: f64, stop_redis_at: Option<f64>, redis: &mut RedisServer| {
+            let server = rt
+                .block_on(TestServer::builder().token_lifetime(lifetime).start())
+                .unwrap();
+            server.fail_share(Target::Token, 1.0, Fault::Delay(Duration::from_millis(50)));
+            let fleet = replicas(16, &server.token_url(), &redis.url(), seconds, None);
+            if let Some(at) = stop_redis_at {
+                std::thread::sleep(Duration::from_secs_f64(at));
+                rt.block_on(redis.stop());
+            }
+            let errors = errors_of(fleet, Duration::from_secs_f64(seconds + 30.0));
+            if stop_redis_at.is_some() {
+                rt.block_on(redis.restart()).unwrap();
+            }
+            (errors, server.counters().token_requests)
+        };
+    let (_, start_requests) = run(Duration::from_secs(3600), 1.0, None, &mut redis);
+    rt.block_on(redis.restart()).unwrap();
+    let (_, lifetimes_requests) = run(Duration::from_secs(2), 6.0, None, &mut redis);
+    rt.block_on(redis.restart()).unwrap();
+    let (down_errors, down_requests) = run(Duration::from_secs(1), 4.0, Some(2.0), &mut redis);
+    let (l2_hit_p99_us, memory_hit_p99_us) = l2_hits(rt, &redis);
+    let (session_errors, session_reuses, session_refreshes) = session(rt, &redis);
+    Some(Figures {
+        start_requests,
+        lifetimes_requests,
+        down_errors,
+        down_requests,
+        l2_hit_p99_us,
+        memory_hit_p99_us,
+        session_errors,
+        session_reuses,
+        session_refreshes,
+    })
+}
+
+/// 8 replica processes continue one user's session for three 2 s lifetimes against a server
+/// that revokes the whole grant when a rotated refresh token is used again.
+fn session(rt: &Runtime, redis: &RedisServer) -> (u64, u64, u64) {
+    let server = rt
+        .block_on(
+            TestServer::builder()
+                .token_lifetime(Duration::from_secs(2))
+                .revoke_grant_on_refresh_reuse()
+                .start(),
+        )
+        .unwrap();
+    let refresh = rt.block_on(async {
+        let endpoint = TokenEndpoint::builder(server.token_url())
+            .client_id(DEFAULT_CLIENT_ID)
+            .client_secret(DEFAULT_CLIENT_SECRET)
+            .build()
+            .unwrap();
+        let source = Password::new(endpoint, DEFAULT_USERNAME, DEFAULT_PASSWORD).build_source();
+        tokensmith::TokenSource::fetch(&source).await.unwrap();
+        source.refresh_token().unwrap().expose_secret().to_owned()
+    });
+    let before = server.counters().token_requests;
+    let fleet = replicas(8, &server.token_url(), &redis.url(), 6.0, Some(&refresh));
+    let errors = errors_of(fleet, Duration::from_secs(36));
+    let counters = server.counters();
+    (
+        errors,
+        counters.refresh_reuses,
+        counters.token_requests - before,
+    )
+}
+
+/// p99 of 2,000 fetches that find the token in Redis (a fresh replica each, so the token is
+/// not the one it is replacing), and of 2,000 reads from memory.
+fn l2_hits(rt: &Runtime, redis: &RedisServer) -> (f64, f64) {
+    rt.block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let cache = RedisCache::builder(redis.url(), SealingKey::from_base64(KEY).unwrap())
+            .build()
+            .unwrap();
+        let grant = || {
+            ClientCredentials::basic(server.token_url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+                .unwrap()
+                .build_source()
+        };
+        let first = cache.share(grant()).unwrap();
+        tokensmith::TokenSource::fetch(&first).await.unwrap();
+        let mut l2 = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let replica = cache.share(grant()).unwrap();
+            let start = Instant::now();
+            tokensmith::TokenSource::fetch(&replica).await.unwrap();
+            l2.push(start.elapsed().as_nanos() as u64);
+        }
+        let memory = Cached::new(first);
+        memory.token().await.unwrap();
+        let mut hits = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let start = Instant::now();
+            memory.token().await.unwrap();
+            hits.push(start.elapsed().as_nanos() as u64);
+        }
+        (
+            crate::p99(l2) as f64 / 1000.0,
+            crate::p99(hits) as f64 / 1000.0,
+        )
+    })
+}
