@@ -194,6 +194,12 @@ impl TokenSource for GrantSource {
             for (name, value) in &request.params {
                 if request.secret_values.contains(value) {
                     identity = identity.secret(*value);
+                } else if *name == "scope" {
+                    // The same scopes in another order are the same token.
+                    let mut scopes: Vec<&str> = value.split_whitespace().collect();
+                    scopes.sort_unstable();
+                    scopes.dedup();
+                    identity = identity.part("grant:scope", scopes.join(" "));
                 } else {
                     identity = identity.part(format!("grant:{name}"), *value);
                 }

@@ -203,3 +203,44 @@ async fn client_credentials_answers_with_a_refresh_token_use_it_next() {
     source.fetch().await.unwrap();
     assert_eq!(source.fetch().await.unwrap().secret().expose_secret(), "a2");
 }
+
+#[test]
+fn a_grant_s_identity_names_what_makes_its_tokens_differ_and_hides_its_secrets() {
+    use tokensmith_core::TokenSource;
+    use tokensmith_oauth2::Password;
+
+    let endpoint = |secret: &str| {
+        tokensmith_oauth2::TokenEndpoint::builder("https://auth.example/token?key=canary-q")
+            .client_id("app")
+            .client_secret(secret)
+            .build()
+            .unwrap()
+    };
+    let id = |secret: &str, scopes: &[&str]| {
+        ClientCredentials::new(endpoint(secret))
+            .scope(scopes.iter().copied())
+            .build_source()
+            .identity()
+            .unwrap()
+    };
+    assert_eq!(id("s1", &["b", "a"]), id("s1", &["a b"]), "scopes sorted");
+    assert_ne!(id("s1", &["a"]), id("s2", &["a"]), "the secret counts");
+    assert_ne!(id("s1", &["a"]), id("s1", &["a", "b"]));
+    let parts: Vec<(String, String)> = id("canary-secret-9", &["a"])
+        .parts()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let text = format!("{parts:?} {:?}", id("canary-secret-9", &["a"]));
+    assert!(!text.contains("canary"), "{text}");
+    assert!(text.contains("client_credentials") && text.contains("https://auth.example/token"));
+    let alice = Password::new(endpoint("s"), "alice", "canary-pw")
+        .build_source()
+        .identity()
+        .unwrap();
+    let bob = Password::new(endpoint("s"), "bob", "canary-pw")
+        .build_source()
+        .identity()
+        .unwrap();
+    assert_ne!(alice, bob, "the user counts");
+    assert!(!format!("{alice:?}").contains("canary-pw"));
+}
