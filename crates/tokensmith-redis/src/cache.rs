@@ -132,12 +132,7 @@ impl RedisCache {
                 other => other,
             }
         };
-        let result = match tokio::time::timeout(self.inner.op_timeout, attempt).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(format!("{e}")),
-            Err(_) => Err(format!("no answer within {:?}", self.inner.op_timeout)),
-        };
-        self.outcome(result)
+        self.bounded(attempt).await
     }
 
     /// Runs a script within the time allowed, like [`run`](Self::run).
@@ -158,6 +153,15 @@ impl RedisCache {
             }
             invocation.invoke_async::<T>(&mut connection).await
         };
+        self.bounded(attempt).await
+    }
+
+    /// Runs `attempt` within the command timeout; an error or a timeout is logged once per
+    /// outage.
+    async fn bounded<T>(
+        &self,
+        attempt: impl std::future::Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, Error> {
         let result = match tokio::time::timeout(self.inner.op_timeout, attempt).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(format!("{e}")),
