@@ -158,10 +158,11 @@ async fn rate_limited_answers_are_retried_honouring_retry_after_in_seconds_and_d
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    let in_two_seconds = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    // Three seconds on: an HTTP date has whole seconds, so it names a moment 2 to 3 s away.
+    let in_three_seconds = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
     Mock::given(path("/tenant-7/v1/items/2"))
         .respond_with(
-            ResponseTemplate::new(503).insert_header("retry-after", in_two_seconds.as_str()),
+            ResponseTemplate::new(503).insert_header("retry-after", in_three_seconds.as_str()),
         )
         .up_to_n_times(1)
         .mount(&server)
@@ -193,8 +194,8 @@ async fn rate_limited_answers_are_retried_honouring_retry_after_in_seconds_and_d
         "{:?}",
         started.elapsed()
     );
-    // A 503 with an HTTP date: waits until then (about 2 s, at least 1 s given the date's
-    // one-second resolution).
+    // A 503 with an HTTP date: waits until then (2 to 3 s after the date was written, less
+    // the time the calls before it took: at least 1 s).
     let started = Instant::now();
     client.get_json::<Item>("v1/items/2").await.unwrap();
     let waited = started.elapsed();
