@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokensmith_core::Error;
-use tokensmith_core::internal::{display_url, is_loopback, secret_header};
+use tokensmith_core::internal::{display_url, display_url_text, is_loopback, secret_header};
 use url::Url;
 
 use crate::client_auth::{ClientIdentity, Learned};
@@ -325,9 +325,7 @@ impl TokenEndpointBuilder {
 
 impl fmt::Debug for TokenEndpointBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = Url::parse(self.url.trim())
-            .map(|url| display_url(&url))
-            .unwrap_or_else(|_| "(not a URL)".into());
+        let url = display_url_text(&self.url);
         f.debug_struct("TokenEndpointBuilder")
             .field("url", &url)
             .field("client_id", &self.client_id)
