@@ -5,9 +5,13 @@
 
 use std::sync::Arc;
 
+#[path = "interop_support/mod.rs"]
+mod support;
+use support::user_agent;
+
 use tokensmith::oauth2::{
-    AuthorizationCode, ClientAuth, ClientCredentials, GrantRequest, PendingAuthorization,
-    RefreshTokenGrant, TokenEndpoint,
+    AuthorizationCode, ClientAuth, ClientCredentials, GrantRequest, RefreshTokenGrant,
+    TokenEndpoint,
 };
 use tokensmith::reqwest::BearerAuth;
 use tokensmith::{ErrorCode, ExposeSecret, TokenProvider, TokenSource};
@@ -166,43 +170,6 @@ async fn a_jwt_for_a_resource_is_attached_by_the_middleware_and_validated_by_it(
     let body: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
     assert_eq!(body["client_id"], "basic-client");
     assert_eq!(body["scope"], "api:read");
-}
-
-/// Plays the browser: follows redirects, keeping cookies, until the redirect URI.
-async fn user_agent(pending: &PendingAuthorization, redirect_uri: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut cookies: Vec<String> = Vec::new();
-    let mut url = pending.url().clone();
-    for _ in 0..10 {
-        let answer = browser
-            .get(url.clone())
-            .header("cookie", cookies.join("; "))
-            .send()
-            .await
-            .unwrap();
-        for set in answer.headers().get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            let name = pair.split('=').next().unwrap().to_owned();
-            cookies.retain(|c| !c.starts_with(&format!("{name}=")));
-            cookies.push(pair);
-        }
-        let status = answer.status();
-        let Some(location) = answer.headers().get("location") else {
-            panic!(
-                "the server stopped at {status}: {}",
-                answer.text().await.unwrap()
-            );
-        };
-        let next = url.join(location.to_str().unwrap()).unwrap();
-        if next.as_str().starts_with(redirect_uri) {
-            return next.to_string();
-        }
-        url = next;
-    }
-    panic!("no redirect back to the client after 10 hops");
 }
 
 fn code_flow(s: &Server, endpoint: TokenEndpoint) -> AuthorizationCode {

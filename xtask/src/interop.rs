@@ -53,7 +53,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             )
         })?;
     }
-    let (server, facts) = start(&work)?;
+    let tls = work.join("tls");
+    certificates(&tls)?;
+    let (server, facts) = start(&work, &tls)?;
     println!(
         "==> interop server at {} (pid {})",
         facts.issuer,
@@ -66,6 +68,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--all-features",
         "--test",
         "interop",
+        "--test",
+        "interop_modern",
         "--",
         "--ignored",
     ]);
@@ -73,7 +77,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .env("TOKENSMITH_INTEROP_ISSUER", &facts.issuer)
         .env("TOKENSMITH_INTEROP_RESOURCE", &facts.resource)
         .env("TOKENSMITH_INTEROP_SECRET", &facts.secret)
-        .env("TOKENSMITH_INTEROP_REDIRECT_URI", &facts.redirect_uri);
+        .env("TOKENSMITH_INTEROP_REDIRECT_URI", &facts.redirect_uri)
+        .env("TOKENSMITH_INTEROP_FACTS", work.join("facts.json"))
+        .env("TOKENSMITH_INTEROP_TLS", &tls);
     let result = step("interop tests", tests);
     drop(server);
     result
@@ -87,12 +93,13 @@ struct Facts {
 }
 
 /// Starts the server and waits for the line that says where it listens.
-fn start(work: &Path) -> Result<(Server, Facts), String> {
+fn start(work: &Path, tls: &Path) -> Result<(Server, Facts), String> {
     let log = fs::File::create(work.join("server.log"))
         .map_err(|e| format!("cannot create server.log: {e}"))?;
     let mut child = Command::new("node")
         .arg("server.mjs")
         .current_dir(work)
+        .env("TOKENSMITH_INTEROP_TLS", tls)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -101,10 +108,9 @@ fn start(work: &Path) -> Result<(Server, Facts), String> {
     let server = Server(child);
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end: the server logs to stdout too, and a closed pipe would stop it.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
+            let _ = lines.send(line);
         }
     });
     loop {
@@ -115,6 +121,9 @@ fn start(work: &Path) -> Result<(Server, Facts), String> {
             )
         })?;
         if let Some(issuer) = field(&line, "issuer") {
+            // Every fact, for the tests that need more than the four below (keys, mTLS URLs).
+            fs::write(work.join("facts.json"), &line)
+                .map_err(|e| format!("cannot write facts.json: {e}"))?;
             let get = |name: &str| field(&line, name).ok_or(format!("no `{name}` in `{line}`"));
             let facts = Facts {
                 issuer,
@@ -125,6 +134,49 @@ fn start(work: &Path) -> Result<(Server, Facts), String> {
             return Ok((server, facts));
         }
     }
+}
+
+/// A CA and what it issues, for mutual TLS: `ca.pem`, `server.pem` + `server-key.pem` (for
+/// 127.0.0.1), `client.pem` + `client-key.pem` (SAN `client.tokensmith.test`, for
+/// `tls_client_auth`), and a self-signed `self-signed.pem` + `self-signed-key.pem` (for
+/// `self_signed_tls_client_auth`). Made afresh on every run.
+fn certificates(dir: &Path) -> Result<(), String> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let fail = |e: rcgen::Error| format!("cannot make the interop certificates: {e}");
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let write = |name: &str, text: String| {
+        fs::write(dir.join(format!("{name}.pem")), text)
+            .map_err(|e| format!("cannot write {name}.pem: {e}"))
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "tokensmith interop CA");
+    let ca_key = KeyPair::generate().map_err(fail)?;
+    write("ca", ca.self_signed(&ca_key).map_err(fail)?.pem())?;
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |name: &str, san: &str, usage: ExtendedKeyUsagePurpose| -> Result<(), String> {
+        let mut params = CertificateParams::new(vec![san.to_owned()]).map_err(fail)?;
+        params.distinguished_name.push(DnType::CommonName, san);
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().map_err(fail)?;
+        write(name, params.signed_by(&key, &issuer).map_err(fail)?.pem())?;
+        write(&format!("{name}-key"), key.serialize_pem())
+    };
+    leaf("server", "127.0.0.1", ExtendedKeyUsagePurpose::ServerAuth)?;
+    leaf(
+        "client",
+        "client.tokensmith.test",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    let mut own =
+        CertificateParams::new(vec!["self-signed.tokensmith.test".to_owned()]).map_err(fail)?;
+    own.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().map_err(fail)?;
+    write("self-signed", own.self_signed(&key).map_err(fail)?.pem())?;
+    write("self-signed-key", key.serialize_pem())
 }
 
 /// The string value of `"name":"value"` in a one-line JSON object (values have no `"` or `\`).

@@ -33,6 +33,9 @@
 
 mod backoff;
 mod cache;
+#[cfg(feature = "dpop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+pub mod dpop;
 mod error;
 #[doc(hidden)]
 pub mod internal;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tokensmith_core::{Error, OAuthError, SecretString};
 use url::Url;
 
+use crate::random_urlsafe;
 use crate::request::join_scopes;
 use crate::{GrantRequest, TokenEndpoint, TokenResponse};
 
@@ -47,14 +48,6 @@ impl PkceMethod {
     }
 }
 
-/// `n` random bytes from the operating system, base64url-encoded.
-pub(crate) fn random_urlsafe(n: usize) -> Result<String, Error> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::other(format!("the operating system gave no random bytes: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
 /// Configures the authorization code flow.
 ///
 /// ```
@@ -82,6 +75,24 @@ pub struct AuthorizationCode {
 }
 
 impl AuthorizationCode {
+    /// The flow for an endpoint built from discovery: the authorization endpoint comes from
+    /// the server's metadata, and its issuer is checked in responses (RFC 9207).
+    pub fn discovered(
+        endpoint: TokenEndpoint,
+        redirect_uri: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let authorize = endpoint
+            .metadata()
+            .and_then(|m| m.authorization_endpoint.clone())
+            .ok_or_else(|| {
+                Error::config("the server metadata names no `authorization_endpoint`").with_hint(
+                    "build the token endpoint with `Issuer::token_endpoint`, or use \
+                     `AuthorizationCode::new` with the URL",
+                )
+            })?;
+        Self::new(endpoint, authorize, redirect_uri)
+    }
+
     /// The flow for `endpoint`'s client, with the server's authorization endpoint and the
     /// redirect URI registered for the client.
     pub fn new(
@@ -191,6 +202,35 @@ impl PendingAuthorization {
         &self.redirect_uri
     }
 
+    /// RFC 9207: an `iss` in the response must be the server's issuer, and a server that
+    /// says it sends `iss` must have sent it; otherwise the response may come from another
+    /// server the client also uses (a mix-up attack) and its code is not used.
+    fn check_issuer(&self, iss: Option<&str>) -> Result<(), Error> {
+        let expected = self.endpoint.issuer();
+        let promised = self
+            .endpoint
+            .metadata()
+            .is_some_and(|m| m.authorization_response_iss_parameter_supported);
+        match (iss, expected) {
+            (Some(iss), Some(expected)) if iss != expected => Err(Error::refused(format!(
+                "the authorization response comes from issuer `{}`, not `{expected}`; its code \
+                 was not used",
+                tokensmith_core::internal::scrub_excerpt(iss.as_bytes(), &[])
+            ))
+            .with_hint(
+                "a response from another authorization server reached this flow's redirect URI \
+                 (RFC 9207 mix-up defence); use a distinct redirect URI per server, and start \
+                 the flow again",
+            )),
+            (None, Some(expected)) if promised => Err(Error::refused(format!(
+                "the authorization response has no `iss`, though `{expected}` says it sends one; \
+                 its code was not used"
+            ))
+            .with_hint("the response did not come from that server (RFC 9207 §2.4)")),
+            _ => Ok(()),
+        }
+    }
+
     /// Step two, from the full callback URL the browser was sent to.
     pub async fn finish_url(self, callback_url: &str) -> Result<TokenResponse, Error> {
         let callback = Callback::from_url(callback_url)?;
@@ -209,6 +249,7 @@ impl PendingAuthorization {
                  again",
             ));
         }
+        self.check_issuer(callback.iss.as_deref())?;
         if let Some(code) = callback.error {
             // Anyone who can open the redirect URI writes these: bounded and scrubbed.
             let scrub =
@@ -273,6 +314,7 @@ impl fmt::Debug for PendingAuthorization {
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
+    iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
     error_uri: Option<String>,
@@ -293,6 +335,7 @@ impl Callback {
             let slot = match key.as_ref() {
                 "code" => &mut callback.code,
                 "state" => &mut callback.state,
+                "iss" => &mut callback.iss,
                 "error" => &mut callback.error,
                 "error_description" => &mut callback.error_description,
                 "error_uri" => &mut callback.error_uri,

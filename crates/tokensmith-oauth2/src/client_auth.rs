@@ -32,6 +32,19 @@ pub enum ClientAuth {
     /// [`ClientAuth::RequestBody`] once, and keep what worked for the life of the endpoint.
     /// Probes only with grants that can be repeated safely (client credentials, password).
     AutoDetect,
+    /// `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9): a JWT the client signs
+    /// with its private key ([`Signer`](crate::Signer), set with
+    /// [`TokenEndpointBuilder::signer`](crate::TokenEndpointBuilder::signer)), sent as
+    /// `client_assertion`; no secret crosses the network.
+    PrivateKeyJwt,
+    /// `client_secret_jwt`: a JWT signed with HS256 under the client secret.
+    ClientSecretJwt,
+    /// `tls_client_auth` (RFC 8705 §2.1): the client certificate of a PKI-issued identity,
+    /// presented in the TLS handshake ([`TokenEndpointBuilder::identity`](crate::TokenEndpointBuilder::identity)); `client_id` in the body.
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): a self-signed client certificate
+    /// registered with the server.
+    SelfSignedTlsClientAuth,
 }
 
 impl ClientAuth {
@@ -43,6 +56,10 @@ impl ClientAuth {
             Self::None => "none",
             Self::BasicUnencoded => "client_secret_basic (unencoded)",
             Self::AutoDetect => "auto-detect",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }
@@ -83,7 +100,11 @@ impl ClientIdentity {
                 }
                 params
             }
-            ClientAuth::None => vec![("client_id", self.id.as_str())],
+            ClientAuth::None
+            | ClientAuth::PrivateKeyJwt
+            | ClientAuth::ClientSecretJwt
+            | ClientAuth::TlsClientAuth
+            | ClientAuth::SelfSignedTlsClientAuth => vec![("client_id", self.id.as_str())],
             _ => Vec::new(),
         }
     }

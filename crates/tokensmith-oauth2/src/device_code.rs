@@ -91,6 +91,18 @@ impl fmt::Debug for DeviceAuthorization {
 }
 
 impl DeviceAuthorization {
+    /// The flow for an endpoint built from discovery, with the server's
+    /// `device_authorization_endpoint`.
+    pub fn discovered(endpoint: TokenEndpoint) -> Result<Self, Error> {
+        let url = endpoint
+            .metadata()
+            .and_then(|m| m.device_authorization_endpoint.clone())
+            .ok_or_else(|| {
+                Error::config("the server metadata names no `device_authorization_endpoint`")
+            })?;
+        Self::new(endpoint, url)
+    }
+
     /// The flow for `endpoint`'s client, with the server's device authorization endpoint.
     pub fn new(
         endpoint: TokenEndpoint,

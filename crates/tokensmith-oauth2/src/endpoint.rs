@@ -12,7 +12,9 @@ use url::Url;
 use crate::client_auth::{ClientIdentity, Learned};
 use tokensmith_core::RetryPolicy;
 
-use crate::{ClientAuth, ClientSecret, TokenVendor};
+use crate::discovery::choose_auth;
+use crate::jwt::SecretSigner;
+use crate::{ClientAuth, ClientSecret, ServerMetadata, Signer, TokenVendor};
 
 /// Default cap on the size of a token endpoint's answer.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -69,6 +71,16 @@ pub(crate) struct Inner {
     pub(crate) allow_http: bool,
     /// The vendor's hooks for answers and hints.
     pub(crate) vendor: Option<Arc<dyn TokenVendor>>,
+    /// Signs client assertions (`private_key_jwt`, `client_secret_jwt`).
+    pub(crate) signer: Option<Arc<dyn Signer>>,
+    /// `aud` of client assertions.
+    pub(crate) assertion_audience: String,
+    /// The server's issuer identifier, for RFC 9207 checks.
+    pub(crate) issuer: Option<String>,
+    pub(crate) metadata: Option<Arc<ServerMetadata>>,
+    pub(crate) revocation: Option<(Url, String)>,
+    #[cfg(feature = "dpop")]
+    pub(crate) dpop: Option<tokensmith_core::dpop::DpopKey>,
 }
 
 impl TokenEndpoint {
@@ -78,7 +90,7 @@ impl TokenEndpoint {
             url: url.as_ref().to_owned(),
             client_id: None,
             client_secret: None,
-            auth: ClientAuth::default(),
+            auth: None,
             http: None,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
@@ -89,6 +101,14 @@ impl TokenEndpoint {
             retry: RetryPolicy::default(),
             allow_http: false,
             vendor: None,
+            signer: None,
+            assertion_audience: None,
+            identity: None,
+            metadata: None,
+            issuer: None,
+            revocation: None,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 
@@ -114,6 +134,24 @@ impl TokenEndpoint {
 
     /// Checks that another URL of this server that carries a secret (the device or
     /// authorization endpoint) is https, or loopback, or allowed like the token endpoint.
+    /// The issuer identifier of the server, when the endpoint came from discovery or
+    /// [`TokenEndpointBuilder::issuer`] named it.
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.issuer.as_deref()
+    }
+
+    /// The server metadata the endpoint was built from, if it came from discovery.
+    pub fn metadata(&self) -> Option<&ServerMetadata> {
+        self.inner.metadata.as_deref()
+    }
+
+    /// The DPoP key every token request proves possession of, if one is set.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    pub fn dpop_key(&self) -> Option<&tokensmith_core::dpop::DpopKey> {
+        self.inner.dpop.as_ref()
+    }
+
     pub(crate) fn check_secret_url(&self, what: &str, url: &Url) -> Result<(), Error> {
         check_scheme(what, url, self.inner.allow_http)
     }
@@ -138,7 +176,7 @@ pub struct TokenEndpointBuilder {
     url: String,
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
-    auth: ClientAuth,
+    auth: Option<ClientAuth>,
     http: Option<reqwest::ClientBuilder>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -149,6 +187,14 @@ pub struct TokenEndpointBuilder {
     retry: RetryPolicy,
     allow_http: bool,
     vendor: Option<Arc<dyn TokenVendor>>,
+    signer: Option<Arc<dyn Signer>>,
+    assertion_audience: Option<String>,
+    identity: Option<reqwest::Identity>,
+    metadata: Option<Arc<ServerMetadata>>,
+    issuer: Option<String>,
+    revocation: Option<String>,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
 }
 
 impl TokenEndpointBuilder {
@@ -169,7 +215,7 @@ impl TokenEndpointBuilder {
     /// How the client authenticates (default [`ClientAuth::Basic`]).
     #[must_use]
     pub fn auth(mut self, auth: ClientAuth) -> Self {
-        self.auth = auth;
+        self.auth = Some(auth);
         self
     }
 
@@ -244,6 +290,70 @@ impl TokenEndpointBuilder {
         self
     }
 
+    /// The key that signs client assertions for [`ClientAuth::PrivateKeyJwt`]; setting it
+    /// makes that the default authentication.
+    #[must_use]
+    pub fn signer(mut self, signer: impl Signer) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// The `aud` of client assertions: the token endpoint URL by default (RFC 7523 §3); some
+    /// servers want their issuer identifier instead.
+    #[must_use]
+    pub fn assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion_audience = Some(audience.into());
+        self
+    }
+
+    /// The client certificate and key for mutual TLS (RFC 8705): presented to the token
+    /// endpoint, so [`ClientAuth::TlsClientAuth`] or
+    /// [`ClientAuth::SelfSignedTlsClientAuth`] can authenticate the client, and the server
+    /// can bind tokens to the certificate. With discovery, the server's
+    /// `mtls_endpoint_aliases` are used. API calls with certificate-bound tokens must
+    /// present the same identity.
+    #[must_use]
+    pub fn identity(mut self, identity: reqwest::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The server's metadata: the token endpoint URL is kept as given, the revocation
+    /// endpoint, issuer and supported client authentication methods come from it.
+    /// [`Issuer::token_endpoint`](crate::Issuer::token_endpoint) sets it.
+    #[must_use]
+    pub fn metadata(mut self, metadata: Arc<ServerMetadata>) -> Self {
+        self.issuer = Some(metadata.issuer.clone());
+        self.revocation = metadata.revocation_endpoint.clone();
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// The server's issuer identifier, checked against the `iss` of authorization responses
+    /// (RFC 9207).
+    #[must_use]
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The revocation endpoint (RFC 7009), for [`TokenEndpoint::revoke`].
+    #[must_use]
+    pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
+        self.revocation = Some(url.into());
+        self
+    }
+
+    /// Proves possession of `key` on every token request (RFC 9449), so the server binds the
+    /// tokens it issues to the key. Answers `use_dpop_nonce` are retried once with the nonce.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    #[must_use]
+    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// Allows a plain `http://` URL to a host that is not loopback. The client secret and
     /// tokens then cross the network unencrypted: only for closed test networks.
     #[must_use]
@@ -254,22 +364,48 @@ impl TokenEndpointBuilder {
 
     /// Checks the settings and builds the endpoint.
     pub fn build(self) -> Result<TokenEndpoint, Error> {
+        let auth = self.choose_auth()?;
+        let mtls = matches!(
+            auth,
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth
+        ) || self.identity.is_some();
+        // With a client certificate, the server's mTLS aliases (RFC 8705 §5) replace the
+        // plain endpoints.
+        let alias = |name: &str| {
+            self.metadata
+                .as_ref()
+                .filter(|_| mtls)
+                .and_then(|m| m.mtls_alias(name))
+                .map(str::to_owned)
+        };
+        let url_text = alias("token_endpoint").unwrap_or(self.url);
         // The text is not repeated: a URL that does not parse may still hold a key.
-        let url = Url::parse(self.url.trim())
+        let url = Url::parse(url_text.trim())
             .map_err(|e| Error::config(format!("the token endpoint URL is not a URL: {e}")))?;
         check_scheme("token endpoint", &url, self.allow_http)?;
+        let revocation = match alias("revocation_endpoint").or(self.revocation) {
+            Some(text) => {
+                let url = Url::parse(text.trim()).map_err(|e| {
+                    Error::config(format!("the revocation endpoint URL is not a URL: {e}"))
+                })?;
+                check_scheme("revocation endpoint", &url, self.allow_http)?;
+                let display = display_url(&url);
+                Some((url, display))
+            }
+            None => None,
+        };
         let client_id = self.client_id.filter(|id| !id.is_empty()).ok_or_else(|| {
             Error::config("no client id").with_hint("set one with `.client_id(..)`")
         })?;
-        if self.client_secret.is_none() && self.auth != ClientAuth::None {
-            return Err(
-                Error::config(format!("{} needs a client secret", self.auth.as_str())).with_hint(
-                    "set `.client_secret(..)`, or use `ClientAuth::None` for a public client",
-                ),
-            );
-        }
         for (name, _) in &self.params {
-            if matches!(name.as_str(), "grant_type" | "client_id" | "client_secret") {
+            if matches!(
+                name.as_str(),
+                "grant_type"
+                    | "client_id"
+                    | "client_secret"
+                    | "client_assertion"
+                    | "client_assertion_type"
+            ) {
                 return Err(Error::config(format!(
                     "`{name}` cannot be an extra parameter: the grant and client authentication set it"
                 )));
@@ -284,30 +420,41 @@ impl TokenEndpointBuilder {
             ));
         }
         let headers = header_map(&self.headers)?;
-        let http = self
+        let mut http = self
             .http
-            .unwrap_or_else(|| {
-                reqwest::Client::builder()
-                    .connect_timeout(self.connect_timeout)
-                    .user_agent(concat!("tokensmith/", env!("CARGO_PKG_VERSION")))
-            })
+            .unwrap_or_else(|| default_http().connect_timeout(self.connect_timeout));
+        if let Some(identity) = self.identity {
+            http = http.identity(identity);
+        }
+        let http = http
             .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         let display = display_url(&url);
+        let signer = match auth {
+            ClientAuth::ClientSecretJwt => self
+                .client_secret
+                .clone()
+                .map(|secret| Arc::new(SecretSigner(secret)) as Arc<dyn Signer>),
+            ClientAuth::PrivateKeyJwt => self.signer,
+            _ => None,
+        };
         let client = ClientIdentity {
             id: client_id,
             secret: self.client_secret,
         };
         Ok(TokenEndpoint {
             inner: Arc::new(Inner {
+                assertion_audience: self
+                    .assertion_audience
+                    .unwrap_or_else(|| url.as_str().to_owned()),
                 url,
                 display,
                 basic: client.basic_header(true),
                 basic_unencoded: client.basic_header(false),
                 client,
-                auth: self.auth,
+                auth,
                 learned: Learned::default(),
                 http,
                 timeout: self.timeout,
@@ -318,9 +465,70 @@ impl TokenEndpointBuilder {
                 retry: self.retry,
                 allow_http: self.allow_http,
                 vendor: self.vendor,
+                signer,
+                issuer: self.issuer,
+                metadata: self.metadata,
+                revocation,
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop,
             }),
         })
     }
+
+    /// The authentication to use: the configured one, or the one the metadata and the
+    /// client's credentials allow; and whether the client has what it needs.
+    fn choose_auth(&self) -> Result<ClientAuth, Error> {
+        let has_secret = self.client_secret.is_some();
+        let has_cert = self.identity.is_some() || self.http.is_some();
+        let can = |auth: ClientAuth| match auth {
+            ClientAuth::PrivateKeyJwt => self.signer.is_some(),
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
+                self.identity.is_some() && !has_secret
+            }
+            ClientAuth::None => !has_secret && self.signer.is_none() && self.identity.is_none(),
+            ClientAuth::AutoDetect => false,
+            _ => has_secret,
+        };
+        let auth = match (&self.metadata, self.auth) {
+            (Some(metadata), configured) => choose_auth(metadata, configured, &can)?,
+            (None, Some(auth)) => auth,
+            (None, None) if self.signer.is_some() => ClientAuth::PrivateKeyJwt,
+            (None, None) if self.identity.is_some() && !has_secret => ClientAuth::TlsClientAuth,
+            (None, None) => ClientAuth::Basic,
+        };
+        let missing = match auth {
+            ClientAuth::PrivateKeyJwt if self.signer.is_none() => Some((
+                "a signing key",
+                "set `.signer(JwtKey::from_pem(..)?)`, or a `Signer` backed by a KMS",
+            )),
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth if !has_cert => Some((
+                "a client certificate",
+                "set `.identity(reqwest::Identity::from_pem(..)?)`",
+            )),
+            ClientAuth::None
+            | ClientAuth::PrivateKeyJwt
+            | ClientAuth::TlsClientAuth
+            | ClientAuth::SelfSignedTlsClientAuth => None,
+            _ if !has_secret => Some((
+                "a client secret",
+                "set `.client_secret(..)`, or use `ClientAuth::None` for a public client",
+            )),
+            _ => None,
+        };
+        match missing {
+            Some((what, hint)) => {
+                Err(Error::config(format!("{} needs {what}", auth.as_str())).with_hint(hint))
+            }
+            None => Ok(auth),
+        }
+    }
+}
+
+/// The HTTP client settings of a token endpoint or issuer that the user did not configure.
+pub(crate) fn default_http() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("tokensmith/", env!("CARGO_PKG_VERSION")))
 }
 
 impl fmt::Debug for TokenEndpointBuilder {

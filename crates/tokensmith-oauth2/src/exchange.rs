@@ -16,6 +16,7 @@ use url::form_urlencoded;
 
 use crate::HintContext;
 use crate::hints::explain;
+use crate::jwt::{JWT_BEARER_ASSERTION_TYPE, assertion_claims, sign_jwt};
 use crate::response::{RawAnswer, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
 use tokensmith_core::internal::display_url;
@@ -29,6 +30,8 @@ struct Failure {
     /// The request certainly did not reach the server (connect failure) or was refused
     /// unprocessed (429), so even a one-time credential is still unused.
     unprocessed: bool,
+    /// The server asked for a DPoP nonce it has just given (RFC 9449 §8): worth one more try.
+    wants_nonce: bool,
 }
 
 impl TokenEndpoint {
@@ -120,12 +123,18 @@ impl TokenEndpoint {
         }
     }
 
-    fn hint_context<'a, T>(&self, call: &'a Call<'_, '_, T>, auth: ClientAuth) -> HintContext<'a> {
+    fn hint_context<'a, T>(
+        &'a self,
+        call: &'a Call<'_, '_, T>,
+        auth: ClientAuth,
+    ) -> HintContext<'a> {
         HintContext {
             grant_type: call.request.grant_type,
             auth,
             scope: call.request.scope,
             endpoint: call.display,
+            key_id: self.inner.signer.as_deref().and_then(|s| s.key_id()),
+            key_alg: self.inner.signer.as_deref().map(|s| s.algorithm()),
         }
     }
 
@@ -139,11 +148,18 @@ impl TokenEndpoint {
         let request = call.request;
         let retry = &self.inner.retry;
         let mut attempt = 1;
+        let mut nonce_retried = false;
         loop {
             let failure = match self.attempt(call, style, attempt).await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
+            if failure.wants_nonce && !nonce_retried {
+                // The request was refused before it was processed: once more, with the nonce.
+                nonce_retried = true;
+                tracing::debug!(target: "tokensmith::oauth2", endpoint = %call.display, "the server asked for a DPoP nonce; retrying once with it");
+                continue;
+            }
             let may_retry = failure.error.is_retryable()
                 && attempt < retry.max_attempts()
                 && (request.repeatable || failure.unprocessed);
@@ -203,7 +219,30 @@ impl TokenEndpoint {
     ) -> Result<T, Failure> {
         let inner = &self.inner;
         let request = call.request;
-        let body = self.form_body(request, style);
+        let failed = |error: Error| Failure {
+            error,
+            retry_after: None,
+            unprocessed: false,
+            wants_nonce: false,
+        };
+        let client_assertion = match (&inner.signer, style) {
+            (Some(signer), ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
+                let id = &inner.client.id;
+                let claims = assertion_claims(id, id, &inner.assertion_audience).map_err(failed)?;
+                Some(sign_jwt(&**signer, None, &claims).await.map_err(failed)?)
+            }
+            _ => None,
+        };
+        let grant_assertion = match request.assertion {
+            Some(assertion) => Some(assertion.sign().await.map_err(failed)?),
+            None => None,
+        };
+        let body = self.form_body(
+            request,
+            style,
+            client_assertion.as_deref(),
+            grant_assertion.as_deref(),
+        );
 
         let mut headers = inner.headers.clone();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -214,7 +253,7 @@ impl TokenEndpoint {
         let basic = match style {
             ClientAuth::Basic | ClientAuth::AutoDetect => inner.basic.as_ref(),
             ClientAuth::BasicUnencoded => inner.basic_unencoded.as_ref(),
-            ClientAuth::RequestBody | ClientAuth::None => None,
+            _ => None,
         };
         // A server that echoes the request must not show the credentials in their base64 form;
         // borrowed from the value encoded at build, so no request allocates for it.
@@ -223,6 +262,11 @@ impl TokenEndpoint {
             .and_then(|value| value.strip_prefix("Basic "));
         if let Some(value) = basic {
             headers.insert(AUTHORIZATION, value.clone());
+        }
+        #[cfg(feature = "dpop")]
+        if let Some(key) = &inner.dpop {
+            let proof = key.proof("POST", call.url, None).map_err(failed)?;
+            headers.insert(tokensmith_core::dpop::DPOP, proof);
         }
 
         let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);
@@ -238,6 +282,7 @@ impl TokenEndpoint {
             unprocessed: e.is_connect(),
             error: transport_error(e, call.display, attempt_timeout),
             retry_after: None,
+            wants_nonce: false,
         })?;
 
         let status = response.status();
@@ -245,6 +290,13 @@ impl TokenEndpoint {
         tracing::debug!(target: "tokensmith::oauth2", status = status.as_u16(), "token endpoint answered");
         // Only the headers read below are kept; the body read consumes the response.
         let response_headers = response.headers();
+        #[cfg(feature = "dpop")]
+        let new_nonce = inner
+            .dpop
+            .as_ref()
+            .is_some_and(|key| key.remember_nonce(call.url, response_headers));
+        #[cfg(not(feature = "dpop"))]
+        let new_nonce = false;
         let content_type = header_text(response_headers, CONTENT_TYPE);
         let retry_after = retry_after(response_headers);
         let date =
@@ -255,6 +307,8 @@ impl TokenEndpoint {
             .flatten();
 
         let mut secrets: Vec<&str> = request.secret_values.clone();
+        secrets.extend(client_assertion.as_deref());
+        secrets.extend(grant_assertion.as_deref());
         secrets.extend(basic_credentials);
         if let Some(secret) = &inner.client.secret {
             secrets.push(secret.expose_secret());
@@ -267,6 +321,10 @@ impl TokenEndpoint {
 
         let fail = |error: Error| Failure {
             unprocessed: status == StatusCode::TOO_MANY_REQUESTS,
+            wants_nonce: new_nonce
+                && error
+                    .oauth()
+                    .is_some_and(|e| e.original_code == "use_dpop_nonce"),
             error,
             retry_after,
         };
@@ -315,7 +373,13 @@ impl TokenEndpoint {
     }
 
     /// The form body: grant parameters, client authentication parameters, extra parameters.
-    fn form_body(&self, request: &GrantRequest<'_>, style: ClientAuth) -> String {
+    fn form_body(
+        &self,
+        request: &GrantRequest<'_>,
+        style: ClientAuth,
+        client_assertion: Option<&str>,
+        grant_assertion: Option<&str>,
+    ) -> String {
         let inner = &self.inner;
         let mut form = form_urlencoded::Serializer::new(String::new());
         if request.sends_grant_type {
@@ -324,8 +388,15 @@ impl TokenEndpoint {
         for (name, value) in &request.params {
             form.append_pair(name, value);
         }
+        if let Some(assertion) = grant_assertion {
+            form.append_pair("assertion", assertion);
+        }
         for (name, value) in inner.client.body_params(style) {
             form.append_pair(name, value);
+        }
+        if let Some(assertion) = client_assertion {
+            form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+            form.append_pair("client_assertion", assertion);
         }
         for (name, value) in &inner.params {
             form.append_pair(name, value);

@@ -105,6 +105,37 @@ fn oauth_hint(
 
 /// The hint for a client the server did not accept: the pair, or the authentication style.
 pub(crate) fn invalid_client_hint(ctx: &HintContext<'_>) -> String {
+    match ctx.auth {
+        ClientAuth::PrivateKeyJwt => {
+            let key = match ctx.key_id {
+                Some(kid) => format!("the key with kid `{kid}`"),
+                None => "a key without a kid".to_owned(),
+            };
+            return format!(
+                "the server did not accept the client assertion signed with {key} ({}): \
+                 check that this key's public half is in the client's registered JWKS (or \
+                 jwks_uri), that the algorithm is one the client is registered for, that the \
+                 assertion audience is what the server expects (token endpoint or issuer, \
+                 `.assertion_audience(..)`), and that this machine's clock is right",
+                ctx.key_alg.unwrap_or("?")
+            );
+        }
+        ClientAuth::ClientSecretJwt => {
+            return "the server did not accept the HS256 client assertion: the client secret \
+                    is wrong, or the client is not registered for client_secret_jwt"
+                .to_owned();
+        }
+        ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
+            return format!(
+                "the server did not accept the client certificate ({}): check that the \
+                 certificate is the one registered for this client (its subject for \
+                 tls_client_auth, its key in the JWKS for self_signed_tls_client_auth) and \
+                 that the request went to the server's mTLS endpoint",
+                ctx.auth.as_str()
+            );
+        }
+        _ => {}
+    }
     let other = match ctx.auth {
         ClientAuth::RequestBody => "ClientAuth::Basic (client_secret_basic)",
         ClientAuth::None => "a confidential client's secret",
@@ -153,6 +184,8 @@ mod tests {
             auth: ClientAuth::Basic,
             scope: Some("read write"),
             endpoint: "https://auth.example/oauth/token",
+            key_id: None,
+            key_alg: None,
         }
     }
 

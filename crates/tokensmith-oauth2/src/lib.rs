@@ -35,24 +35,31 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod assertion_grants;
 #[cfg(feature = "authorization-code")]
 mod authorization_code;
 mod client_auth;
 mod client_credentials;
 mod device_code;
+mod discovery;
 mod endpoint;
 mod exchange;
 mod hints;
+mod jwt;
 mod password;
 mod refresh;
 mod request;
 mod response;
+mod revocation;
 mod source;
 mod store;
 mod vendor;
 
 pub use reqwest;
 
+pub use crate::assertion_grants::{
+    JWT_BEARER_GRANT_TYPE, JwtBearer, TOKEN_EXCHANGE_GRANT_TYPE, TokenExchange, token_type,
+};
 #[cfg(feature = "authorization-code")]
 #[cfg_attr(docsrs, doc(cfg(feature = "authorization-code")))]
 pub use crate::authorization_code::{
@@ -61,11 +68,27 @@ pub use crate::authorization_code::{
 pub use crate::client_auth::{ClientAuth, ClientSecret};
 pub use crate::client_credentials::ClientCredentials;
 pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DevicePrompt};
+pub use crate::discovery::{Issuer, IssuerBuilder, MAX_METADATA_BYTES, ServerMetadata};
 pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpointBuilder};
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub use crate::jwt::JwtKey;
+pub use crate::jwt::{JWT_BEARER_ASSERTION_TYPE, Signer};
 pub use crate::password::{Password, UserPassword};
 pub use crate::refresh::RefreshTokenGrant;
 pub use crate::request::GrantRequest;
 pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
+pub use crate::revocation::TokenTypeHint;
 pub use crate::source::{Grant, GrantSource};
 pub use crate::store::{FileStore, MemoryStore, StoredAccessToken, StoredTokens, TokenStore};
 pub use crate::vendor::{HintContext, TokenVendor};
+
+/// `n` random bytes from the operating system, base64url without padding.
+pub(crate) fn random_urlsafe(n: usize) -> Result<String, tokensmith_core::Error> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        tokensmith_core::Error::other(format!("the operating system gave no random bytes: {e}"))
+    })?;
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

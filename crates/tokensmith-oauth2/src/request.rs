@@ -1,5 +1,7 @@
 //! One token request: a grant type and its form parameters.
 
+use crate::jwt::SelfIssued;
+
 /// The parameters of one token request (RFC 6749 §4), sent as an
 /// `application/x-www-form-urlencoded` body. The grants build these; vendor crates and custom
 /// grants can too, and send them with [`TokenEndpoint::exchange`](crate::TokenEndpoint::exchange).
@@ -19,6 +21,8 @@ pub struct GrantRequest<'a> {
     pub(crate) repeatable: bool,
     /// Whether `grant_type` goes in the body (not for the device authorization request).
     pub(crate) sends_grant_type: bool,
+    /// An assertion signed when the request is sent, as the `assertion` parameter.
+    pub(crate) assertion: Option<&'a SelfIssued>,
 }
 
 impl<'a> GrantRequest<'a> {
@@ -32,6 +36,7 @@ impl<'a> GrantRequest<'a> {
             scope: None,
             repeatable: true,
             sends_grant_type: true,
+            assertion: None,
         }
     }
 
@@ -64,6 +69,13 @@ impl<'a> GrantRequest<'a> {
     pub fn scope(mut self, scope: &'a str) -> Self {
         self.scope = Some(scope);
         self.param("scope", scope)
+    }
+
+    /// An assertion signed afresh for each request (the JWT bearer grant).
+    #[must_use]
+    pub(crate) fn signed_assertion(mut self, assertion: &'a SelfIssued) -> Self {
+        self.assertion = Some(assertion);
+        self
     }
 
     /// Marks the request as using a one-time credential (an authorization code, a rotating

@@ -47,6 +47,11 @@ impl TokenResponse {
         &self.extra
     }
 
+    /// `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1).
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.extra.get("issued_token_type").and_then(Value::as_str)
+    }
+
     /// Splits the answer into its parts.
     pub fn into_parts(self) -> (AccessToken, Option<RefreshToken>, Map<String, Value>) {
         (self.access_token, self.refresh_token, self.extra)

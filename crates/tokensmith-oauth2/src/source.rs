@@ -82,6 +82,32 @@ impl GrantSource {
         &self.endpoint
     }
 
+    /// Signs out: forgets the refresh token here and in the store, then revokes it at the
+    /// server's revocation endpoint (RFC 7009), which also ends the access tokens of the same
+    /// grant on most servers. Without a revocation endpoint only the local copies go.
+    /// A [`Cached`] provider over this source should be invalidated too.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        let refresh = self
+            .refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(store) = &self.store {
+            store.clear().await?;
+        }
+        match refresh {
+            Some(refresh) if self.endpoint.revocation_url().is_some() => {
+                self.endpoint
+                    .revoke(
+                        refresh.expose_secret(),
+                        Some(crate::TokenTypeHint::RefreshToken),
+                    )
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Wraps the source in the caching provider with default settings.
     pub fn cached(self) -> Cached<Self> {
         Cached::new(self)
@@ -177,6 +203,11 @@ impl TokenSource for GrantSource {
             .part("client_id", inner.client.id.as_str())
             .part("client_auth", inner.auth.as_str())
             .part("grant", self.name);
+        #[cfg(feature = "dpop")]
+        if let Some(key) = &inner.dpop {
+            // A DPoP-bound token is only usable with its key.
+            identity = identity.part("dpop_jkt", key.thumbprint());
+        }
         for (name, value) in &inner.params {
             identity = identity.part(format!("param:{name}"), value.as_str());
         }
@@ -191,6 +222,11 @@ impl TokenSource for GrantSource {
         }
         if let Some(grant) = &self.grant {
             let request = grant.request();
+            if let Some(assertion) = request.assertion {
+                for (name, value) in assertion.identity() {
+                    identity = identity.part(format!("assertion:{name}"), value);
+                }
+            }
             for (name, value) in &request.params {
                 if request.secret_values.contains(value) {
                     identity = identity.secret(*value);

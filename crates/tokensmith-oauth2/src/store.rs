@@ -91,12 +91,22 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Replaces the stored tokens.
     async fn save(&self, tokens: &StoredTokens) -> Result<(), Error>;
+
+    /// Forgets the stored tokens (on sign-out). The default does nothing, for stores that
+    /// cannot; a store that can should, so a revoked refresh token is not loaded again.
+    async fn clear(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl<S: TokenStore + ?Sized> TokenStore for Arc<S> {
     async fn load(&self) -> Result<Option<StoredTokens>, Error> {
         (**self).load().await
+    }
+
+    async fn clear(&self) -> Result<(), Error> {
+        (**self).clear().await
     }
 
     async fn save(&self, tokens: &StoredTokens) -> Result<(), Error> {
@@ -138,6 +148,11 @@ impl TokenStore for MemoryStore {
 
     async fn save(&self, tokens: &StoredTokens) -> Result<(), Error> {
         *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some(tokens.clone());
+        Ok(())
+    }
+
+    async fn clear(&self) -> Result<(), Error> {
+        *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
 }
@@ -285,6 +300,17 @@ impl TokenStore for FileStore {
                     self.path.display()
                 ))
             })
+    }
+
+    async fn clear(&self) -> Result<(), Error> {
+        match tokio::fs::remove_file(&self.path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::config(format!(
+                "cannot remove token store {}: {e}",
+                self.path.display()
+            ))),
+        }
     }
 }
 

@@ -64,6 +64,8 @@ pub struct HintContext<'a> {
     pub(crate) auth: ClientAuth,
     pub(crate) scope: Option<&'a str>,
     pub(crate) endpoint: &'a str,
+    pub(crate) key_id: Option<&'a str>,
+    pub(crate) key_alg: Option<&'a str>,
 }
 
 impl<'a> HintContext<'a> {

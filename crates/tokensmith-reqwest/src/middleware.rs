@@ -83,6 +83,8 @@ pub struct BearerAuth {
     replace_authorization: bool,
     retry_unauthorized: bool,
     allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
 }
 
 impl BearerAuth {
@@ -98,6 +100,8 @@ impl BearerAuth {
             replace_authorization: false,
             retry_unauthorized: true,
             allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 
@@ -141,7 +145,38 @@ impl BearerAuth {
         }
     }
 
-    fn attach(&self, request: &mut Request, token: Option<&AccessToken>) {
+    fn attach(
+        &self,
+        request: &mut Request,
+        token: Option<&AccessToken>,
+    ) -> Result<(), reqwest_middleware::Error> {
+        #[cfg(feature = "dpop")]
+        let proof = match token {
+            Some(token) if is_dpop(token) => {
+                let key = self.dpop.as_ref().ok_or_else(|| {
+                    auth_failed(
+                        Error::config("the token is DPoP-bound and this middleware has no DPoP key")
+                            .with_hint("pass the token endpoint's key: `.dpop(endpoint.dpop_key().cloned().unwrap())`"),
+                    )
+                })?;
+                let proof = key
+                    .proof(
+                        request.method().as_str(),
+                        request.url(),
+                        Some(tokensmith_core::ExposeSecret::expose_secret(token.secret())),
+                    )
+                    .map_err(auth_failed)?;
+                Some(proof)
+            }
+            _ => None,
+        };
+        #[cfg(not(feature = "dpop"))]
+        if token.is_some_and(is_dpop) {
+            return Err(auth_failed(
+                Error::config("the token is DPoP-bound and DPoP is not enabled")
+                    .with_hint("enable the `dpop` feature and pass the key with `.dpop(..)`"),
+            ));
+        }
         let headers = request.headers_mut();
         for (name, value) in &self.headers {
             headers.insert(name, value.clone());
@@ -149,6 +184,11 @@ impl BearerAuth {
         if let Some(token) = token {
             headers.insert(AUTHORIZATION, token.authorization_header());
         }
+        #[cfg(feature = "dpop")]
+        if let Some(proof) = proof {
+            headers.insert(tokensmith_core::dpop::DPOP, proof);
+        }
+        Ok(())
     }
 }
 
@@ -169,6 +209,11 @@ impl fmt::Debug for BearerAuth {
 }
 
 /// A valid token, without the boxed future when the provider has one at hand.
+/// Whether a token must travel with a DPoP proof (`token_type` `DPoP`, RFC 9449 §7.1).
+fn is_dpop(token: &AccessToken) -> bool {
+    token.token_type().as_str().eq_ignore_ascii_case("dpop")
+}
+
 pub(crate) async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
     match provider.current() {
         Some(token) => Ok(token),
@@ -220,17 +265,19 @@ impl BearerAuth {
         };
         let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*self.provider);
         if request.headers().contains_key(AUTHORIZATION) && !self.replace_authorization {
-            self.attach(&mut request, None);
+            self.attach(&mut request, None)?;
             return next.run(request, extensions).await;
         }
 
         let token = valid_token(provider).await.map_err(auth_failed)?;
-        let retry = if self.retry_unauthorized {
+        let dpop = is_dpop(&token);
+        #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
+        let mut retry = if self.retry_unauthorized || dpop {
             request.try_clone()
         } else {
             None
         };
-        self.attach(&mut request, Some(&token));
+        self.attach(&mut request, Some(&token))?;
         tracing::debug!(
             target: "tokensmith::reqwest",
             origin = %request.url().origin().ascii_serialization(),
@@ -238,6 +285,23 @@ impl BearerAuth {
             "attached access token"
         );
         let response = next.clone().run(request, extensions).await?;
+        #[cfg(feature = "dpop")]
+        if let Some(key) = self.dpop.as_ref().filter(|_| dpop) {
+            let new_nonce = key.remember_nonce(response.url(), response.headers());
+            if response.status() == StatusCode::UNAUTHORIZED
+                && new_nonce
+                && tokensmith_core::dpop::asks_for_nonce(response.headers())
+                && let Some(mut again) = retry.take()
+            {
+                // RFC 9449 §9: the same token, a proof with the nonce just given; once.
+                drop(response);
+                self.attach(&mut again, Some(&token))?;
+                tracing::debug!(target: "tokensmith::reqwest", "the resource server asked for a DPoP nonce; retrying once with it");
+                let response = next.run(again, extensions).await?;
+                key.remember_nonce(response.url(), response.headers());
+                return Ok(response);
+            }
+        }
         if response.status() != StatusCode::UNAUTHORIZED || !self.retry_unauthorized {
             return Ok(response);
         }
@@ -264,7 +328,7 @@ impl BearerAuth {
             return Ok(response);
         }
         drop(response);
-        self.attach(&mut retry, Some(&fresh));
+        self.attach(&mut retry, Some(&fresh))?;
         tracing::debug!(
             target: "tokensmith::reqwest",
             origin = %retry.url().origin().ascii_serialization(),
@@ -283,6 +347,8 @@ pub struct BearerAuthBuilder {
     replace_authorization: bool,
     retry_unauthorized: bool,
     allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
 }
 
 impl BearerAuthBuilder {
@@ -326,6 +392,18 @@ impl BearerAuthBuilder {
     #[must_use]
     pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
         self.replace_authorization = replace;
+        self
+    }
+
+    /// The DPoP key of the token endpoint whose tokens this middleware attaches (RFC 9449):
+    /// a DPoP-bound token goes as `Authorization: DPoP …` with a proof for each request
+    /// (`htm`, `htu`, `ath`, the origin's nonce). A 401 asking for a nonce
+    /// (`use_dpop_nonce`) is retried once with it.
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    #[must_use]
+    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+        self.dpop = Some(key);
         self
     }
 
@@ -377,6 +455,8 @@ impl BearerAuthBuilder {
             replace_authorization: self.replace_authorization,
             retry_unauthorized: self.retry_unauthorized,
             allow_http: self.allow_http,
+            #[cfg(feature = "dpop")]
+            dpop: self.dpop,
         })
     }
 }
