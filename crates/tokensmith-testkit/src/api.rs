@@ -11,7 +11,7 @@ use crate::sim::{SimState, json};
 
 /// Any method under `/api/`.
 pub(crate) async fn handler(State(sim): State<SimState>, req: Incoming) -> Response {
-    match sim.bearer(&req.headers, false) {
+    match sim.authorized(&req, false) {
         Ok(issued) => json(
             StatusCode::OK,
             &json!({

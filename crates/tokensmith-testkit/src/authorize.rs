@@ -55,6 +55,8 @@ fn authorize(state: &Shared, req: &Incoming) -> Reply {
             if let Some(s) = state_param {
                 query.append_pair("state", s);
             }
+            // RFC 9207: the response names its issuer.
+            query.append_pair("iss", &state.base_url);
         }
         Reply::redirect(target.as_str())
     };

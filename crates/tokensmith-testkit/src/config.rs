@@ -36,6 +36,8 @@ pub struct ClientConfig {
     pub(crate) grants: Option<Vec<String>>,
     pub(crate) scopes: Option<Vec<String>>,
     pub(crate) redirect_uris: Vec<String>,
+    /// The public key of a `private_key_jwt` client (RFC 7523 §2.2).
+    pub(crate) jwk: Option<serde_json::Value>,
 }
 
 impl ClientConfig {
@@ -53,6 +55,18 @@ impl ClientConfig {
             grants: None,
             scopes: None,
             redirect_uris: vec![DEFAULT_REDIRECT_URI.to_owned()],
+            jwk: None,
+        }
+    }
+
+    /// A confidential client that authenticates with `private_key_jwt`: a client assertion
+    /// signed by the private half of `public_jwk` (ES256, RS256, PS256 or EdDSA), with `aud`
+    /// the token endpoint URL or the server's URL, and a `jti` never used before.
+    pub fn private_key_jwt(id: impl Into<String>, public_jwk: serde_json::Value) -> Self {
+        Self {
+            secret: None,
+            jwk: Some(public_jwk),
+            ..Self::confidential(id, "")
         }
     }
 
@@ -156,6 +170,8 @@ pub(crate) struct Config {
     pub(crate) require_scope: bool,
     pub(crate) token_type: &'static str,
     pub(crate) error_shape: Option<ErrorShape>,
+    /// DPoP proofs must carry the server's nonce (RFC 9449 §8, §9).
+    pub(crate) dpop_nonce: bool,
 }
 
 impl Config {
@@ -181,6 +197,7 @@ impl Config {
             require_scope: false,
             token_type: "Bearer",
             error_shape: None,
+            dpop_nonce: false,
         }
     }
 

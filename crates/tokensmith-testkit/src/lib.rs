@@ -44,6 +44,8 @@ mod config;
 mod faults;
 mod incoming;
 mod log;
+mod metadata;
+mod proof;
 mod reply;
 mod server;
 pub mod sim;

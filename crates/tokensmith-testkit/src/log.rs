@@ -61,6 +61,10 @@ pub enum Endpoint {
     Api,
     /// A logout or revocation endpoint a vendor simulator mounts.
     Logout,
+    /// The metadata document (RFC 8414).
+    Discovery,
+    /// The revocation endpoint (RFC 7009).
+    Revocation,
     /// Anything else (answered 404).
     Unknown,
 }

@@ -26,7 +26,7 @@ use crate::log::{AtomicCounters, Counters, Endpoint, LoggedRequest, keys, masked
 use crate::reply::Reply;
 use crate::sim::SimState;
 use crate::state::{DeviceStatus, Registry, Shared, Store, lock};
-use crate::{api, authorize, token};
+use crate::{api, authorize, metadata, token};
 
 /// Largest answer a fault rewrites.
 const MAX_REWRITTEN: usize = 1024 * 1024;
@@ -286,6 +286,14 @@ impl TestServerBuilder {
         self
     }
 
+    /// DPoP proofs (RFC 9449) must carry the server's nonce: a proof without it is answered
+    /// `use_dpop_nonce` with a `DPoP-Nonce` header, at the token endpoint and the API.
+    #[must_use]
+    pub fn require_dpop_nonce(mut self) -> Self {
+        self.config.dpop_nonce = true;
+        self
+    }
+
     /// Refuses token requests without a `scope` (`invalid_scope`).
     #[must_use]
     pub fn require_scope(mut self) -> Self {
@@ -330,7 +338,10 @@ impl TestServerBuilder {
         let shared = Arc::new(Shared {
             config: self.config,
             base_url: format!("http://{addr}"),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store {
+                dpop_nonce: crate::state::random_token("nonce"),
+                ..Store::default()
+            }),
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(VecDeque::new()),
             counters: AtomicCounters::default(),
@@ -363,6 +374,17 @@ impl TestServerBuilder {
             .merge(observed(
                 Router::new().route("/device_authorization", post(authorize::device_handler)),
                 Endpoint::DeviceAuthorization,
+            ))
+            .merge(observed(
+                Router::new().route(
+                    "/.well-known/oauth-authorization-server",
+                    axum::routing::get(metadata::discovery),
+                ),
+                Endpoint::Discovery,
+            ))
+            .merge(observed(
+                Router::new().route(metadata::REVOKE_PATH, post(metadata::revoke)),
+                Endpoint::Revocation,
             ));
         let vendor_api = self
             .mounts
@@ -459,6 +481,11 @@ impl TestServer {
             "{}{}",
             self.shared.base_url, self.shared.config.authorize_path
         )
+    }
+
+    /// The revocation endpoint's URL (RFC 7009).
+    pub fn revocation_url(&self) -> String {
+        format!("{}{}", self.shared.base_url, metadata::REVOKE_PATH)
     }
 
     /// The device authorization endpoint's URL.

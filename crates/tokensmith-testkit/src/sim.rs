@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::incoming::Incoming;
 use crate::log::AtomicCounters;
 use crate::reply::{Reply, invalid_token};
 use crate::state::{Shared, lock};
@@ -49,12 +50,29 @@ pub enum Rejection {
     Unknown,
     /// Another instance of this server's group issued it (a vendor's other region).
     FromSibling(String),
+    /// A DPoP-bound token without a valid proof (RFC 9449 §7), with the reason.
+    DpopProof(String),
+    /// A DPoP proof without the nonce the server wants: send again with this one.
+    DpopNonce(String),
 }
 
 impl IntoResponse for Rejection {
     /// RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
     fn into_response(self) -> Response {
+        let dpop = |code: &str, description: &str| {
+            Reply::json(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({"error": code, "error_description": description}),
+            )
+            .header("www-authenticate", format!("DPoP error=\"{code}\""))
+        };
         let description = match self {
+            Self::DpopProof(why) => return dpop("invalid_dpop_proof", &why).into_response(),
+            Self::DpopNonce(nonce) => {
+                return dpop("use_dpop_nonce", "a DPoP nonce is required")
+                    .header("dpop-nonce", nonce)
+                    .into_response();
+            }
             Self::Missing => "no bearer token",
             Self::NotBearer => "the Authorization scheme is not Bearer",
             Self::Revoked => "the token was revoked",
@@ -74,14 +92,68 @@ impl SimState {
         headers: &HeaderMap,
         exact_scheme: bool,
     ) -> Result<IssuedToken, Rejection> {
-        let result = self.check(headers, exact_scheme);
+        let result = self.check(headers, exact_scheme, false);
         if result.is_err() {
             AtomicCounters::bump(&self.0.counters.api_rejections);
         }
         result
     }
 
-    fn check(&self, headers: &HeaderMap, exact_scheme: bool) -> Result<IssuedToken, Rejection> {
+    /// Like [`bearer`](Self::bearer), for a whole request: a DPoP-bound token must come as
+    /// `Authorization: DPoP` with a proof for this method and URL, its access token hash and
+    /// the key the token is bound to (and the nonce, when the server wants one).
+    pub fn authorized(&self, req: &Incoming, exact_scheme: bool) -> Result<IssuedToken, Rejection> {
+        let result = self.check_request(req, exact_scheme);
+        if result.is_err() {
+            AtomicCounters::bump(&self.0.counters.api_rejections);
+        }
+        result
+    }
+
+    fn check_request(&self, req: &Incoming, exact_scheme: bool) -> Result<IssuedToken, Rejection> {
+        let Some(("DPoP" | "dpop", token)) = req
+            .header("authorization")
+            .and_then(|v| v.trim().split_once(' '))
+        else {
+            return self.check(&req.headers, exact_scheme, false);
+        };
+        let token = token.trim();
+        let jkt = lock(&self.0.store)
+            .tokens
+            .get(token)
+            .and_then(|i| i.jkt.clone());
+        let jkt = jkt.ok_or_else(|| Rejection::DpopProof("not a DPoP-bound token".into()))?;
+        let proof = req
+            .header("dpop")
+            .ok_or_else(|| Rejection::DpopProof("no DPoP proof".into()))?;
+        let url = format!("{}{}", self.0.base_url, req.path);
+        crate::proof::dpop(
+            &self.0,
+            proof,
+            req.method.as_str(),
+            &url,
+            Some((token, &jkt)),
+        )
+        .map_err(|refusal| match refusal {
+            crate::proof::DpopRefusal::Nonce(nonce) => Rejection::DpopNonce(nonce),
+            crate::proof::DpopRefusal::Invalid(why) => Rejection::DpopProof(why),
+        })?;
+        let mut headers = req.headers.clone();
+        headers.insert(
+            "authorization",
+            axum::http::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| Rejection::Missing)?,
+        );
+        self.check(&headers, false, true)
+    }
+
+    /// `proven`: the request's DPoP proof was verified for this token.
+    fn check(
+        &self,
+        headers: &HeaderMap,
+        exact_scheme: bool,
+        proven: bool,
+    ) -> Result<IssuedToken, Rejection> {
         let (scheme, token) = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -97,6 +169,11 @@ impl SimState {
         }
         let token = token.trim();
         let issued = lock(&self.0.store).tokens.get(token).cloned();
+        if issued.as_ref().is_some_and(|i| i.jkt.is_some()) && !proven {
+            return Err(Rejection::DpopProof(
+                "a DPoP-bound token sent as a bearer token".into(),
+            ));
+        }
         match issued {
             Some(issued) if issued.revoked => Err(Rejection::Revoked),
             Some(issued) if Instant::now() >= issued.expires_at => Err(Rejection::Expired),

@@ -25,6 +25,8 @@ pub(crate) struct Issued {
     pub(crate) from_code: Option<String>,
     /// The refresh token family it belongs to, so a reused refresh token can revoke it.
     pub(crate) family: Option<String>,
+    /// The DPoP key thumbprint the token is bound to (RFC 9449 §6).
+    pub(crate) jkt: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,10 @@ pub(crate) struct Store {
     pub(crate) retired: HashMap<String, String>,
     pub(crate) codes: HashMap<String, CodeGrant>,
     pub(crate) devices: HashMap<String, DeviceGrant>,
+    /// `jti` values of client assertions and DPoP proofs already used.
+    pub(crate) seen_jti: std::collections::HashSet<String>,
+    /// The nonce DPoP proofs must carry, when the server wants one.
+    pub(crate) dpop_nonce: String,
 }
 
 /// Tokens issued by every instance of a group (a vendor's regions, say), so that one instance
@@ -158,6 +164,7 @@ impl Shared {
                 revoked: false,
                 from_code: from_code.map(str::to_owned),
                 family: family.clone(),
+                jkt: None,
             },
         );
         if let (Some(refresh), Some(family)) = (&refresh, family) {

@@ -12,6 +12,7 @@ use axum::extract::State;
 use crate::config::{ClientConfig, DEFAULT_USERNAME};
 use crate::incoming::Incoming;
 use crate::log::AtomicCounters;
+use crate::proof::{self, DpopRefusal};
 use crate::reply::{Reply, oauth_error};
 use crate::sim::SimState;
 use crate::state::{DeviceStatus, Shared, lock};
@@ -21,7 +22,54 @@ const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// `POST` (and, when told, `GET`) at the token path.
 pub(crate) async fn handler(State(sim): State<SimState>, req: Incoming) -> Reply {
-    token(&sim.0, &req)
+    let state = &sim.0;
+    // A DPoP proof (RFC 9449 §5) is checked before anything else; a token issued with one
+    // is bound to its key and typed `DPoP`.
+    let jkt = match req.header("dpop") {
+        Some(proof) => {
+            let url = format!("{}{}", state.base_url, req.path);
+            match proof::dpop(state, proof, req.method.as_str(), &url, None) {
+                Ok(jkt) => Some(jkt),
+                Err(DpopRefusal::Nonce(nonce)) => {
+                    return oauth_error(
+                        &state.config,
+                        "use_dpop_nonce",
+                        "a DPoP nonce is required",
+                    )
+                    .header("dpop-nonce", nonce);
+                }
+                Err(DpopRefusal::Invalid(why)) => {
+                    return oauth_error(&state.config, "invalid_dpop_proof", &why);
+                }
+            }
+        }
+        None => None,
+    };
+    let reply = token(state, &req);
+    match jkt {
+        Some(jkt) => bind(state, reply, &jkt),
+        None => reply,
+    }
+}
+
+/// Binds the access token of a successful answer to a DPoP key and types it `DPoP`.
+fn bind(state: &Shared, mut reply: Reply, jkt: &str) -> Reply {
+    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&reply.body) else {
+        return reply;
+    };
+    let Some(access) = body.get("access_token").and_then(Value::as_str) else {
+        return reply;
+    };
+    if let Some(issued) = lock(&state.store).tokens.get_mut(access) {
+        issued.jkt = Some(jkt.to_owned());
+    }
+    body.insert("token_type".into(), "DPoP".into());
+    reply.body = Value::Object(body).to_string().into_bytes();
+    if state.config.dpop_nonce {
+        let nonce = lock(&state.store).dpop_nonce.clone();
+        reply = reply.header("dpop-nonce", nonce);
+    }
+    reply
 }
 
 fn token(state: &Shared, req: &Incoming) -> Reply {
@@ -73,7 +121,7 @@ fn token(state: &Shared, req: &Incoming) -> Reply {
         }
     }
     match grant_type {
-        "client_credentials" if client.secret.is_none() => oauth_error(
+        "client_credentials" if client.secret.is_none() && client.jwk.is_none() => oauth_error(
             config,
             "unauthorized_client",
             "a public client cannot use client_credentials",
@@ -128,7 +176,7 @@ fn success(state: &Shared, access: &str, refresh: Option<&str>, scope: Option<&s
 
 /// Client authentication (RFC 6749 §2.3): Basic with form-urlencoded id and secret, or the
 /// body; never both.
-fn authenticate<'a>(
+pub(crate) fn authenticate<'a>(
     state: &'a Shared,
     req: &Incoming,
     params: &[(String, String)],
@@ -138,6 +186,9 @@ fn authenticate<'a>(
     let basic = req.header("authorization").and_then(parse_basic);
     let body_id = Incoming::find(params, "client_id");
     let body_secret = Incoming::find(params, "client_secret");
+    if let Some(kind) = Incoming::find(params, "client_assertion_type") {
+        return assertion(state, req, params, kind);
+    }
     if basic.is_some() && body_secret.is_some() {
         return Err(oauth_error(
             config,
@@ -182,6 +233,48 @@ fn authenticate<'a>(
         (Some(_), None) => Err(failed("client authentication required")),
         _ => Err(failed("client authentication failed")),
     }
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2): the client is the assertion's `sub`.
+fn assertion<'a>(
+    state: &'a Shared,
+    req: &Incoming,
+    params: &[(String, String)],
+    kind: &str,
+) -> Result<&'a ClientConfig, Reply> {
+    let config = &state.config;
+    let failed = |why: &str| oauth_error(config, "invalid_client", why);
+    if kind != proof::JWT_ASSERTION {
+        return Err(failed("unsupported client_assertion_type"));
+    }
+    if req.header("authorization").is_some() || Incoming::find(params, "client_secret").is_some() {
+        return Err(oauth_error(
+            config,
+            "invalid_request",
+            "more than one client authentication method was used",
+        ));
+    }
+    let assertion = Incoming::find(params, "client_assertion")
+        .ok_or_else(|| failed("client_assertion is missing"))?;
+    // The client is named by `client_id` or, without it, by the assertion's `sub`.
+    let named = Incoming::find(params, "client_id")
+        .map(str::to_owned)
+        .or_else(|| {
+            let claims = assertion.split('.').nth(1)?;
+            let claims: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
+            claims.get("sub")?.as_str().map(str::to_owned)
+        });
+    let client = named
+        .and_then(|id| config.client(&id))
+        .ok_or_else(|| failed("unknown client"))?;
+    let Some(jwk) = &client.jwk else {
+        return Err(failed("this client is not registered for private_key_jwt"));
+    };
+    let token_url = format!("{}{}", state.base_url, req.path);
+    proof::client_assertion(state, &client.id, jwk, assertion, &token_url)
+        .map_err(|why| failed(&format!("client assertion rejected: {why}")))?;
+    Ok(client)
 }
 
 fn parse_basic(value: &str) -> Option<(String, String)> {
