@@ -3,4 +3,6 @@
 mod faults;
 #[cfg(all(feature = "mock", feature = "airvantage", feature = "avionte"))]
 mod mock;
+#[cfg(all(feature = "jwt", feature = "dpop", feature = "testkit"))]
+mod modern;
 mod secrets;

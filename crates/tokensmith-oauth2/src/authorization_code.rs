@@ -346,6 +346,14 @@ impl Callback {
         callback
     }
 
+    /// The `iss` the response carried (RFC 9207), for a callback built with
+    /// [`Callback::new`].
+    #[must_use]
+    pub fn issuer(mut self, iss: impl Into<String>) -> Self {
+        self.iss = Some(iss.into());
+        self
+    }
+
     /// From a code and state received some other way.
     pub fn new(code: impl Into<String>, state: impl Into<String>) -> Self {
         Self {

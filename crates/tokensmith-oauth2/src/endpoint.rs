@@ -164,6 +164,11 @@ impl fmt::Debug for TokenEndpoint {
             .field("client_id", &self.inner.client.id)
             .field("auth", &self.inner.auth)
             .field(
+                "signer",
+                &self.inner.signer.as_deref().map(crate::jwt::SignerName),
+            )
+            .field("issuer", &self.inner.issuer)
+            .field(
                 "extra_headers",
                 &self.inner.headers.keys().collect::<Vec<_>>(),
             )
@@ -611,6 +616,53 @@ mod tests {
             .unwrap();
         assert!(builder("ftp://x/token").build().is_err());
         assert!(builder("not a url").build().is_err());
+    }
+
+    struct NoKey;
+
+    #[async_trait::async_trait]
+    impl Signer for NoKey {
+        fn algorithm(&self) -> &str {
+            "ES256"
+        }
+        async fn sign(&self, _: &[u8]) -> Result<Vec<u8>, Error> {
+            Err(Error::other("unused"))
+        }
+    }
+
+    #[test]
+    fn the_authentication_follows_the_credentials_given() {
+        let base = || TokenEndpoint::builder("https://a/t").client_id("id");
+        let signed = base().signer(NoKey).build().unwrap();
+        assert_eq!(signed.auth(), ClientAuth::PrivateKeyJwt);
+        assert!(format!("{signed:?}").contains("PrivateKeyJwt"));
+        let err = base().auth(ClientAuth::PrivateKeyJwt).build().unwrap_err();
+        assert!(err.hint().unwrap().contains("signer"), "{err:?}");
+        let err = base().auth(ClientAuth::TlsClientAuth).build().unwrap_err();
+        assert!(err.hint().unwrap().contains("identity"), "{err:?}");
+        let err = base()
+            .auth(ClientAuth::ClientSecretJwt)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("client secret"), "{err}");
+        for name in ["client_assertion", "client_assertion_type"] {
+            assert!(base().signer(NoKey).param(name, "x").build().is_err());
+        }
+        let named = base()
+            .signer(NoKey)
+            .issuer("https://a")
+            .revocation_url("https://a/revoke")
+            .build()
+            .unwrap();
+        assert_eq!(named.issuer(), Some("https://a"));
+        assert_eq!(named.revocation_url().unwrap().as_str(), "https://a/revoke");
+        assert!(
+            base()
+                .signer(NoKey)
+                .revocation_url("http://a.example/revoke")
+                .build()
+                .is_err()
+        );
     }
 
     #[test]

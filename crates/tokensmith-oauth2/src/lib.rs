@@ -1,13 +1,21 @@
 //! The OAuth 2.0 token endpoint client of tokensmith (RFC 6749).
 //!
+//! - [`Issuer`]: the server's metadata (RFC 8414, OpenID Connect discovery), checked against
+//!   the issuer URL and kept for a bounded time; [`Issuer::token_endpoint`] starts a
+//!   [`TokenEndpoint`] with the server's endpoints and a client authentication it accepts.
 //! - [`TokenEndpoint`]: where the token endpoint is, how the client authenticates
-//!   ([`ClientAuth`]: Basic, body, none, unencoded Basic, or auto-detect), and HTTP settings
+//!   ([`ClientAuth`]: Basic, body, none, unencoded Basic, auto-detect, `private_key_jwt` and
+//!   `client_secret_jwt` through a [`Signer`] (an in-memory `JwtKey` with feature `jwt`),
+//!   `tls_client_auth` and `self_signed_tls_client_auth` with a client certificate), DPoP
+//!   proofs (feature `dpop`), revocation ([`TokenEndpoint::revoke`]), and HTTP settings
 //!   (timeouts, size cap, retries, extra headers and parameters). Requests are always `POST`
 //!   with a form body; `http://` is refused except to loopback.
 //! - Grants, each a [`TokenSource`](tokensmith_core::TokenSource) behind the core cache:
-//!   [`ClientCredentials`], [`Password`], [`RefreshTokenGrant`]; [`GrantSource`] uses and
-//!   rotates refresh tokens.
-//! - User-delegated flows: [`AuthorizationCode`] with PKCE (two typed steps) and
+//!   [`ClientCredentials`], [`Password`], [`RefreshTokenGrant`], [`JwtBearer`] (RFC 7523),
+//!   [`TokenExchange`] (RFC 8693); [`GrantSource`] uses and rotates refresh tokens, and
+//!   signs out ([`GrantSource::sign_out`]).
+//! - User-delegated flows: [`AuthorizationCode`] with PKCE (two typed steps, the response's
+//!   `iss` checked per RFC 9207) and
 //!   [`DeviceAuthorization`] (RFC 8628); their tokens continue in a [`RefreshTokenGrant`],
 //!   kept across restarts by a [`TokenStore`] ([`FileStore`], [`MemoryStore`]).
 //! - [`TokenVendor`]: the hooks through which vendor crates add their error shapes,

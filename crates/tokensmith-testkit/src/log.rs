@@ -10,6 +10,7 @@ const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
     "cookie",
     "proxy-authorization",
+    "dpop",
 ];
 
 /// One request as the server saw it. Secrets are masked: the `Authorization` header keeps its

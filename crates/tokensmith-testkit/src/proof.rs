@@ -39,11 +39,11 @@ fn part(value: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// A JSON object: a JWS header or its claims.
+type Object = Map<String, Value>;
+
 /// Verifies a compact JWS with a public JWK; returns its header and claims.
-pub(crate) fn verify(
-    jws: &str,
-    jwk: &Value,
-) -> Result<(Map<String, Value>, Map<String, Value>), String> {
+pub(crate) fn verify(jws: &str, jwk: &Value) -> Result<(Object, Object), String> {
     let mut parts = jws.split('.');
     let (Some(header), Some(claims), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
