@@ -67,6 +67,23 @@ async fn json(answer: reqwest::Response) -> Value {
     serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap()
 }
 
+/// Fetches from `source`, expecting the server to refuse with `code`.
+async fn refusal(source: tokensmith::oauth2::GrantSource, code: ErrorCode) -> tokensmith::Error {
+    let err = source.fetch().await.unwrap_err();
+    assert_eq!(err.oauth().map(|e| &e.code), Some(&code), "{err:?}");
+    err
+}
+
+/// jwt-client's token endpoint, authenticating with its registered ES256 key.
+async fn jwt_client(facts: &Facts) -> TokenEndpoint {
+    discovered(facts)
+        .await
+        .client_id("jwt-client")
+        .signer(es256_key(facts))
+        .build()
+        .unwrap()
+}
+
 /// What the server's introspection endpoint (RFC 7662) says of a token.
 async fn introspect(facts: &Facts, token: &str) -> Value {
     let answer = reqwest::Client::new()
@@ -203,16 +220,11 @@ async fn a_wrong_signing_key_is_invalid_client_with_a_hint_naming_the_key() {
         .signer(JwtKey::from_jwk(f.get("ps256_jwk")).unwrap())
         .build()
         .unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.oauth().map(|e| &e.code),
-        Some(&ErrorCode::InvalidClient),
-        "{err:?}"
-    );
+    let err = refusal(
+        ClientCredentials::new(endpoint).build_source(),
+        ErrorCode::InvalidClient,
+    )
+    .await;
     let hint = err.hint().unwrap();
     assert!(
         hint.contains("interop-ps256") && hint.contains("JWKS"),
@@ -243,16 +255,11 @@ async fn client_secret_jwt_signs_with_the_secret() {
         .auth(ClientAuth::ClientSecretJwt)
         .build()
         .unwrap();
-    let err = ClientCredentials::new(wrong)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.oauth().map(|e| &e.code),
-        Some(&ErrorCode::InvalidClient),
-        "{err:?}"
-    );
+    let err = refusal(
+        ClientCredentials::new(wrong).build_source(),
+        ErrorCode::InvalidClient,
+    )
+    .await;
     assert!(!format!("{err:?}").contains("canary-wrong-secret"));
 }
 
@@ -260,15 +267,7 @@ async fn client_secret_jwt_signs_with_the_secret() {
 #[ignore = "needs the interop server: run `cargo xtask interop`"]
 async fn the_jwt_bearer_grant_with_a_self_signed_assertion() {
     let f = facts();
-    let endpoint = || async {
-        discovered(&f)
-            .await
-            .client_id("jwt-client")
-            .signer(es256_key(&f))
-            .build()
-            .unwrap()
-    };
-    let source = JwtBearer::self_signed(endpoint().await, es256_key(&f), "jwt-client", "alice")
+    let source = JwtBearer::self_signed(jwt_client(&f).await, es256_key(&f), "jwt-client", "alice")
         .scope(["api:read"])
         .build_source();
     let token = source.fetch().await.unwrap();
@@ -278,16 +277,11 @@ async fn the_jwt_bearer_grant_with_a_self_signed_assertion() {
     // A second fetch signs a new assertion (a new jti), which the server accepts.
     source.fetch().await.unwrap();
 
-    let err = JwtBearer::with_assertion(endpoint().await, "canary.not.ajwt")
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.oauth().map(|e| &e.code),
-        Some(&ErrorCode::InvalidGrant),
-        "{err:?}"
-    );
+    let err = refusal(
+        JwtBearer::with_assertion(jwt_client(&f).await, "canary.not.ajwt").build_source(),
+        ErrorCode::InvalidGrant,
+    )
+    .await;
     assert!(!format!("{err} {err:?}").contains("canary.not.ajwt"));
 }
 
@@ -308,16 +302,8 @@ async fn token_exchange_trades_a_subject_token_for_a_delegated_one() {
     .fetch()
     .await
     .unwrap();
-    let exchanger = || async {
-        discovered(&f)
-            .await
-            .client_id("jwt-client")
-            .signer(es256_key(&f))
-            .build()
-            .unwrap()
-    };
     let answer = TokenExchange::new(
-        exchanger().await,
+        jwt_client(&f).await,
         subject.secret().expose_secret(),
         token_type::ACCESS_TOKEN,
     )
@@ -332,20 +318,16 @@ async fn token_exchange_trades_a_subject_token_for_a_delegated_one() {
     assert_eq!(seen["client_id"], "jwt-client", "{seen}");
     assert_eq!(seen["sub"], "post-client", "acts for the subject: {seen}");
 
-    let err = TokenExchange::new(
-        exchanger().await,
-        "canary-unknown-subject",
-        token_type::ACCESS_TOKEN,
+    let err = refusal(
+        TokenExchange::new(
+            jwt_client(&f).await,
+            "canary-unknown-subject",
+            token_type::ACCESS_TOKEN,
+        )
+        .build_source(),
+        ErrorCode::InvalidGrant,
     )
-    .build_source()
-    .fetch()
-    .await
-    .unwrap_err();
-    assert_eq!(
-        err.oauth().map(|e| &e.code),
-        Some(&ErrorCode::InvalidGrant),
-        "{err:?}"
-    );
+    .await;
     assert!(!format!("{err} {err:?}").contains("canary-unknown-subject"));
 }
 
@@ -617,15 +599,10 @@ async fn mutual_tls_client_auth_and_certificate_bound_tokens() {
         .auth(ClientAuth::TlsClientAuth)
         .build()
         .unwrap();
-    let err = ClientCredentials::new(endpoint)
-        .build_source()
-        .fetch()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.oauth().map(|e| &e.code),
-        Some(&ErrorCode::InvalidClient),
-        "{err:?}"
-    );
+    let err = refusal(
+        ClientCredentials::new(endpoint).build_source(),
+        ErrorCode::InvalidClient,
+    )
+    .await;
     assert!(err.hint().unwrap().contains("certificate"), "{err:?}");
 }

@@ -131,6 +131,14 @@ async fn dpop_nonces_cost_one_retry_each_and_are_remembered() {
     // The API shares the token endpoint's origin, and so its nonce: no refusal at all.
     assert_eq!(server.requests_to(Endpoint::Api).len(), 3);
 
+    // The API layer vendor clients use takes the key too.
+    let api = tokensmith::reqwest::api::ApiClient::builder(server.url_of("/api/"), tokens.clone())
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let seen: Value = api.get_json("v1/orders").await.unwrap();
+    assert_eq!(seen["path"], "/api/v1/orders");
+
     // The token is useless without the key: as a bearer token, or with another key's proof.
     let bearer = reqwest::Client::new()
         .get(server.url_of("/api/things"))

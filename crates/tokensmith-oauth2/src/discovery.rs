@@ -218,6 +218,7 @@ struct IssuerInner {
     http: reqwest::Client,
     allow_http: bool,
     max_age: Duration,
+    timeout: Duration,
     cached: Mutex<Option<(Instant, Arc<ServerMetadata>)>>,
 }
 
@@ -277,7 +278,9 @@ impl Issuer {
     /// A token endpoint builder for this server: its token endpoint (the mTLS alias once
     /// the builder is given a client certificate), its revocation endpoint, its issuer for
     /// RFC 9207 checks, and, unless [`auth`](TokenEndpointBuilder::auth) is set, the client
-    /// authentication chosen from the methods it supports.
+    /// authentication chosen from the methods it supports. The issuer's HTTP client settings
+    /// are not carried over: give the endpoint its own
+    /// [`http_client`](TokenEndpointBuilder::http_client) when it needs one.
     pub async fn token_endpoint(&self) -> Result<TokenEndpointBuilder, Error> {
         let metadata = self.metadata().await?;
         let url = metadata.token_endpoint.as_deref().ok_or_else(|| {
@@ -323,7 +326,7 @@ impl Issuer {
             .await
             .map_err(|e| {
                 if e.is_timeout() {
-                    Error::timeout(&display, Duration::ZERO)
+                    Error::timeout(&display, self.inner.timeout)
                 } else {
                     Error::transport(&display, e.without_url().to_string(), None)
                 }
@@ -460,6 +463,7 @@ impl IssuerBuilder {
                 http,
                 allow_http: self.allow_http,
                 max_age: self.max_age,
+                timeout: self.timeout,
                 cached: Mutex::new(None),
             }),
         })

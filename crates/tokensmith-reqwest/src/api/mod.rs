@@ -99,6 +99,8 @@ impl ApiClient<Opaque> {
             rate_limit: None,
             max_answer: DEFAULT_MAX_ANSWER_BYTES,
             allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 }
@@ -230,6 +232,8 @@ pub struct ApiClientBuilder<V> {
     rate_limit: Option<f64>,
     max_answer: usize,
     allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
 }
 
 impl<V: ApiVendor> ApiClientBuilder<V> {
@@ -247,7 +251,19 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
             rate_limit: self.rate_limit,
             max_answer: self.max_answer,
             allow_http: self.allow_http,
+            #[cfg(feature = "dpop")]
+            dpop: self.dpop,
         }
+    }
+
+    /// The DPoP key of the token endpoint, for DPoP-bound tokens (see
+    /// [`BearerAuthBuilder::dpop`](crate::BearerAuthBuilder::dpop)).
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    #[must_use]
+    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
     }
 
     /// A header for every request to the API (an API key, say): a secret, never printed,
@@ -309,6 +325,10 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
             BearerAuth::builder(Arc::clone(&self.provider)).for_origin(base.as_url().as_str());
         if self.allow_http {
             auth = auth.danger_allow_insecure_http();
+        }
+        #[cfg(feature = "dpop")]
+        if let Some(key) = self.dpop {
+            auth = auth.dpop(key);
         }
         for (name, value) in &self.headers {
             auth = auth.header(
