@@ -120,6 +120,134 @@ pub fn secret_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue
     Ok((header, value))
 }
 
+/// The origins a credential may go to: named ones, or any (`None`), with the https rule.
+#[derive(Debug, Clone)]
+pub struct Origins(Option<Vec<(String, Host<String>, u16)>>);
+
+impl Origins {
+    /// Any origin: each request is checked for https (or loopback) as it goes.
+    pub fn any() -> Self {
+        Self(None)
+    }
+
+    /// The origins of `texts` (URLs; only scheme, host and port count). Plain http to a host
+    /// that is not loopback is refused unless `allow_http`; `builder` names the builder in the
+    /// hints (`BearerAuth`, `AuthLayer`). Errors never repeat a text: it may hold a key.
+    pub fn named(texts: &[String], allow_http: bool, builder: &str) -> Result<Self, Error> {
+        if texts.is_empty() {
+            return Err(
+                Error::config("no origin to attach tokens to").with_hint(format!(
+                    "name the API with `.for_origin(\"https://api.example.com\")` on the {builder} \
+                 builder, or call `.danger_allow_any_origin()` if every request this client \
+                 sends may carry the token"
+                )),
+            );
+        }
+        let mut origins = Vec::with_capacity(texts.len());
+        for text in texts {
+            let url = Url::parse(text.trim())
+                .map_err(|e| Error::config(format!("an origin given is not a URL: {e}")))?;
+            let (Some(host), Some(port)) = (url.host(), url.port_or_known_default()) else {
+                return Err(Error::config(format!(
+                    "an origin given ({} URL) has none: use an http or https URL such as \
+                     https://api.example.com",
+                    url.scheme()
+                )));
+            };
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(Error::config(format!(
+                    "an origin given has scheme `{}`: use http or https",
+                    url.scheme()
+                )));
+            }
+            if url.scheme() == "http" && !allow_http && !is_loopback_host(&host) {
+                return Err(insecure_origin(&host.to_string(), builder));
+            }
+            origins.push((url.scheme().to_owned(), host.to_owned(), port));
+        }
+        Ok(Self(Some(origins)))
+    }
+
+    /// Whether a request to (`scheme`, `host`, `port`) may carry the credential. Compared part
+    /// by part: no allocation per request.
+    pub fn allows(&self, scheme: &str, host: &Host<&str>, port: Option<u16>) -> bool {
+        match &self.0 {
+            None => true,
+            Some(origins) => origins
+                .iter()
+                .any(|(s, h, p)| s == scheme && Some(*p) == port && same_host(host, h)),
+        }
+    }
+
+    /// Whether `url` may carry the credential.
+    pub fn allows_url(&self, url: &Url) -> bool {
+        url.host()
+            .is_some_and(|host| self.allows(url.scheme(), &host, url.port_or_known_default()))
+    }
+
+    /// Whether every origin is allowed.
+    pub fn is_any(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The named origins, serialised (`https://api.example.com:8443`); `None` for any.
+    pub fn serialised(&self) -> Option<Vec<String>> {
+        self.0.as_ref().map(|origins| {
+            origins
+                .iter()
+                .map(|(scheme, host, port)| {
+                    let default = if scheme == "https" { 443 } else { 80 };
+                    if *port == default {
+                        format!("{scheme}://{host}")
+                    } else {
+                        format!("{scheme}://{host}:{port}")
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// The one named origin, when exactly one is: where a client bound to a single server
+    /// (a gRPC channel) sends requests whose URI has no authority.
+    pub fn single(&self) -> Option<Url> {
+        match self.serialised()?.as_slice() {
+            [one] => Url::parse(one).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The error for credentials over plain http to a host that is not loopback.
+pub fn insecure_origin(host: &str, builder: &str) -> Error {
+    Error::config(format!(
+        "refusing to send credentials over plain http to {host}"
+    ))
+    .with_hint(format!(
+        "use https; for a closed test network call `.danger_allow_insecure_http()` on the \
+         {builder} builder"
+    ))
+}
+
+/// Whether two hosts are the same (domains without regard to case).
+fn same_host(a: &Host<&str>, b: &Host<String>) -> bool {
+    match (a, b) {
+        (Host::Domain(a), Host::Domain(b)) => a.eq_ignore_ascii_case(b),
+        (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
+        (Host::Ipv6(a), Host::Ipv6(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether `token` must travel with a DPoP proof (`token_type` `DPoP`, RFC 9449 §7.1).
+pub fn is_dpop(token: &crate::AccessToken) -> bool {
+    token.token_type().as_str().eq_ignore_ascii_case("dpop")
+}
+
+/// The error for a DPoP-bound token and no key to prove it with; `fix` says how to give one.
+pub fn dpop_key_missing(fix: &str) -> Error {
+    Error::config("the token is DPoP-bound and no DPoP key was given to prove it").with_hint(fix)
+}
+
 /// `provider` behind one `Arc`: an `Arc<dyn TokenProvider>` is taken as it is, not wrapped
 /// again.
 pub fn shared_provider<P: TokenProvider + 'static>(provider: P) -> Arc<dyn TokenProvider> {

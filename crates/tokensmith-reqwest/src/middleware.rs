@@ -8,9 +8,12 @@ use http::Extensions;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
-use tokensmith_core::internal::{is_loopback, is_loopback_host, secret_header, shared_provider};
+use tokensmith_core::internal::{
+    Origins, dpop_key_missing, insecure_origin, is_dpop, is_loopback, secret_header,
+    shared_provider,
+};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
-use url::{Origin, Url};
+use url::Url;
 
 use crate::AuthError;
 
@@ -78,7 +81,7 @@ impl fmt::Debug for RequestAuth {
 /// ```
 pub struct BearerAuth {
     provider: Arc<dyn TokenProvider>,
-    origins: Option<Vec<Origin>>,
+    origins: Origins,
     headers: HeaderMap,
     replace_authorization: bool,
     retry_unauthorized: bool,
@@ -131,18 +134,7 @@ impl BearerAuth {
     }
 
     fn allows(&self, url: &Url) -> bool {
-        match &self.origins {
-            None => true,
-            // Compared part by part: `Url::origin` would allocate on every request.
-            Some(origins) => origins.iter().any(|origin| match origin {
-                Origin::Tuple(scheme, host, port) => {
-                    url.scheme() == scheme
-                        && url.port_or_known_default() == Some(*port)
-                        && url.host().is_some_and(|h| same_host(&h, host))
-                }
-                Origin::Opaque(_) => false,
-            }),
-        }
+        self.origins.allows_url(url)
     }
 
     fn attach(
@@ -154,10 +146,9 @@ impl BearerAuth {
         let proof = match token {
             Some(token) if is_dpop(token) => {
                 let key = self.dpop.as_ref().ok_or_else(|| {
-                    auth_failed(
-                        Error::config("the token is DPoP-bound and this middleware has no DPoP key")
-                            .with_hint("pass the token endpoint's key: `.dpop(endpoint.dpop_key().cloned().unwrap())`"),
-                    )
+                    auth_failed(dpop_key_missing(
+                        "pass the token endpoint's key to the middleware: `.dpop(key.clone())`",
+                    ))
                 })?;
                 let proof = key
                     .proof(
@@ -172,10 +163,9 @@ impl BearerAuth {
         };
         #[cfg(not(feature = "dpop"))]
         if token.is_some_and(is_dpop) {
-            return Err(auth_failed(
-                Error::config("the token is DPoP-bound and DPoP is not enabled")
-                    .with_hint("enable the `dpop` feature and pass the key with `.dpop(..)`"),
-            ));
+            return Err(auth_failed(dpop_key_missing(
+                "enable tokensmith's `dpop` feature and pass the key with `.dpop(..)`",
+            )));
         }
         let headers = request.headers_mut();
         for (name, value) in &self.headers {
@@ -194,13 +184,8 @@ impl BearerAuth {
 
 impl fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let origins = self.origins.as_ref().map(|o| {
-            o.iter()
-                .map(Origin::ascii_serialization)
-                .collect::<Vec<_>>()
-        });
         f.debug_struct("BearerAuth")
-            .field("origins", &origins)
+            .field("origins", &self.origins.serialised())
             .field("extra_headers", &self.headers.keys().collect::<Vec<_>>())
             .field("replace_authorization", &self.replace_authorization)
             .field("retry_unauthorized", &self.retry_unauthorized)
@@ -209,11 +194,6 @@ impl fmt::Debug for BearerAuth {
 }
 
 /// A valid token, without the boxed future when the provider has one at hand.
-/// Whether a token must travel with a DPoP proof (`token_type` `DPoP`, RFC 9449 §7.1).
-fn is_dpop(token: &AccessToken) -> bool {
-    token.token_type().as_str().eq_ignore_ascii_case("dpop")
-}
-
 pub(crate) async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
     match provider.current() {
         Some(token) => Ok(token),
@@ -252,9 +232,9 @@ impl BearerAuth {
             return next.run(request, extensions).await;
         }
         // Named origins were checked in `build`; with any origin allowed, each request is.
-        if self.origins.is_none() && !self.allow_http && !secure_or_loopback(request.url()) {
+        if self.origins.is_any() && !self.allow_http && !secure_or_loopback(request.url()) {
             let host = request.url().host_str().unwrap_or("");
-            return Err(auth_failed(insecure_origin(host)));
+            return Err(auth_failed(insecure_origin(host, "BearerAuth")));
         }
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
@@ -417,30 +397,9 @@ impl BearerAuthBuilder {
     /// Checks the settings and builds the middleware.
     pub fn build(self) -> Result<BearerAuth, Error> {
         let origins = if self.any_origin {
-            None
+            Origins::any()
         } else {
-            if self.origins.is_empty() {
-                return Err(Error::config("no origin to attach tokens to").with_hint(
-                    "name the API with `.for_origin(\"https://api.example.com\")`, or call \
-                     `.danger_allow_any_origin()` if every request this client sends may carry the token",
-                ));
-            }
-            let origins = self
-                .origins
-                .iter()
-                .map(|text| parse_origin(text))
-                .collect::<Result<Vec<_>, _>>()?;
-            if !self.allow_http {
-                for origin in &origins {
-                    if let Origin::Tuple(scheme, host, _) = origin
-                        && scheme == "http"
-                        && !is_loopback_host(host)
-                    {
-                        return Err(insecure_origin(&host.to_string()));
-                    }
-                }
-            }
-            Some(origins)
+            Origins::named(&self.origins, self.allow_http, "BearerAuth")?
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &self.headers {
@@ -468,8 +427,11 @@ impl fmt::Debug for BearerAuthBuilder {
             .origins
             .iter()
             .map(|text| {
-                parse_origin(text)
-                    .map_or_else(|_| "(not an origin)".into(), |o| o.ascii_serialization())
+                Origins::named(std::slice::from_ref(text), true, "BearerAuth")
+                    .ok()
+                    .and_then(|o| o.serialised())
+                    .and_then(|mut o| o.pop())
+                    .unwrap_or_else(|| "(not an origin)".into())
             })
             .collect();
         f.debug_struct("BearerAuthBuilder")
@@ -490,37 +452,4 @@ impl fmt::Debug for BearerAuthBuilder {
 /// Whether `url` is https, or goes to this machine.
 pub(crate) fn secure_or_loopback(url: &Url) -> bool {
     url.scheme() == "https" || is_loopback(url)
-}
-
-fn insecure_origin(host: &str) -> Error {
-    Error::config(format!(
-        "refusing to send credentials over plain http to {host}"
-    ))
-    .with_hint(
-        "use https; for a closed test network call `.danger_allow_insecure_http()` on the \
-         BearerAuth builder",
-    )
-}
-
-/// Whether two hosts are the same (domains without regard to case).
-fn same_host(a: &url::Host<&str>, b: &url::Host<String>) -> bool {
-    match (a, b) {
-        (url::Host::Domain(a), url::Host::Domain(b)) => a.eq_ignore_ascii_case(b),
-        (url::Host::Ipv4(a), url::Host::Ipv4(b)) => a == b,
-        (url::Host::Ipv6(a), url::Host::Ipv6(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// The origin of `text`. Errors do not repeat the text: it may hold user info or a key.
-fn parse_origin(text: &str) -> Result<Origin, Error> {
-    let url = Url::parse(text.trim())
-        .map_err(|e| Error::config(format!("an origin given is not a URL: {e}")))?;
-    match url.origin() {
-        origin @ Origin::Tuple(..) => Ok(origin),
-        Origin::Opaque(_) => Err(Error::config(format!(
-            "an origin given ({} URL) has none: use an http or https URL such as https://api.example.com",
-            url.scheme()
-        ))),
-    }
 }
