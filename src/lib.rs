@@ -18,6 +18,12 @@ pub use tokensmith_oauth2 as oauth2;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use tokensmith_reqwest as reqwest;
 
+/// The tower layer that attaches tokens to `http` requests: hyper clients, tonic channels
+/// (the `tokensmith-tower` crate).
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use tokensmith_tower as tower;
+
 /// The AirVantage adapter: regions, grants, a typed client (the `tokensmith-airvantage` crate).
 #[cfg(feature = "airvantage")]
 #[cfg_attr(docsrs, doc(cfg(feature = "airvantage")))]

@@ -56,5 +56,5 @@ pub use crate::keyed::TokenManager;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;
-pub use crate::provider::{StaticToken, TokenIdentity, TokenProvider, TokenSource};
+pub use crate::provider::{RequestAuth, StaticToken, TokenIdentity, TokenProvider, TokenSource};
 pub use crate::token::{AccessToken, AccessTokenBuilder, TokenType};

@@ -272,3 +272,24 @@ mod tests {
         assert!(by_ref.token().await.unwrap().same_as(&a));
     }
 }
+
+/// Per-request control of the middleware (reqwest) and the tower layer, as a request
+/// extension: with `reqwest_middleware::RequestBuilder::with_extension(RequestAuth::Skip)`,
+/// or `request.extensions_mut().insert(..)` on an `http::Request`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum RequestAuth {
+    /// Send this request without a token or extra headers.
+    Skip,
+    /// Use this provider instead of the middleware's (the origin rules still apply).
+    With(Arc<dyn TokenProvider>),
+}
+
+impl fmt::Debug for RequestAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Skip => f.write_str("Skip"),
+            Self::With(_) => f.write_str("With(..)"),
+        }
+    }
+}

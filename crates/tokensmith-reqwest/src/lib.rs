@@ -38,5 +38,6 @@ pub use reqwest_middleware;
 
 pub use crate::error::{AuthError, auth_error};
 pub use crate::ext::RequestBuilderExt;
-pub use crate::middleware::{BearerAuth, BearerAuthBuilder, RequestAuth};
+pub use crate::middleware::{BearerAuth, BearerAuthBuilder};
 pub use crate::redirect::{client_builder, same_origin_redirects};
+pub use tokensmith_core::RequestAuth;

@@ -12,37 +12,10 @@ use tokensmith_core::internal::{
     Origins, dpop_key_missing, insecure_origin, is_dpop, is_loopback, secret_header,
     shared_provider,
 };
-use tokensmith_core::{AccessToken, Error, TokenProvider};
+use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
 use url::Url;
 
 use crate::AuthError;
-
-/// Per-request control, set with `reqwest_middleware::RequestBuilder::with_extension`.
-///
-/// ```
-/// use tokensmith_reqwest::RequestAuth;
-/// # fn demo(client: &reqwest_middleware::ClientWithMiddleware) {
-/// let public = client.get("https://api.example.com/health").with_extension(RequestAuth::Skip);
-/// # let _ = public;
-/// # }
-/// ```
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum RequestAuth {
-    /// Send this request without a token or extra headers.
-    Skip,
-    /// Use this provider instead of the middleware's (the origin rules still apply).
-    With(Arc<dyn TokenProvider>),
-}
-
-impl fmt::Debug for RequestAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Skip => f.write_str("Skip"),
-            Self::With(_) => f.write_str("With(..)"),
-        }
-    }
-}
 
 /// Attaches `Authorization: <type> <token>` (and any extra headers, such as an API key) to
 /// requests for the allowed origins, and nowhere else.
@@ -241,7 +214,7 @@ impl BearerAuth {
         let per_request = match extensions.get::<RequestAuth>() {
             Some(RequestAuth::Skip) => return next.run(request, extensions).await,
             Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
-            None => None,
+            _ => None,
         };
         let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*self.provider);
         if request.headers().contains_key(AUTHORIZATION) && !self.replace_authorization {

@@ -1,0 +1,556 @@
+//! A [`tower`](https://docs.rs/tower) layer that attaches tokensmith tokens to
+//! `http::Request`s: for hyper clients (`hyper_util::client::legacy::Client`), tonic channels,
+//! and any other `tower::Service` over `http`.
+//!
+//! The rules are those of the reqwest middleware (`tokensmith-reqwest`):
+//! - tokens (and extra headers, such as an API key) go only to the origins named with
+//!   [`AuthLayerBuilder::for_origin`], over https or to loopback;
+//! - a 401 answer (or a gRPC `Unauthenticated` status in the answer's headers) invalidates the
+//!   token it answered; the request is sent once more with a fresh token when its body can be
+//!   replayed ([`Full<Bytes>`](http_body_util::Full), `Empty<Bytes>`, `Bytes`, `String`,
+//!   `Vec<u8>`); a streaming body (a tonic call) cannot be, so its caller gets the refusal and
+//!   the next call a fresh token;
+//! - [`RequestAuth`] in the request's extensions skips the token or picks another provider;
+//! - with feature `dpop`, DPoP-bound tokens go with a proof per request (RFC 9449).
+//!
+//! A request whose URI has no scheme and authority (what a tonic `Channel` is handed; the
+//! channel adds its own endpoint) is taken to go to the layer's origin when exactly one is
+//! named, and gets no token otherwise.
+//!
+//! ```no_run
+//! # async fn demo(provider: tokensmith_core::StaticToken) -> Result<(), Box<dyn std::error::Error>> {
+//! use tokensmith_tower::AuthLayer;
+//! use tower_layer::Layer;
+//!
+//! let layer = AuthLayer::builder(provider).for_origin("https://api.example.com").build()?;
+//! // let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(https);
+//! // let service = layer.layer(client);
+//! // let channel = layer.layer(tonic::transport::Channel::from_static("https://api.example.com").connect_lazy());
+//! # let _ = layer;
+//! # Ok(()) }
+//! ```
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use http_body_util::{Empty, Full};
+use tokensmith_core::internal::{
+    Origins, dpop_key_missing, insecure_origin, is_dpop, is_loopback_host, secret_header,
+    shared_provider,
+};
+use tokensmith_core::{AccessToken, Error, ExposeSecret, TokenProvider};
+use tower_layer::Layer;
+use tower_service::Service;
+use url::{Host, Url};
+
+pub use tokensmith_core::RequestAuth;
+
+/// The error of an [`Auth`] service: the inner service's, or a [`tokensmith_core::Error`]
+/// (no token, an origin refused), boxed; downcast to tell them apart.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The `grpc-status` of `Unauthenticated` (gRPC status code 16).
+const GRPC_UNAUTHENTICATED: &[u8] = b"16";
+
+/// Builds [`Auth`] services around inner services. Cloning is cheap.
+#[derive(Clone)]
+pub struct AuthLayer {
+    config: Arc<Config>,
+}
+
+struct Config {
+    provider: Arc<dyn TokenProvider>,
+    origins: Origins,
+    headers: HeaderMap,
+    replace_authorization: bool,
+    retry_unauthorized: bool,
+    allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
+}
+
+impl AuthLayer {
+    /// A layer that attaches `provider`'s tokens; name the origins before building.
+    pub fn builder(provider: impl TokenProvider + 'static) -> AuthLayerBuilder {
+        AuthLayerBuilder {
+            provider: shared_provider(provider),
+            origins: Vec::new(),
+            any_origin: false,
+            headers: Vec::new(),
+            replace_authorization: false,
+            retry_unauthorized: true,
+            allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("origins", &self.config.origins.serialised())
+            .field(
+                "extra_headers",
+                &self.config.headers.keys().collect::<Vec<_>>(),
+            )
+            .field("retry_unauthorized", &self.config.retry_unauthorized)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of an [`AuthLayer`].
+pub struct AuthLayerBuilder {
+    provider: Arc<dyn TokenProvider>,
+    origins: Vec<String>,
+    any_origin: bool,
+    headers: Vec<(String, tokensmith_core::SecretString)>,
+    replace_authorization: bool,
+    retry_unauthorized: bool,
+    allow_http: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<tokensmith_core::dpop::DpopKey>,
+}
+
+impl AuthLayerBuilder {
+    /// Attaches tokens to requests for this origin (`https://api.example.com`; only the
+    /// scheme, host and port count). May be called more than once.
+    #[must_use]
+    pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
+        self.origins.push(origin.as_ref().to_owned());
+        self
+    }
+
+    /// Attaches tokens to every request (https, or loopback), whatever its origin.
+    #[must_use]
+    pub fn danger_allow_any_origin(mut self) -> Self {
+        self.any_origin = true;
+        self
+    }
+
+    /// Allows plain http to hosts that are not loopback. Only for closed test networks.
+    #[must_use]
+    pub fn danger_allow_insecure_http(mut self) -> Self {
+        self.allow_http = true;
+        self
+    }
+
+    /// A header for every request that carries the token (an API key): a secret, never
+    /// printed.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((
+            name.into(),
+            tokensmith_core::SecretString::from(value.into()),
+        ));
+        self
+    }
+
+    /// Replaces an `Authorization` header the caller already set (default: leave it).
+    #[must_use]
+    pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
+        self.replace_authorization = replace;
+        self
+    }
+
+    /// Neither invalidates nor retries on 401 answers.
+    #[must_use]
+    pub fn no_retry_on_unauthorized(mut self) -> Self {
+        self.retry_unauthorized = false;
+        self
+    }
+
+    /// The DPoP key of the token endpoint whose tokens the layer attaches (RFC 9449): a
+    /// DPoP-bound token goes as `Authorization: DPoP …` with a proof per request; a 401 that
+    /// asks for a nonce is retried once with it (for replayable bodies).
+    #[cfg(feature = "dpop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+    #[must_use]
+    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// Checks the origins and headers.
+    pub fn build(self) -> Result<AuthLayer, Error> {
+        let origins = if self.any_origin {
+            Origins::any()
+        } else {
+            Origins::named(&self.origins, self.allow_http, "AuthLayer")?
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let (name, value) = secret_header(name, value.expose_secret())?;
+            headers.insert(name, value);
+        }
+        Ok(AuthLayer {
+            config: Arc::new(Config {
+                provider: self.provider,
+                origins,
+                headers,
+                replace_authorization: self.replace_authorization,
+                retry_unauthorized: self.retry_unauthorized,
+                allow_http: self.allow_http,
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for AuthLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayerBuilder")
+            .field("origins", &self.origins.len())
+            .field("any_origin", &self.any_origin)
+            .field(
+                "extra_headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The service an [`AuthLayer`] wraps around `S`.
+#[derive(Clone)]
+pub struct Auth<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("inner", &self.inner)
+            .field("origins", &self.config.origins.serialised())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, R> Service<Request<B>> for Auth<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The ready service handles this call; a fresh clone takes its place (tower's rule).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let config = Arc::clone(&self.config);
+        Box::pin(call(config, inner, request))
+    }
+}
+
+/// Where a request goes, for the origin rules and DPoP's `htu`.
+fn target(uri: &Uri, origins: &Origins) -> Option<Url> {
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
+        // A channel's request: its path, on the layer's one origin.
+        _ => origins.single().and_then(|base| {
+            base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
+                .ok()
+        }),
+    }
+}
+
+fn allowed(config: &Config, uri: &Uri) -> Result<Option<Url>, Error> {
+    let Some(url) = target(uri, &config.origins) else {
+        return Ok(None);
+    };
+    let Some(host) = url.host() else {
+        return Ok(None);
+    };
+    if !config
+        .origins
+        .allows(url.scheme(), &host, url.port_or_known_default())
+    {
+        return Ok(None);
+    }
+    if config.origins.is_any()
+        && !config.allow_http
+        && url.scheme() != "https"
+        && !is_loopback_host(&host)
+    {
+        return Err(insecure_origin(&host_text(&host), "AuthLayer"));
+    }
+    Ok(Some(url))
+}
+
+fn host_text(host: &Host<&str>) -> String {
+    host.to_string()
+}
+
+async fn call<S, B, R>(
+    config: Arc<Config>,
+    mut inner: S,
+    mut request: Request<B>,
+) -> Result<Response<R>, BoxError>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    S::Error: Into<BoxError>,
+    B: Send + 'static,
+{
+    let Some(url) = allowed(&config, request.uri())? else {
+        return inner.call(request).await.map_err(Into::into);
+    };
+    let per_request = match request.extensions().get::<RequestAuth>() {
+        Some(RequestAuth::Skip) => return inner.call(request).await.map_err(Into::into),
+        Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
+        _ => None,
+    };
+    let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*config.provider);
+    if request.headers().contains_key(AUTHORIZATION) && !config.replace_authorization {
+        attach(&config, &mut request, &url, None)?;
+        return inner.call(request).await.map_err(Into::into);
+    }
+    let token = valid_token(provider).await?;
+    #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
+    let mut replay = if config.retry_unauthorized || is_dpop(&token) {
+        try_clone(&request)
+    } else {
+        None
+    };
+    attach(&config, &mut request, &url, Some(&token))?;
+    let response = inner.call(request).await.map_err(Into::into)?;
+
+    #[cfg(feature = "dpop")]
+    if let Some(key) = config.dpop.as_ref().filter(|_| is_dpop(&token)) {
+        let new_nonce = key.remember_nonce(&url, response.headers());
+        if response.status() == StatusCode::UNAUTHORIZED
+            && new_nonce
+            && tokensmith_core::dpop::asks_for_nonce(response.headers())
+            && let Some(mut again) = replay.take()
+        {
+            drop(response);
+            attach(&config, &mut again, &url, Some(&token))?;
+            tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
+            return inner.call(again).await.map_err(Into::into);
+        }
+    }
+    if !config.retry_unauthorized || !refused(&response) {
+        return Ok(response);
+    }
+    provider.invalidate(&token);
+    let Some(mut again) = replay else {
+        tracing::debug!(target: "tokensmith::tower", "refused; the body cannot be replayed, so the refusal is the answer");
+        return Ok(response);
+    };
+    let fresh = match valid_token(provider).await {
+        Ok(fresh) if !fresh.same_as(&token) => fresh,
+        _ => return Ok(response),
+    };
+    drop(response);
+    attach(&config, &mut again, &url, Some(&fresh))?;
+    tracing::debug!(target: "tokensmith::tower", "refused; retrying once with a fresh token");
+    inner.call(again).await.map_err(Into::into)
+}
+
+async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
+    match provider.current() {
+        Some(token) => Ok(token),
+        None => provider.token().await,
+    }
+}
+
+/// A 401, or a gRPC `Unauthenticated` status in the headers (a trailers-only answer).
+fn refused<R>(response: &Response<R>) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        || response
+            .headers()
+            .get("grpc-status")
+            .is_some_and(|v| v.as_bytes() == GRPC_UNAUTHENTICATED)
+}
+
+fn attach<B>(
+    config: &Config,
+    request: &mut Request<B>,
+    url: &Url,
+    token: Option<&AccessToken>,
+) -> Result<(), Error> {
+    #[cfg(feature = "dpop")]
+    let proof = match token {
+        Some(token) if is_dpop(token) => {
+            let key = config.dpop.as_ref().ok_or_else(|| {
+                dpop_key_missing("pass the token endpoint's key to the layer: `.dpop(key.clone())`")
+            })?;
+            Some(key.proof(
+                request.method().as_str(),
+                url,
+                Some(token.secret().expose_secret()),
+            )?)
+        }
+        _ => None,
+    };
+    #[cfg(not(feature = "dpop"))]
+    {
+        let _ = url;
+        if token.is_some_and(is_dpop) {
+            return Err(dpop_key_missing(
+                "enable the `dpop` feature of tokensmith-tower and pass the key with `.dpop(..)`",
+            ));
+        }
+    }
+    let headers = request.headers_mut();
+    for (name, value) in &config.headers {
+        headers.insert(name, value.clone());
+    }
+    if let Some(token) = token {
+        headers.insert(AUTHORIZATION, token.authorization_header());
+    }
+    #[cfg(feature = "dpop")]
+    if let Some(proof) = proof {
+        headers.insert(tokensmith_core::dpop::DPOP, proof);
+    }
+    Ok(())
+}
+
+/// A copy of the request for one more try, when its body is of a kind that can be copied.
+fn try_clone<B: 'static>(request: &Request<B>) -> Option<Request<B>> {
+    let body = clone_body(request.body())?;
+    let mut copy = Request::new(body);
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    Some(copy)
+}
+
+/// Clones the body types that hold their bytes: the body of a hyper client request usually is
+/// one of these. Streaming bodies are not cloned.
+fn clone_body<B: 'static>(body: &B) -> Option<B> {
+    fn cloned<T: Clone + 'static, B: 'static>(body: &B) -> Option<B> {
+        let copy: Box<dyn Any> = Box::new((body as &dyn Any).downcast_ref::<T>()?.clone());
+        copy.downcast::<B>().ok().map(|b| *b)
+    }
+    cloned::<Full<Bytes>, B>(body)
+        .or_else(|| cloned::<Empty<Bytes>, B>(body))
+        .or_else(|| cloned::<Bytes, B>(body))
+        .or_else(|| cloned::<String, B>(body))
+        .or_else(|| cloned::<Vec<u8>, B>(body))
+        .or_else(|| cloned::<(), B>(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokensmith_core::StaticToken;
+
+    fn layer(origin: &str) -> AuthLayer {
+        AuthLayer::builder(StaticToken::bearer("canary-tower-token").unwrap())
+            .for_origin(origin)
+            .header("x-api-key", "canary-tower-key")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn origins_and_relative_uris() {
+        let config = &layer("https://api.example.com").config;
+        let allowed = |uri: &str| super::allowed(config, &uri.parse().unwrap()).unwrap();
+        assert!(allowed("https://api.example.com/v1").is_some());
+        assert!(allowed("https://API.example.com:443/v1").is_some());
+        assert!(allowed("https://api.example.com:8443/v1").is_none());
+        assert!(allowed("http://api.example.com/v1").is_none());
+        assert!(allowed("https://other.example.com/v1").is_none());
+        assert_eq!(
+            allowed("/pkg.Service/Call").unwrap().as_str(),
+            "https://api.example.com/pkg.Service/Call",
+            "a channel's request goes to the one origin"
+        );
+        let two = AuthLayer::builder(StaticToken::bearer("t").unwrap())
+            .for_origin("https://a.example")
+            .for_origin("https://b.example")
+            .build()
+            .unwrap();
+        assert!(allowed_in(&two, "/pkg.Service/Call").is_none());
+        assert!(
+            AuthLayer::builder(StaticToken::bearer("t").unwrap())
+                .for_origin("http://api.example.com")
+                .build()
+                .is_err()
+        );
+        assert!(
+            AuthLayer::builder(StaticToken::bearer("t").unwrap())
+                .build()
+                .is_err()
+        );
+        let any = AuthLayer::builder(StaticToken::bearer("t").unwrap())
+            .danger_allow_any_origin()
+            .build()
+            .unwrap();
+        assert!(super::allowed(&any.config, &"http://api.example.com/".parse().unwrap()).is_err());
+        assert!(
+            super::allowed(&any.config, &"http://127.0.0.1:9/".parse().unwrap())
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    fn allowed_in(layer: &AuthLayer, uri: &str) -> Option<Url> {
+        allowed(&layer.config, &uri.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn bodies_that_hold_their_bytes_are_cloned_and_streams_are_not() {
+        let request = Request::builder()
+            .uri("https://api.example.com/")
+            .header("x-a", "1")
+            .body(Full::new(Bytes::from_static(b"payload")))
+            .unwrap();
+        let copy = try_clone(&request).unwrap();
+        assert_eq!(copy.headers()["x-a"], "1");
+        assert_eq!(copy.uri(), request.uri());
+        assert!(try_clone(&Request::new(String::from("x"))).is_some());
+        assert!(try_clone(&Request::new(Empty::<Bytes>::new())).is_some());
+        struct Stream;
+        assert!(try_clone(&Request::new(Stream)).is_none());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let layer = layer("https://api.example.com");
+        let text = format!(
+            "{layer:?} {:?}",
+            AuthLayer::builder(StaticToken::bearer("canary-tower-token").unwrap())
+                .header("x-api-key", "canary-tower-key")
+        );
+        assert!(!text.contains("canary-tower"), "{text}");
+        assert!(text.contains("x-api-key"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The layer on a hyper-util client, against the embedded server (axum) on 127.0.0.1.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokensmith_core::{RequestAuth, StaticToken};
+use tokensmith_oauth2::{ClientCredentials, TokenEndpoint};
+use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
+use tokensmith_tower::AuthLayer;
+use tower::ServiceExt;
+use tower_layer::Layer;
+
+fn get(url: String) -> Request<Full<Bytes>> {
+    Request::get(url).body(Full::new(Bytes::new())).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_go_to_the_named_origin_and_a_401_gets_a_fresh_one() {
+    let server = TestServer::start().await.unwrap();
+    let elsewhere = TestServer::start().await.unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let layer = AuthLayer::builder(tokens.clone())
+        .for_origin(server.url())
+        .header("x-api-key", "key-1")
+        .build()
+        .unwrap();
+    let client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+
+    let answer = client
+        .clone()
+        .oneshot(get(server.url_of("/api/orders")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let seen = &server.requests_to(Endpoint::Api)[0];
+    assert_eq!(seen.header("authorization"), Some("Bearer [masked]"));
+    assert!(seen.header("x-api-key").is_some());
+
+    // The server revokes the token: the POST is refused, replayed once with a fresh token.
+    let token = tokens.token().await.unwrap();
+    assert!(server.revoke(tokensmith_core::ExposeSecret::expose_secret(token.secret())));
+    let post = Request::post(server.url_of("/api/orders"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{\"item\":1}")))
+        .unwrap();
+    let answer = client.clone().oneshot(post).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(server.requests_to(Endpoint::Token).len(), 2);
+    assert_eq!(
+        server.requests_to(Endpoint::Api).len(),
+        3,
+        "the refused try and the retry"
+    );
+
+    // Another origin gets neither the token nor the key; a request may opt out.
+    let answer = client
+        .clone()
+        .oneshot(get(elsewhere.url_of("/api/x")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    let seen = &elsewhere.requests_to(Endpoint::Api)[0];
+    assert!(seen.header("authorization").is_none() && seen.header("x-api-key").is_none());
+    let mut skip = get(server.url_of("/api/public"));
+    skip.extensions_mut().insert(RequestAuth::Skip);
+    let answer = client.clone().oneshot(skip).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_replaced_returns_the_401() {
+    let server = TestServer::start().await.unwrap();
+    let layer = AuthLayer::builder(StaticToken::bearer("not-issued-here").unwrap())
+        .for_origin(server.url())
+        .build()
+        .unwrap();
+    let client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let answer = client.oneshot(get(server.url_of("/api/x"))).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.requests_to(Endpoint::Api).len(),
+        1,
+        "no retry with the same token"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_error_is_the_services_error() {
+    let server = TestServer::start().await.unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret("canary-wrong-secret")
+        .build()
+        .unwrap();
+    let layer = AuthLayer::builder(ClientCredentials::new(endpoint).build())
+        .for_origin(server.url())
+        .build()
+        .unwrap();
+    let client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let err = client
+        .oneshot(get(server.url_of("/api/x")))
+        .await
+        .unwrap_err();
+    let err = err.downcast::<tokensmith_core::Error>().unwrap();
+    assert!(err.oauth().is_some(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("canary-wrong-secret"));
+    assert_eq!(server.requests_to(Endpoint::Api).len(), 0);
+}
+
+#[cfg(feature = "dpop")]
+#[tokio::test]
+async fn dpop_bound_tokens_go_with_a_proof_per_request() {
+    use tokensmith_core::dpop::DpopKey;
+    let server = TestServer::builder()
+        .require_dpop_nonce()
+        .start()
+        .await
+        .unwrap();
+    let key = DpopKey::generate().unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let with_key = AuthLayer::builder(tokens.clone())
+        .for_origin(server.url())
+        .dpop(key)
+        .build()
+        .unwrap()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    for path in ["/api/a?x=1", "/api/b"] {
+        let answer = with_key
+            .clone()
+            .oneshot(get(server.url_of(path)))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    }
+    let keyless = AuthLayer::builder(tokens)
+        .for_origin(server.url())
+        .build()
+        .unwrap()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let err = keyless
+        .oneshot(get(server.url_of("/api/c")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("DPoP"), "{err}");
+}
