@@ -248,6 +248,47 @@ pub fn dpop_key_missing(fix: &str) -> Error {
     Error::config("the token is DPoP-bound and no DPoP key was given to prove it").with_hint(fix)
 }
 
+/// Counts a request sent again after a 401 (`layer`: `reqwest`, `tower`); feature `metrics`.
+pub fn count_unauthorized_retry(layer: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(crate::metrics::UNAUTHORIZED_RETRIES, "layer" => layer).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = layer;
+}
+
+/// Counts a request sent again with a DPoP nonce; feature `metrics`.
+pub fn count_dpop_nonce_retry(layer: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(crate::metrics::DPOP_NONCE_RETRIES, "layer" => layer).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = layer;
+}
+
+/// Counts a lookup in a fleet's shared cache (`level` `shared`); feature `metrics`.
+pub fn count_shared_lookup(provider: &str, hit: bool) {
+    #[cfg(feature = "metrics")]
+    {
+        let name = if hit {
+            crate::metrics::CACHE_HITS
+        } else {
+            crate::metrics::CACHE_MISSES
+        };
+        metrics::counter!(name, "provider" => provider.to_owned(), "level" => "shared")
+            .increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (provider, hit);
+}
+
+/// Records how long a replica waited on the fleet's lock; feature `metrics`.
+pub fn record_lock_wait(provider: &str, waited: Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!(crate::metrics::SHARED_LOCK_WAIT, "provider" => provider.to_owned())
+        .record(waited.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (provider, waited);
+}
+
 /// `provider` behind one `Arc`: an `Arc<dyn TokenProvider>` is taken as it is, not wrapped
 /// again.
 pub fn shared_provider<P: TokenProvider + 'static>(provider: P) -> Arc<dyn TokenProvider> {

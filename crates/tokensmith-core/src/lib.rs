@@ -40,6 +40,9 @@ mod error;
 #[doc(hidden)]
 pub mod internal;
 mod keyed;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod provider;
 mod scrub;
 mod secret;

@@ -158,6 +158,7 @@ impl TokenEndpoint {
                 // The request was refused before it was processed: once more, with the nonce.
                 nonce_retried = true;
                 tracing::debug!(target: "tokensmith::oauth2", endpoint = %call.display, "the server asked for a DPoP nonce; retrying once with it");
+                tokensmith_core::internal::count_dpop_nonce_retry("token_endpoint");
                 continue;
             }
             let may_retry = failure.error.is_retryable()

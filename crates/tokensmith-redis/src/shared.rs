@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use tokensmith_core::internal;
 use tokensmith_core::{
     AccessToken, Error, ExposeSecret, SecretString, TokenIdentity, TokenSource, TokenType,
 };
@@ -267,18 +268,33 @@ impl<S: TokenSource> TokenSource for Shared<S> {
         let give_up = Instant::now() + self.cache.inner.lease + Duration::from_secs(1);
         let mut pause = FIRST_POLL;
         let mut waited = false;
+        let started = Instant::now();
+        let provider = self.source.name();
         loop {
             let (token, locked) = match self.look().await {
                 Ok(seen) => seen,
                 Err(_) => return self.alone().await,
             };
             if let Some(token) = token {
+                if waited {
+                    internal::record_lock_wait(provider, started.elapsed());
+                } else {
+                    internal::count_shared_lookup(provider, true);
+                }
                 return Ok(self.take(token));
+            }
+            if !waited {
+                internal::count_shared_lookup(provider, false);
             }
             if !locked {
                 let owner = owner_token()?;
                 match self.try_lock(&owner).await {
-                    Ok(true) => return self.fetch_locked(&owner).await,
+                    Ok(true) => {
+                        if waited {
+                            internal::record_lock_wait(provider, started.elapsed());
+                        }
+                        return self.fetch_locked(&owner).await;
+                    }
                     Ok(false) => {}
                     Err(_) => return self.alone().await,
                 }

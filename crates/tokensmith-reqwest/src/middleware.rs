@@ -250,6 +250,7 @@ impl BearerAuth {
                 drop(response);
                 self.attach(&mut again, Some(&token))?;
                 tracing::debug!(target: "tokensmith::reqwest", "the resource server asked for a DPoP nonce; retrying once with it");
+                tokensmith_core::internal::count_dpop_nonce_retry("reqwest");
                 let response = next.run(again, extensions).await?;
                 key.remember_nonce(response.url(), response.headers());
                 return Ok(response);
@@ -287,6 +288,7 @@ impl BearerAuth {
             origin = %retry.url().origin().ascii_serialization(),
             "401 answered; retrying once with a fresh token"
         );
+        tokensmith_core::internal::count_unauthorized_retry("reqwest");
         next.run(retry, extensions).await
     }
 }

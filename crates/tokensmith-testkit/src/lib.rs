@@ -45,6 +45,8 @@ mod faults;
 mod incoming;
 mod log;
 mod metadata;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod proof;
 mod reply;
 mod server;
@@ -62,5 +64,7 @@ pub use crate::config::{
 pub use crate::faults::{Fault, Target};
 pub use crate::incoming::Incoming;
 pub use crate::log::{Counters, Endpoint, LoggedRequest};
+#[cfg(feature = "metrics")]
+pub use crate::metrics::MetricsCapture;
 pub use crate::server::{TestServer, TestServerBuilder};
 pub use crate::state::Registry;

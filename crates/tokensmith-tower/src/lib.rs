@@ -359,6 +359,7 @@ where
             drop(response);
             attach(&config, &mut again, &url, Some(&token))?;
             tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
+            tokensmith_core::internal::count_dpop_nonce_retry("tower");
             return inner.call(again).await.map_err(Into::into);
         }
     }
@@ -377,6 +378,7 @@ where
     drop(response);
     attach(&config, &mut again, &url, Some(&fresh))?;
     tracing::debug!(target: "tokensmith::tower", "refused; retrying once with a fresh token");
+    tokensmith_core::internal::count_unauthorized_retry("tower");
     inner.call(again).await.map_err(Into::into)
 }
 

@@ -22,6 +22,8 @@ pub(crate) struct CacheConfig {
     pub(crate) listener: Option<Listener>,
     pub(crate) load_timeout: Duration,
     pub(crate) clock: ClockSource,
+    /// The `provider` label of this cache's metrics.
+    pub(crate) metrics_name: Option<String>,
 }
 
 impl Default for CacheConfig {
@@ -34,6 +36,7 @@ impl Default for CacheConfig {
             listener: None,
             load_timeout: Duration::from_secs(30),
             clock: ClockSource::System,
+            metrics_name: None,
         }
     }
 }
@@ -189,6 +192,15 @@ impl<S: TokenSource> CachedBuilder<S> {
     #[must_use]
     pub fn follow_tokio_clock(mut self) -> Self {
         self.config.clock = ClockSource::Tokio;
+        self
+    }
+
+    /// The `provider` label of this cache's metrics (feature `metrics`; default: the source's
+    /// name, such as `client_credentials`). Keep it a fixed name such as `billing-api`: labels
+    /// with many values cost the metrics backend.
+    #[must_use]
+    pub fn metrics_name(mut self, name: impl Into<String>) -> Self {
+        self.config.metrics_name = Some(name.into());
         self
     }
 

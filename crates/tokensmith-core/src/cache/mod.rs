@@ -107,6 +107,8 @@ struct Shared<S> {
     entry: ArcSwapOption<Entry>,
     flight: Mutex<Flight>,
     counters: Counters,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::CacheMetrics,
 }
 
 /// The state of fetching, behind a mutex that no await point ever holds.
@@ -171,6 +173,8 @@ impl<S: TokenSource> Cached<S> {
             shared.refresh_ahead();
         }
         shared.counters.hits.bump();
+        #[cfg(feature = "metrics")]
+        shared.metrics.hits.increment(1);
         tracing::debug!(target: "tokensmith::cache", source = shared.source.name(), "token cache hit");
         Some(entry.token.clone())
     }
@@ -213,17 +217,32 @@ impl<S: TokenSource> TokenProvider for Cached<S> {
     }
 }
 
-impl<S> Shared<S> {
+impl<S: TokenSource> Shared<S> {
     fn new(source: S, config: CacheConfig) -> Self {
+        #[cfg(feature = "metrics")]
+        let metrics = {
+            let endpoint = source.identity().and_then(|identity| {
+                identity
+                    .parts()
+                    .find(|(name, _)| *name == "endpoint")
+                    .and_then(|(_, url)| crate::metrics::host_of(url))
+            });
+            let name = config.metrics_name.as_deref().unwrap_or(source.name());
+            crate::metrics::CacheMetrics::new(name, endpoint.as_deref())
+        };
         Self {
             source,
             config,
             entry: ArcSwapOption::empty(),
             flight: Mutex::new(Flight::default()),
             counters: Counters::default(),
+            #[cfg(feature = "metrics")]
+            metrics,
         }
     }
+}
 
+impl<S> Shared<S> {
     fn lock(&self) -> MutexGuard<'_, Flight> {
         // The flight state stays consistent even if a holder panicked: every update is a
         // plain assignment.
@@ -244,6 +263,16 @@ impl<S> Shared<S> {
     /// Hands `event` to the listener; a listener that panics is logged and otherwise ignored,
     /// so it can neither take the fetch down nor turn its success into a failure.
     fn emit(&self, event: CacheEvent<'_>) {
+        #[cfg(feature = "metrics")]
+        match &event {
+            CacheEvent::Fetched {
+                elapsed,
+                refresh_ahead,
+                ..
+            } => self.metrics.fetched(*elapsed, *refresh_ahead),
+            CacheEvent::Failed { error, .. } => self.metrics.failed(error),
+            CacheEvent::Invalidated => self.metrics.invalidated(),
+        }
         if let Some(listener) = &self.config.listener {
             let call = std::panic::AssertUnwindSafe(|| listener(&event));
             if std::panic::catch_unwind(call).is_err() {
@@ -273,9 +302,13 @@ impl<S: TokenSource> Shared<S> {
             // A fetch may have finished between the caller's look and taking the lock.
             if let Some(token) = self.valid_token(&now) {
                 self.counters.hits.bump();
+                #[cfg(feature = "metrics")]
+                self.metrics.hits.increment(1);
                 return Ok(token);
             }
             Counters::bump(&self.counters.misses);
+            #[cfg(feature = "metrics")]
+            self.metrics.misses.increment(1);
             tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "token cache miss");
             match &flight.running {
                 Some(running) => Next::Wait(running.clone()),
