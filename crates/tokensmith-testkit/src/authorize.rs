@@ -32,7 +32,7 @@ fn authorize(state: &Shared, req: &Incoming) -> Reply {
     };
     // Errors about the redirect URI itself are shown, never redirected (RFC 6749 §4.1.2.1).
     let redirect_uri = match q("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(uri) if client.redirect_uris.iter().any(|r| same_redirect(r, uri)) => uri.to_owned(),
         Some(_) => {
             return Reply::text(
                 StatusCode::BAD_REQUEST,
@@ -171,4 +171,27 @@ pub(crate) fn decide_device(state: &Shared, user_code: &str, status: DeviceStatu
         }
         None => false,
     }
+}
+
+/// Whether `given` is the registered redirect URI `registered`: the same text, or, for a
+/// loopback IP literal, the same but for the port (RFC 8252 §7.3: native apps listen on
+/// whatever port the system gives them).
+fn same_redirect(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    let (Ok(mut registered), Ok(mut given)) = (Url::parse(registered), Url::parse(given)) else {
+        return false;
+    };
+    let loopback = |url: &Url| match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if registered.scheme() != "http" || !loopback(&registered) || !loopback(&given) {
+        return false;
+    }
+    let _ = registered.set_port(None);
+    let _ = given.set_port(None);
+    registered == given
 }

@@ -165,6 +165,8 @@ pub(crate) struct Config {
     pub(crate) authorize_path: String,
     /// Also serve the token endpoint over `GET` with query parameters.
     pub(crate) token_over_get: bool,
+    /// The token endpoint answers `GET` only (`POST` is 405).
+    pub(crate) token_get_only: bool,
     /// `(header, value)` a gateway wants on token and API requests.
     pub(crate) gateway_key: Option<(String, String)>,
     pub(crate) require_scope: bool,
@@ -198,6 +200,7 @@ impl Config {
             token_type: "Bearer",
             error_shape: None,
             dpop_nonce: false,
+            token_get_only: false,
         }
     }
 

@@ -294,6 +294,15 @@ impl TestServerBuilder {
         self
     }
 
+    /// Serves the token endpoint over `GET` only, parameters in the query: `POST` answers 405,
+    /// as some vendors' endpoints do.
+    #[must_use]
+    pub fn token_get_only(mut self) -> Self {
+        self.config.token_over_get = true;
+        self.config.token_get_only = true;
+        self
+    }
+
     /// Refuses token requests without a `scope` (`invalid_scope`).
     #[must_use]
     pub fn require_scope(mut self) -> Self {
@@ -354,7 +363,9 @@ impl TestServerBuilder {
             ))
         };
         let config = &shared.config;
-        let token_methods = if config.token_over_get {
+        let token_methods = if config.token_get_only {
+            MethodFilter::GET
+        } else if config.token_over_get {
             MethodFilter::POST.or(MethodFilter::GET)
         } else {
             MethodFilter::POST
