@@ -556,7 +556,11 @@ async fn doctor_transcripts_for_the_basic_vendor_and_airvantage() {
     );
     let wrong = doctor(&url, &["--vendor", "basic"], "not-the-secret").await;
     assert_eq!(wrong.code, 1);
-    assert!(wrong.stdout.contains("hint:"), "the vendor's hint: {}", wrong.stdout);
+    assert!(
+        wrong.stdout.contains("hint:"),
+        "the vendor's hint: {}",
+        wrong.stdout
+    );
     println!(
         "$ tokensmith doctor --token-url {url} --client-id {DEFAULT_CLIENT_ID} --vendor basic   # a wrong secret\n{}",
         wrong.stdout
