@@ -20,7 +20,7 @@
 //! Labels are bounded and hold no secret: `provider` is the name given with
 //! [`CachedBuilder::metrics_name`](crate::CachedBuilder::metrics_name) (else the source's
 //! name, such as `client_credentials`), `endpoint` the token endpoint's host only, `kind` an
-//! [`ErrorKind`](crate::ErrorKind) name. Install the recorder before building providers: a
+//! [`ErrorKind`] name. Install the recorder before building providers: a
 //! provider takes its handles when it is built.
 
 use std::time::Duration;
