@@ -42,21 +42,31 @@ fn command(args: &[&str], secret: Option<&str>) -> Command {
     command
 }
 
-/// Waits for `child`, killing it by its id after the limit.
+/// Waits for `child`, killing it by its id after the limit; standard error is read unless
+/// the test took it.
 fn finish(mut child: Child) -> Run {
     let started = Instant::now();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let read = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut stream) = stream {
+                let _ = stream.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -367,7 +377,7 @@ async fn token_with_the_password_and_device_grants() {
     .unwrap();
     let code = stderr_line(&mut child, "and enter the code: ");
     assert!(server.approve_device(&code, DEFAULT_USERNAME));
-    let run = tokio::task::spawn_blocking(move || finish_without_stderr(child))
+    let run = tokio::task::spawn_blocking(move || finish(child))
         .await
         .unwrap();
     assert_eq!(run.code, 0, "{}", run.stdout);
@@ -390,7 +400,7 @@ fn stderr_line(child: &mut Child, prefix: &'static str) -> String {
         }
     });
     wait.recv_timeout(LIMIT).unwrap_or_else(|_| {
-        let stdout = finish_without_stderr(std::mem::replace(
+        let stdout = finish(std::mem::replace(
             child,
             Command::new("true").spawn().unwrap(),
         ))
@@ -400,33 +410,6 @@ fn stderr_line(child: &mut Child, prefix: &'static str) -> String {
             seen.lock().unwrap()
         )
     })
-}
-
-/// Like `finish`, for a child whose standard error was taken.
-fn finish_without_stderr(mut child: Child) -> Run {
-    let started = Instant::now();
-    let mut stdout = child.stdout.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tokensmith (pid {}) ran over {LIMIT:?}", child.id());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap(),
-        stderr: String::new(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,7 +445,7 @@ async fn token_with_the_code_grant_through_a_loopback_redirect() {
     let page = reqwest::get(&sign_in).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Signed in"));
-    let run = tokio::task::spawn_blocking(move || finish_without_stderr(child))
+    let run = tokio::task::spawn_blocking(move || finish(child))
         .await
         .unwrap();
     assert_eq!(run.code, 0, "{}", run.stdout);

@@ -248,6 +248,235 @@ pub fn dpop_key_missing(fix: &str) -> Error {
     Error::config("the token is DPoP-bound and no DPoP key was given to prove it").with_hint(fix)
 }
 
+/// How a token-attaching middleware (the reqwest middleware, the tower layer) is set up,
+/// before it is checked.
+pub struct AttachSettings {
+    /// The usual provider.
+    pub provider: Arc<dyn TokenProvider>,
+    /// Origins as given.
+    pub origins: Vec<String>,
+    /// Every origin allowed.
+    pub any_origin: bool,
+    /// Extra headers (an API key): secrets.
+    pub headers: Vec<(String, secrecy::SecretString)>,
+    /// Replace an `Authorization` header the caller set.
+    pub replace_authorization: bool,
+    /// Invalidate and retry once after a 401.
+    pub retry_unauthorized: bool,
+    /// Plain http to hosts that are not loopback.
+    pub allow_http: bool,
+    /// The DPoP key for DPoP-bound tokens.
+    #[cfg(feature = "dpop")]
+    pub dpop: Option<crate::dpop::DpopKey>,
+}
+
+impl AttachSettings {
+    /// The defaults: no origin yet, retry on 401, https only.
+    pub fn new(provider: Arc<dyn TokenProvider>) -> Self {
+        Self {
+            provider,
+            origins: Vec::new(),
+            any_origin: false,
+            headers: Vec::new(),
+            replace_authorization: false,
+            retry_unauthorized: true,
+            allow_http: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
+        }
+    }
+
+    /// Checks the origins and headers; `builder` names the builder in errors.
+    pub fn build(self, builder: &'static str) -> Result<Attach, Error> {
+        let origins = if self.any_origin {
+            Origins::any()
+        } else {
+            Origins::named(&self.origins, self.allow_http, builder)?
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            use secrecy::ExposeSecret as _;
+            let (name, value) = secret_header(name, value.expose_secret())?;
+            headers.insert(name, value);
+        }
+        Ok(Attach {
+            provider: self.provider,
+            origins,
+            headers,
+            replace_authorization: self.replace_authorization,
+            retry_unauthorized: self.retry_unauthorized,
+            allow_http: self.allow_http,
+            builder,
+            #[cfg(feature = "dpop")]
+            dpop: self.dpop,
+        })
+    }
+
+    /// The builder's `Debug`: origins as parsed (never a path, query or user info), header
+    /// names only.
+    pub fn debug(&self, f: &mut std::fmt::Formatter<'_>, name: &str) -> std::fmt::Result {
+        let origins: Vec<String> = self
+            .origins
+            .iter()
+            .map(|text| {
+                Origins::named(std::slice::from_ref(text), true, name)
+                    .ok()
+                    .and_then(|o| o.serialised())
+                    .and_then(|mut o| o.pop())
+                    .unwrap_or_else(|| "(not an origin)".into())
+            })
+            .collect();
+        f.debug_struct(name)
+            .field("origins", &origins)
+            .field("any_origin", &self.any_origin)
+            .field(
+                "extra_headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A checked token-attaching setup, shared by the reqwest middleware and the tower layer.
+pub struct Attach {
+    /// The usual provider.
+    pub provider: Arc<dyn TokenProvider>,
+    /// Where tokens may go.
+    pub origins: Origins,
+    /// Extra headers, checked and marked sensitive.
+    pub headers: HeaderMap,
+    /// Replace an `Authorization` header the caller set.
+    pub replace_authorization: bool,
+    /// Invalidate and retry once after a 401.
+    pub retry_unauthorized: bool,
+    /// Plain http to hosts that are not loopback.
+    pub allow_http: bool,
+    builder: &'static str,
+    /// The DPoP key for DPoP-bound tokens.
+    #[cfg(feature = "dpop")]
+    pub dpop: Option<crate::dpop::DpopKey>,
+}
+
+impl Attach {
+    /// Whether a request to `url` carries the token: `Ok(false)` for another origin, an error
+    /// for plain http to a host that is not loopback when any origin is allowed.
+    pub fn allows(&self, url: &Url) -> Result<bool, Error> {
+        let Some(host) = url.host() else {
+            return Ok(false);
+        };
+        if !self
+            .origins
+            .allows(url.scheme(), &host, url.port_or_known_default())
+        {
+            return Ok(false);
+        }
+        if self.origins.is_any()
+            && !self.allow_http
+            && url.scheme() != "https"
+            && !is_loopback_host(&host)
+        {
+            return Err(insecure_origin(&host.to_string(), self.builder));
+        }
+        Ok(true)
+    }
+
+    /// The DPoP proof a request with `method` to `url` carrying `token` needs, if the token
+    /// is DPoP-bound; an error when it is and no key was given.
+    pub fn proof(
+        &self,
+        method: &str,
+        url: &Url,
+        token: Option<&crate::AccessToken>,
+    ) -> Result<Option<HeaderValue>, Error> {
+        let Some(token) = token.filter(|token| is_dpop(token)) else {
+            return Ok(None);
+        };
+        #[cfg(feature = "dpop")]
+        {
+            use secrecy::ExposeSecret as _;
+            let key = self.dpop.as_ref().ok_or_else(|| {
+                dpop_key_missing(&format!(
+                    "pass the token endpoint's key to the {}: `.dpop(key.clone())`",
+                    self.builder
+                ))
+            })?;
+            Ok(Some(key.proof(
+                method,
+                url,
+                Some(token.secret().expose_secret()),
+            )?))
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            let _ = (method, url, token);
+            Err(dpop_key_missing(
+                "enable tokensmith's `dpop` feature and pass the key with `.dpop(..)`",
+            ))
+        }
+    }
+
+    /// Sets the extra headers and, for `token`, `Authorization` and its DPoP `proof`.
+    pub fn apply(
+        &self,
+        headers: &mut HeaderMap,
+        token: Option<&crate::AccessToken>,
+        proof: Option<HeaderValue>,
+    ) {
+        for (name, value) in &self.headers {
+            headers.insert(name, value.clone());
+        }
+        if let Some(token) = token {
+            headers.insert(http::header::AUTHORIZATION, token.authorization_header());
+        }
+        if let Some(proof) = proof {
+            headers.insert(HeaderName::from_static("dpop"), proof);
+        }
+    }
+
+    /// Whether the answer asks for a DPoP nonce that is new for `url`'s origin (it is kept):
+    /// worth one more try with the same token.
+    pub fn wants_new_nonce(
+        &self,
+        token: &crate::AccessToken,
+        url: &Url,
+        status: http::StatusCode,
+        headers: &HeaderMap,
+    ) -> bool {
+        #[cfg(feature = "dpop")]
+        if let Some(key) = self.dpop.as_ref().filter(|_| is_dpop(token)) {
+            let new = key.remember_nonce(url, headers);
+            return status == http::StatusCode::UNAUTHORIZED
+                && new
+                && crate::dpop::asks_for_nonce(headers);
+        }
+        let _ = (token, url, status, headers);
+        false
+    }
+
+    /// The provider's token, from its cache when it has one.
+    pub async fn valid_token(provider: &dyn TokenProvider) -> Result<crate::AccessToken, Error> {
+        match provider.current() {
+            Some(token) => Ok(token),
+            None => provider.token().await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Attach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(self.builder)
+            .field("origins", &self.origins.serialised())
+            .field("extra_headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("replace_authorization", &self.replace_authorization)
+            .field("retry_unauthorized", &self.retry_unauthorized)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Counts a request sent again after a 401 (`layer`: `reqwest`, `tower`); feature `metrics`.
 pub fn count_unauthorized_retry(layer: &'static str) {
     #[cfg(feature = "metrics")]

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use tokensmith_core::{Error, TokenProvider};
 
-use crate::middleware::{secure_or_loopback, valid_token};
+use crate::middleware::secure_or_loopback;
+use tokensmith_core::internal::Attach;
 
 /// Adds a provider's token to a plain `reqwest::RequestBuilder`.
 ///
@@ -47,7 +48,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
             ))
             .with_hint("use https"));
         }
-        let token = valid_token(provider).await?;
+        let token = Attach::valid_token(provider).await?;
         request
             .headers_mut()
             .insert(AUTHORIZATION, token.authorization_header());

@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::Extensions;
-use reqwest::header::{AUTHORIZATION, HeaderMap};
+use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
-use tokensmith_core::internal::{
-    Origins, dpop_key_missing, insecure_origin, is_dpop, is_loopback, secret_header,
-    shared_provider,
-};
+use tokensmith_core::internal::{Attach, AttachSettings, is_dpop, is_loopback, shared_provider};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
 use url::Url;
 
@@ -53,14 +50,7 @@ use crate::AuthError;
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
 pub struct BearerAuth {
-    provider: Arc<dyn TokenProvider>,
-    origins: Origins,
-    headers: HeaderMap,
-    replace_authorization: bool,
-    retry_unauthorized: bool,
-    allow_http: bool,
-    #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    attach: Attach,
 }
 
 impl BearerAuth {
@@ -69,21 +59,12 @@ impl BearerAuth {
     /// one origin with [`for_origin`](BearerAuthBuilder::for_origin).
     pub fn builder(provider: impl TokenProvider + 'static) -> BearerAuthBuilder {
         BearerAuthBuilder {
-            provider: shared_provider(provider),
-            origins: Vec::new(),
-            any_origin: false,
-            headers: Vec::new(),
-            replace_authorization: false,
-            retry_unauthorized: true,
-            allow_http: false,
-            #[cfg(feature = "dpop")]
-            dpop: None,
+            settings: AttachSettings::new(shared_provider(provider)),
         }
     }
 
-    /// The client that sends with this middleware, built from `http` (proxies, certificates,
-    /// timeouts; default: [`client_builder`](crate::client_builder)) with redirects kept on
-    /// their origin and no `Referer`, whatever `http` said.
+    /// A `reqwest-middleware` client with this middleware, on the HTTP client `http` describes
+    /// (default settings when `None`), with redirects kept on the origin and no `Referer`.
     pub fn into_client(
         self,
         http: Option<reqwest::ClientBuilder>,
@@ -91,8 +72,7 @@ impl BearerAuth {
         Ok(self.into_client_builder(http)?.build())
     }
 
-    /// Like [`into_client`](Self::into_client), for adding more middleware (retries, tracing)
-    /// after this one: they run closer to the network.
+    /// Like [`into_client`](Self::into_client), for adding more middleware after this one.
     pub fn into_client_builder(
         self,
         http: Option<reqwest::ClientBuilder>,
@@ -103,11 +83,7 @@ impl BearerAuth {
             .referer(false)
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
-        Ok(reqwest_middleware::ClientBuilder::new(http).with(Attach(self)))
-    }
-
-    fn allows(&self, url: &Url) -> bool {
-        self.origins.allows_url(url)
+        Ok(reqwest_middleware::ClientBuilder::new(http).with(Middle(self)))
     }
 
     fn attach(
@@ -115,62 +91,18 @@ impl BearerAuth {
         request: &mut Request,
         token: Option<&AccessToken>,
     ) -> Result<(), reqwest_middleware::Error> {
-        #[cfg(feature = "dpop")]
-        let proof = match token {
-            Some(token) if is_dpop(token) => {
-                let key = self.dpop.as_ref().ok_or_else(|| {
-                    auth_failed(dpop_key_missing(
-                        "pass the token endpoint's key to the middleware: `.dpop(key.clone())`",
-                    ))
-                })?;
-                let proof = key
-                    .proof(
-                        request.method().as_str(),
-                        request.url(),
-                        Some(tokensmith_core::ExposeSecret::expose_secret(token.secret())),
-                    )
-                    .map_err(auth_failed)?;
-                Some(proof)
-            }
-            _ => None,
-        };
-        #[cfg(not(feature = "dpop"))]
-        if token.is_some_and(is_dpop) {
-            return Err(auth_failed(dpop_key_missing(
-                "enable tokensmith's `dpop` feature and pass the key with `.dpop(..)`",
-            )));
-        }
-        let headers = request.headers_mut();
-        for (name, value) in &self.headers {
-            headers.insert(name, value.clone());
-        }
-        if let Some(token) = token {
-            headers.insert(AUTHORIZATION, token.authorization_header());
-        }
-        #[cfg(feature = "dpop")]
-        if let Some(proof) = proof {
-            headers.insert(tokensmith_core::dpop::DPOP, proof);
-        }
+        let proof = self
+            .attach
+            .proof(request.method().as_str(), request.url(), token)
+            .map_err(auth_failed)?;
+        self.attach.apply(request.headers_mut(), token, proof);
         Ok(())
     }
 }
 
 impl fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BearerAuth")
-            .field("origins", &self.origins.serialised())
-            .field("extra_headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("replace_authorization", &self.replace_authorization)
-            .field("retry_unauthorized", &self.retry_unauthorized)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A valid token, without the boxed future when the provider has one at hand.
-pub(crate) async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
-    match provider.current() {
-        Some(token) => Ok(token),
-        None => provider.token().await,
+        self.attach.fmt(f)
     }
 }
 
@@ -178,12 +110,10 @@ fn auth_failed(error: Error) -> reqwest_middleware::Error {
     reqwest_middleware::Error::middleware(AuthError::new(error))
 }
 
-/// The middleware itself; private, so that it runs only on a client whose redirect and
-/// referer policy [`BearerAuth::into_client_builder`] set.
-struct Attach(BearerAuth);
+struct Middle(BearerAuth);
 
 #[async_trait]
-impl Middleware for Attach {
+impl Middleware for Middle {
     async fn handle(
         &self,
         request: Request,
@@ -201,13 +131,9 @@ impl BearerAuth {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if !self.allows(request.url()) {
+        let attach = &self.attach;
+        if !attach.allows(request.url()).map_err(auth_failed)? {
             return next.run(request, extensions).await;
-        }
-        // Named origins were checked in `build`; with any origin allowed, each request is.
-        if self.origins.is_any() && !self.allow_http && !secure_or_loopback(request.url()) {
-            let host = request.url().host_str().unwrap_or("");
-            return Err(auth_failed(insecure_origin(host, "BearerAuth")));
         }
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
@@ -216,16 +142,14 @@ impl BearerAuth {
             Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
             _ => None,
         };
-        let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*self.provider);
-        if request.headers().contains_key(AUTHORIZATION) && !self.replace_authorization {
+        let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*attach.provider);
+        if request.headers().contains_key(AUTHORIZATION) && !attach.replace_authorization {
             self.attach(&mut request, None)?;
             return next.run(request, extensions).await;
         }
 
-        let token = valid_token(provider).await.map_err(auth_failed)?;
-        let dpop = is_dpop(&token);
-        #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
-        let mut retry = if self.retry_unauthorized || dpop {
+        let token = Attach::valid_token(provider).await.map_err(auth_failed)?;
+        let mut retry = if attach.retry_unauthorized || is_dpop(&token) {
             request.try_clone()
         } else {
             None
@@ -238,25 +162,28 @@ impl BearerAuth {
             "attached access token"
         );
         let response = next.clone().run(request, extensions).await?;
-        #[cfg(feature = "dpop")]
-        if let Some(key) = self.dpop.as_ref().filter(|_| dpop) {
-            let new_nonce = key.remember_nonce(response.url(), response.headers());
-            if response.status() == StatusCode::UNAUTHORIZED
-                && new_nonce
-                && tokensmith_core::dpop::asks_for_nonce(response.headers())
-                && let Some(mut again) = retry.take()
-            {
-                // RFC 9449 §9: the same token, a proof with the nonce just given; once.
-                drop(response);
-                self.attach(&mut again, Some(&token))?;
-                tracing::debug!(target: "tokensmith::reqwest", "the resource server asked for a DPoP nonce; retrying once with it");
-                tokensmith_core::internal::count_dpop_nonce_retry("reqwest");
-                let response = next.run(again, extensions).await?;
-                key.remember_nonce(response.url(), response.headers());
-                return Ok(response);
-            }
+        if attach.wants_new_nonce(
+            &token,
+            response.url(),
+            response.status(),
+            response.headers(),
+        ) && let Some(mut again) = retry.take()
+        {
+            // RFC 9449 §9: the same token, a proof with the nonce just given; once.
+            drop(response);
+            self.attach(&mut again, Some(&token))?;
+            tracing::debug!(target: "tokensmith::reqwest", "the resource server asked for a DPoP nonce; retrying once with it");
+            tokensmith_core::internal::count_dpop_nonce_retry("reqwest");
+            let response = next.run(again, extensions).await?;
+            attach.wants_new_nonce(
+                &token,
+                response.url(),
+                response.status(),
+                response.headers(),
+            );
+            return Ok(response);
         }
-        if response.status() != StatusCode::UNAUTHORIZED || !self.retry_unauthorized {
+        if response.status() != StatusCode::UNAUTHORIZED || !attach.retry_unauthorized {
             return Ok(response);
         }
 
@@ -269,7 +196,7 @@ impl BearerAuth {
             );
             return Ok(response);
         };
-        let fresh = match valid_token(provider).await {
+        let fresh = match Attach::valid_token(provider).await {
             Ok(fresh) => fresh,
             Err(error) => {
                 // The server's 401 says more than "no new token yet" (a backoff, say).
@@ -295,48 +222,38 @@ impl BearerAuth {
 
 /// Builds a [`BearerAuth`]; `build` checks the origins and headers.
 pub struct BearerAuthBuilder {
-    provider: Arc<dyn TokenProvider>,
-    origins: Vec<String>,
-    any_origin: bool,
-    headers: Vec<(String, tokensmith_core::SecretString)>,
-    replace_authorization: bool,
-    retry_unauthorized: bool,
-    allow_http: bool,
-    #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    settings: AttachSettings,
 }
 
 impl BearerAuthBuilder {
-    /// Attaches tokens to requests for this origin (scheme, host and port of the URL; any
-    /// path is ignored).
+    /// Attaches tokens to requests for this origin (`https://api.example.com`; only the
+    /// scheme, host and port count). May be called more than once.
     #[must_use]
     pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
-        self.origins.push(origin.as_ref().to_owned());
+        self.settings.origins.push(origin.as_ref().to_owned());
         self
     }
 
-    /// Attaches tokens to requests for any origin (over https, or to loopback). Every host the
-    /// client talks to then sees the token and extra headers: only for clients whose every
-    /// URL you control; prefer [`for_origin`](Self::for_origin).
+    /// Attaches tokens to every request (https, or loopback), whatever its origin. Only for
+    /// a client that talks to one API.
     #[must_use]
     pub fn danger_allow_any_origin(mut self) -> Self {
-        self.any_origin = true;
+        self.settings.any_origin = true;
         self
     }
 
-    /// Allows plain `http://` to hosts that are not loopback. Tokens and API keys then cross
-    /// the network unencrypted: only for closed test networks.
+    /// Allows plain http to hosts that are not loopback. Only for closed test networks.
     #[must_use]
     pub fn danger_allow_insecure_http(mut self) -> Self {
-        self.allow_http = true;
+        self.settings.allow_http = true;
         self
     }
 
-    /// An extra header for every authenticated request (an API key, say). Its value is
-    /// treated as a secret: marked sensitive, never printed, scoped like the token.
+    /// A header for every request that carries the token (an API key): a secret, never
+    /// printed, sent to the allowed origins only.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((
+        self.settings.headers.push((
             name.into(),
             tokensmith_core::SecretString::from(value.into()),
         ));
@@ -346,7 +263,7 @@ impl BearerAuthBuilder {
     /// Replace an `Authorization` header the caller already set (default: leave it alone).
     #[must_use]
     pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
-        self.replace_authorization = replace;
+        self.settings.replace_authorization = replace;
         self
     }
 
@@ -358,69 +275,28 @@ impl BearerAuthBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     #[must_use]
     pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
-        self.dpop = Some(key);
+        self.settings.dpop = Some(key);
         self
     }
 
     /// Do not invalidate and retry on 401 answers.
     #[must_use]
     pub fn no_retry_on_unauthorized(mut self) -> Self {
-        self.retry_unauthorized = false;
+        self.settings.retry_unauthorized = false;
         self
     }
 
-    /// Checks the settings and builds the middleware.
+    /// Checks the origins and headers.
     pub fn build(self) -> Result<BearerAuth, Error> {
-        let origins = if self.any_origin {
-            Origins::any()
-        } else {
-            Origins::named(&self.origins, self.allow_http, "BearerAuth")?
-        };
-        let mut headers = HeaderMap::new();
-        for (name, value) in &self.headers {
-            let (name, value) =
-                secret_header(name, tokensmith_core::ExposeSecret::expose_secret(value))?;
-            headers.insert(name, value);
-        }
         Ok(BearerAuth {
-            provider: self.provider,
-            origins,
-            headers,
-            replace_authorization: self.replace_authorization,
-            retry_unauthorized: self.retry_unauthorized,
-            allow_http: self.allow_http,
-            #[cfg(feature = "dpop")]
-            dpop: self.dpop,
+            attach: self.settings.build("BearerAuth")?,
         })
     }
 }
 
 impl fmt::Debug for BearerAuthBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Origins as parsed, so that a path, query or user info handed in is not shown.
-        let origins: Vec<String> = self
-            .origins
-            .iter()
-            .map(|text| {
-                Origins::named(std::slice::from_ref(text), true, "BearerAuth")
-                    .ok()
-                    .and_then(|o| o.serialised())
-                    .and_then(|mut o| o.pop())
-                    .unwrap_or_else(|| "(not an origin)".into())
-            })
-            .collect();
-        f.debug_struct("BearerAuthBuilder")
-            .field("origins", &origins)
-            .field("any_origin", &self.any_origin)
-            .field(
-                "extra_headers",
-                &self
-                    .headers
-                    .iter()
-                    .map(|(name, _)| name)
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
+        self.settings.debug(f, "BearerAuthBuilder")
     }
 }
 

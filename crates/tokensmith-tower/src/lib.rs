@@ -41,16 +41,13 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{Empty, Full};
-use tokensmith_core::internal::{
-    Origins, dpop_key_missing, insecure_origin, is_dpop, is_loopback_host, secret_header,
-    shared_provider,
-};
-use tokensmith_core::{AccessToken, Error, ExposeSecret, TokenProvider};
+use tokensmith_core::internal::{Attach, AttachSettings, Origins, is_dpop, shared_provider};
+use tokensmith_core::{AccessToken, Error, TokenProvider};
 use tower_layer::Layer;
 use tower_service::Service;
-use url::{Host, Url};
+use url::Url;
 
 pub use tokensmith_core::RequestAuth;
 
@@ -64,33 +61,14 @@ const GRPC_UNAUTHENTICATED: &[u8] = b"16";
 /// Builds [`Auth`] services around inner services. Cloning is cheap.
 #[derive(Clone)]
 pub struct AuthLayer {
-    config: Arc<Config>,
-}
-
-struct Config {
-    provider: Arc<dyn TokenProvider>,
-    origins: Origins,
-    headers: HeaderMap,
-    replace_authorization: bool,
-    retry_unauthorized: bool,
-    allow_http: bool,
-    #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    config: Arc<Attach>,
 }
 
 impl AuthLayer {
     /// A layer that attaches `provider`'s tokens; name the origins before building.
     pub fn builder(provider: impl TokenProvider + 'static) -> AuthLayerBuilder {
         AuthLayerBuilder {
-            provider: shared_provider(provider),
-            origins: Vec::new(),
-            any_origin: false,
-            headers: Vec::new(),
-            replace_authorization: false,
-            retry_unauthorized: true,
-            allow_http: false,
-            #[cfg(feature = "dpop")]
-            dpop: None,
+            settings: AttachSettings::new(shared_provider(provider)),
         }
     }
 }
@@ -108,28 +86,13 @@ impl<S> Layer<S> for AuthLayer {
 
 impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthLayer")
-            .field("origins", &self.config.origins.serialised())
-            .field(
-                "extra_headers",
-                &self.config.headers.keys().collect::<Vec<_>>(),
-            )
-            .field("retry_unauthorized", &self.config.retry_unauthorized)
-            .finish_non_exhaustive()
+        self.config.fmt(f)
     }
 }
 
 /// Settings of an [`AuthLayer`].
 pub struct AuthLayerBuilder {
-    provider: Arc<dyn TokenProvider>,
-    origins: Vec<String>,
-    any_origin: bool,
-    headers: Vec<(String, tokensmith_core::SecretString)>,
-    replace_authorization: bool,
-    retry_unauthorized: bool,
-    allow_http: bool,
-    #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    settings: AttachSettings,
 }
 
 impl AuthLayerBuilder {
@@ -137,21 +100,21 @@ impl AuthLayerBuilder {
     /// scheme, host and port count). May be called more than once.
     #[must_use]
     pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
-        self.origins.push(origin.as_ref().to_owned());
+        self.settings.origins.push(origin.as_ref().to_owned());
         self
     }
 
     /// Attaches tokens to every request (https, or loopback), whatever its origin.
     #[must_use]
     pub fn danger_allow_any_origin(mut self) -> Self {
-        self.any_origin = true;
+        self.settings.any_origin = true;
         self
     }
 
     /// Allows plain http to hosts that are not loopback. Only for closed test networks.
     #[must_use]
     pub fn danger_allow_insecure_http(mut self) -> Self {
-        self.allow_http = true;
+        self.settings.allow_http = true;
         self
     }
 
@@ -159,7 +122,7 @@ impl AuthLayerBuilder {
     /// printed.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((
+        self.settings.headers.push((
             name.into(),
             tokensmith_core::SecretString::from(value.into()),
         ));
@@ -169,14 +132,14 @@ impl AuthLayerBuilder {
     /// Replaces an `Authorization` header the caller already set (default: leave it).
     #[must_use]
     pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
-        self.replace_authorization = replace;
+        self.settings.replace_authorization = replace;
         self
     }
 
     /// Neither invalidates nor retries on 401 answers.
     #[must_use]
     pub fn no_retry_on_unauthorized(mut self) -> Self {
-        self.retry_unauthorized = false;
+        self.settings.retry_unauthorized = false;
         self
     }
 
@@ -187,51 +150,21 @@ impl AuthLayerBuilder {
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     #[must_use]
     pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
-        self.dpop = Some(key);
+        self.settings.dpop = Some(key);
         self
     }
 
     /// Checks the origins and headers.
     pub fn build(self) -> Result<AuthLayer, Error> {
-        let origins = if self.any_origin {
-            Origins::any()
-        } else {
-            Origins::named(&self.origins, self.allow_http, "AuthLayer")?
-        };
-        let mut headers = HeaderMap::new();
-        for (name, value) in &self.headers {
-            let (name, value) = secret_header(name, value.expose_secret())?;
-            headers.insert(name, value);
-        }
         Ok(AuthLayer {
-            config: Arc::new(Config {
-                provider: self.provider,
-                origins,
-                headers,
-                replace_authorization: self.replace_authorization,
-                retry_unauthorized: self.retry_unauthorized,
-                allow_http: self.allow_http,
-                #[cfg(feature = "dpop")]
-                dpop: self.dpop,
-            }),
+            config: Arc::new(self.settings.build("AuthLayer")?),
         })
     }
 }
 
 impl fmt::Debug for AuthLayerBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthLayerBuilder")
-            .field("origins", &self.origins.len())
-            .field("any_origin", &self.any_origin)
-            .field(
-                "extra_headers",
-                &self
-                    .headers
-                    .iter()
-                    .map(|(name, _)| name)
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
+        self.settings.debug(f, "AuthLayerBuilder")
     }
 }
 
@@ -239,7 +172,7 @@ impl fmt::Debug for AuthLayerBuilder {
 #[derive(Clone)]
 pub struct Auth<S> {
     inner: S,
-    config: Arc<Config>,
+    config: Arc<Attach>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Auth<S> {
@@ -288,35 +221,15 @@ fn target(uri: &Uri, origins: &Origins) -> Option<Url> {
     }
 }
 
-fn allowed(config: &Config, uri: &Uri) -> Result<Option<Url>, Error> {
-    let Some(url) = target(uri, &config.origins) else {
-        return Ok(None);
-    };
-    let Some(host) = url.host() else {
-        return Ok(None);
-    };
-    if !config
-        .origins
-        .allows(url.scheme(), &host, url.port_or_known_default())
-    {
-        return Ok(None);
+fn allowed(config: &Attach, uri: &Uri) -> Result<Option<Url>, Error> {
+    match target(uri, &config.origins) {
+        Some(url) if config.allows(&url)? => Ok(Some(url)),
+        _ => Ok(None),
     }
-    if config.origins.is_any()
-        && !config.allow_http
-        && url.scheme() != "https"
-        && !is_loopback_host(&host)
-    {
-        return Err(insecure_origin(&host_text(&host), "AuthLayer"));
-    }
-    Ok(Some(url))
-}
-
-fn host_text(host: &Host<&str>) -> String {
-    host.to_string()
 }
 
 async fn call<S, B, R>(
-    config: Arc<Config>,
+    config: Arc<Attach>,
     mut inner: S,
     mut request: Request<B>,
 ) -> Result<Response<R>, BoxError>
@@ -338,8 +251,7 @@ where
         attach(&config, &mut request, &url, None)?;
         return inner.call(request).await.map_err(Into::into);
     }
-    let token = valid_token(provider).await?;
-    #[cfg_attr(not(feature = "dpop"), allow(unused_mut))]
+    let token = Attach::valid_token(provider).await?;
     let mut replay = if config.retry_unauthorized || is_dpop(&token) {
         try_clone(&request)
     } else {
@@ -348,20 +260,14 @@ where
     attach(&config, &mut request, &url, Some(&token))?;
     let response = inner.call(request).await.map_err(Into::into)?;
 
-    #[cfg(feature = "dpop")]
-    if let Some(key) = config.dpop.as_ref().filter(|_| is_dpop(&token)) {
-        let new_nonce = key.remember_nonce(&url, response.headers());
-        if response.status() == StatusCode::UNAUTHORIZED
-            && new_nonce
-            && tokensmith_core::dpop::asks_for_nonce(response.headers())
-            && let Some(mut again) = replay.take()
-        {
-            drop(response);
-            attach(&config, &mut again, &url, Some(&token))?;
-            tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
-            tokensmith_core::internal::count_dpop_nonce_retry("tower");
-            return inner.call(again).await.map_err(Into::into);
-        }
+    if config.wants_new_nonce(&token, &url, response.status(), response.headers())
+        && let Some(mut again) = replay.take()
+    {
+        drop(response);
+        attach(&config, &mut again, &url, Some(&token))?;
+        tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
+        tokensmith_core::internal::count_dpop_nonce_retry("tower");
+        return inner.call(again).await.map_err(Into::into);
     }
     if !config.retry_unauthorized || !refused(&response) {
         return Ok(response);
@@ -371,7 +277,7 @@ where
         tracing::debug!(target: "tokensmith::tower", "refused; the body cannot be replayed, so the refusal is the answer");
         return Ok(response);
     };
-    let fresh = match valid_token(provider).await {
+    let fresh = match Attach::valid_token(provider).await {
         Ok(fresh) if !fresh.same_as(&token) => fresh,
         _ => return Ok(response),
     };
@@ -380,13 +286,6 @@ where
     tracing::debug!(target: "tokensmith::tower", "refused; retrying once with a fresh token");
     tokensmith_core::internal::count_unauthorized_retry("tower");
     inner.call(again).await.map_err(Into::into)
-}
-
-async fn valid_token(provider: &dyn TokenProvider) -> Result<AccessToken, Error> {
-    match provider.current() {
-        Some(token) => Ok(token),
-        None => provider.token().await,
-    }
 }
 
 /// A 401, or a gRPC `Unauthenticated` status in the headers (a trailers-only answer).
@@ -399,45 +298,13 @@ fn refused<R>(response: &Response<R>) -> bool {
 }
 
 fn attach<B>(
-    config: &Config,
+    config: &Attach,
     request: &mut Request<B>,
     url: &Url,
     token: Option<&AccessToken>,
 ) -> Result<(), Error> {
-    #[cfg(feature = "dpop")]
-    let proof = match token {
-        Some(token) if is_dpop(token) => {
-            let key = config.dpop.as_ref().ok_or_else(|| {
-                dpop_key_missing("pass the token endpoint's key to the layer: `.dpop(key.clone())`")
-            })?;
-            Some(key.proof(
-                request.method().as_str(),
-                url,
-                Some(token.secret().expose_secret()),
-            )?)
-        }
-        _ => None,
-    };
-    #[cfg(not(feature = "dpop"))]
-    {
-        let _ = url;
-        if token.is_some_and(is_dpop) {
-            return Err(dpop_key_missing(
-                "enable the `dpop` feature of tokensmith-tower and pass the key with `.dpop(..)`",
-            ));
-        }
-    }
-    let headers = request.headers_mut();
-    for (name, value) in &config.headers {
-        headers.insert(name, value.clone());
-    }
-    if let Some(token) = token {
-        headers.insert(AUTHORIZATION, token.authorization_header());
-    }
-    #[cfg(feature = "dpop")]
-    if let Some(proof) = proof {
-        headers.insert(tokensmith_core::dpop::DPOP, proof);
-    }
+    let proof = config.proof(request.method().as_str(), url, token)?;
+    config.apply(request.headers_mut(), token, proof);
     Ok(())
 }
 
