@@ -11,7 +11,6 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
-use sha2::{Digest, Sha256};
 use tokensmith_core::{Error, OAuthError, SecretString};
 use url::Url;
 
@@ -42,7 +41,10 @@ impl PkceMethod {
 
     fn challenge(self, verifier: &str) -> String {
         match self {
-            Self::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            Self::S256 => URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                verifier.as_bytes(),
+            )),
             Self::PlainDowngrade => verifier.to_owned(),
         }
     }

@@ -11,9 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
-use sha2::Sha256;
 use tokensmith_core::Error;
 
 use crate::ClientSecret;
@@ -147,11 +145,9 @@ impl Signer for SecretSigner {
 }
 
 pub(crate) fn hs256(secret: &ClientSecret, message: &[u8]) -> Vec<u8> {
-    // HMAC takes a key of any length.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
+    hmac::sign(&key, message).as_ref().to_vec()
 }
 
 /// A private key held in memory that signs with `jsonwebtoken`: RS256, PS256 (RSA, at least

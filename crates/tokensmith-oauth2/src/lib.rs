@@ -94,7 +94,7 @@ pub use crate::vendor::{HintContext, TokenVendor};
 /// `n` random bytes from the operating system, base64url without padding.
 pub(crate) fn random_urlsafe(n: usize) -> Result<String, tokensmith_core::Error> {
     let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| {
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|e| {
         tokensmith_core::Error::other(format!("the operating system gave no random bytes: {e}"))
     })?;
     use base64::Engine;
