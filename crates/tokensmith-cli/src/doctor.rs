@@ -219,7 +219,10 @@ pub(crate) async fn run(args: DoctorArgs, out: &Out) -> Result<Outcome, UsageErr
     };
     let url = Url::parse(url_text.trim())
         .map_err(|e| UsageError(format!("the token endpoint URL is not a URL: {e}")))?;
-    if url.scheme() != "https" && !is_local(&url) && !args.endpoint.insecure_http {
+    if url.scheme() != "https"
+        && !tokensmith_core::internal::is_loopback(&url)
+        && !args.endpoint.insecure_http
+    {
         return Err(UsageError(format!(
             "refusing plain http to {}: the secret would cross the network unencrypted \
              (--insecure-http for a closed test network)",
@@ -285,10 +288,6 @@ pub(crate) async fn run(args: DoctorArgs, out: &Out) -> Result<Outcome, UsageErr
     }
     doctor.report(style.as_ref().map(|(s, _)| *s), ok, args.curl);
     Ok(if ok { Outcome::Ok } else { Outcome::Refused })
-}
-
-fn is_local(url: &Url) -> bool {
-    tokensmith_core::internal::is_loopback(url)
 }
 
 impl Doctor<'_> {

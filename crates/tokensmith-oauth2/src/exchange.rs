@@ -322,10 +322,11 @@ impl TokenEndpoint {
 
         let fail = |error: Error| Failure {
             unprocessed: status == StatusCode::TOO_MANY_REQUESTS,
+            // The normalised code, which masking secrets in the answer never touches.
             wants_nonce: new_nonce
                 && error
                     .oauth()
-                    .is_some_and(|e| e.original_code == "use_dpop_nonce"),
+                    .is_some_and(|e| e.code.as_str() == "use_dpop_nonce"),
             error,
             retry_after,
         };
