@@ -1,9 +1,10 @@
 //! The bearer middleware: attaches a valid token to requests for the allowed origins.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use http::Extensions;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
@@ -106,69 +107,172 @@ impl fmt::Debug for BearerAuth {
     }
 }
 
+/// A copy of `request` to send again after a refusal, or `None` when its body streams.
+///
+/// `Request::try_clone` also builds and drops the request's option map for every copy; a
+/// request without a body is copied field by field instead (method, URL, headers, version
+/// and the per-request timeout, which is all a reqwest request carries besides its body).
+fn replay_copy(request: &Request) -> Option<Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = Request::new(request.method().clone(), request.url().clone());
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    Some(copy)
+}
+
 fn auth_failed(error: Error) -> reqwest_middleware::Error {
     reqwest_middleware::Error::middleware(AuthError::new(error))
 }
 
 struct Middle(BearerAuth);
 
-#[async_trait]
+/// The future a middleware returns.
+type Handled<'a> = Pin<Box<dyn Future<Output = reqwest_middleware::Result<Response>> + Send + 'a>>;
+
+/// What a refused request leaves for [`BearerAuth::after_refusal`].
+struct Refused<'a> {
+    provider: &'a dyn TokenProvider,
+    token: AccessToken,
+    retry: Option<Request>,
+    response: Response,
+    asks_for_nonce: bool,
+}
+
+// Written out rather than with `#[async_trait]`: its wrapper future would hold a second copy
+// of the request around `BearerAuth::handle`'s future, and this future is allocated per request.
 impl Middleware for Middle {
-    async fn handle(
-        &self,
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
         request: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        self.0.handle(request, extensions, next).await
+        extensions: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> Handled<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.0.handle(request, extensions, next)
     }
 }
 
 impl BearerAuth {
-    async fn handle(
-        &self,
+    /// The checks that decide whether the request gets a token run before any future is
+    /// made: a request that is not ours goes on with the next middleware's future as it is,
+    /// and the future of one that is stays small (one is allocated per request).
+    fn handle<'a>(
+        &'a self,
         mut request: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+        extensions: &'a mut Extensions,
+        next: Next<'a>,
+    ) -> Handled<'a> {
         let attach = &self.attach;
-        if !attach.allows(request.url()).map_err(auth_failed)? {
-            return next.run(request, extensions).await;
+        match attach.allows(request.url()) {
+            Ok(true) => {}
+            Ok(false) => return next.run(request, extensions),
+            Err(error) => return Box::pin(std::future::ready(Err(auth_failed(error)))),
         }
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
         let per_request = match extensions.get::<RequestAuth>() {
-            Some(RequestAuth::Skip) => return next.run(request, extensions).await,
+            Some(RequestAuth::Skip) => return next.run(request, extensions),
             Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
             _ => None,
         };
-        let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*attach.provider);
         if request.headers().contains_key(AUTHORIZATION) && !attach.replace_authorization {
-            self.attach(&mut request, None)?;
-            return next.run(request, extensions).await;
+            if let Err(error) = self.attach(&mut request, None) {
+                return Box::pin(std::future::ready(Err(error)));
+            }
+            return next.run(request, extensions);
         }
+        let cached = match &per_request {
+            Some(provider) => provider.current(),
+            None => attach.provider.current(),
+        };
+        match cached {
+            Some(token) => self.send(request, token, per_request, extensions, next),
+            None => Box::pin(async move {
+                let provider = per_request.as_deref().unwrap_or(&*attach.provider);
+                let token = provider.token().await.map_err(auth_failed)?;
+                self.send(request, token, per_request, extensions, next)
+                    .await
+            }),
+        }
+    }
 
-        let token = Attach::valid_token(provider).await.map_err(auth_failed)?;
-        let mut retry = if attach.retry_unauthorized || is_dpop(&token) {
-            request.try_clone()
+    /// Sends `request` with `token`; a refusal goes to [`after_refusal`](Self::after_refusal).
+    fn send<'a>(
+        &'a self,
+        mut request: Request,
+        token: AccessToken,
+        per_request: Option<Arc<dyn TokenProvider>>,
+        extensions: &'a mut Extensions,
+        next: Next<'a>,
+    ) -> Handled<'a> {
+        let attach = &self.attach;
+        let retry = if attach.retry_unauthorized || is_dpop(&token) {
+            replay_copy(&request)
         } else {
             None
         };
-        self.attach(&mut request, Some(&token))?;
+        if let Err(error) = self.attach(&mut request, Some(&token)) {
+            return Box::pin(std::future::ready(Err(error)));
+        }
         tracing::debug!(
             target: "tokensmith::reqwest",
             origin = %request.url().origin().ascii_serialization(),
             token_type = %token.token_type(),
             "attached access token"
         );
-        let response = next.clone().run(request, extensions).await?;
-        if attach.wants_new_nonce(
-            &token,
-            response.url(),
-            response.status(),
-            response.headers(),
-        ) && let Some(mut again) = retry.take()
-        {
+        Box::pin(async move {
+            let response = next.clone().run(request, extensions).await?;
+            let asks_for_nonce = attach.wants_new_nonce(
+                &token,
+                response.url(),
+                response.status(),
+                response.headers(),
+            );
+            if !asks_for_nonce
+                && (response.status() != StatusCode::UNAUTHORIZED || !attach.retry_unauthorized)
+            {
+                return Ok(response);
+            }
+            // The rare paths live in a future of their own, so that the one every request
+            // allocates stays small.
+            let refused = Refused {
+                provider: per_request.as_deref().unwrap_or(&*attach.provider),
+                token,
+                retry,
+                response,
+                asks_for_nonce,
+            };
+            Box::pin(self.after_refusal(refused, extensions, next)).await
+        })
+    }
+
+    /// A 401 or a DPoP nonce request: the one replay it allows, if any.
+    #[cold]
+    async fn after_refusal(
+        &self,
+        refused: Refused<'_>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let attach = &self.attach;
+        let Refused {
+            provider,
+            token,
+            mut retry,
+            response,
+            asks_for_nonce,
+        } = refused;
+        if asks_for_nonce && let Some(mut again) = retry.take() {
             // RFC 9449 §9: the same token, a proof with the nonce just given; once.
             drop(response);
             self.attach(&mut again, Some(&token))?;
@@ -303,4 +407,60 @@ impl fmt::Debug for BearerAuthBuilder {
 /// Whether `url` is https, or goes to this machine.
 pub(crate) fn secure_or_loopback(url: &Url) -> bool {
     url.scheme() == "https" || is_loopback(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use reqwest::header::{CONTENT_TYPE, HeaderValue};
+    use reqwest::{Method, Version};
+
+    use super::*;
+
+    fn request(method: Method) -> Request {
+        Request::new(
+            method,
+            "https://api.example.com/v1/things?page=2".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_replay_copy_carries_what_the_request_had() {
+        let mut original = request(Method::DELETE);
+        *original.timeout_mut() = Some(Duration::from_secs(7));
+        *original.version_mut() = Version::HTTP_2;
+        original
+            .headers_mut()
+            .insert("x-tenant", HeaderValue::from_static("acme"));
+        let copy = replay_copy(&original).expect("no body: copied");
+        assert_eq!(copy.method(), Method::DELETE);
+        assert_eq!(copy.url(), original.url());
+        assert_eq!(copy.timeout(), Some(&Duration::from_secs(7)));
+        assert_eq!(copy.version(), Version::HTTP_2);
+        assert_eq!(copy.headers(), original.headers());
+        assert!(copy.body().is_none());
+
+        let plain = replay_copy(&request(Method::GET)).unwrap();
+        assert_eq!(plain.timeout(), None);
+        assert!(plain.headers().is_empty());
+    }
+
+    #[test]
+    fn a_replay_copy_keeps_a_body_of_bytes_and_refuses_a_stream() {
+        let mut post = request(Method::POST);
+        post.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        *post.body_mut() = Some(reqwest::Body::from("{\"n\":1}"));
+        let copy = replay_copy(&post).expect("bytes can be sent again");
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{\"n\":1}"[..])
+        );
+        assert_eq!(copy.headers(), post.headers());
+
+        let mut streaming = request(Method::PUT);
+        *streaming.body_mut() = Some(reqwest::Body::wrap(String::from("streamed")));
+        assert!(replay_copy(&streaming).is_none());
+    }
 }
