@@ -4,7 +4,6 @@
 //! estimates and the figures this binary writes to `target/bench/custom.json` into
 //! `target/bench/summary.json` and `BENCHMARKS.md`.
 
-use std::alloc::System;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +12,6 @@ use tokensmith::RetryPolicy;
 use async_trait::async_trait;
 use criterion::Criterion;
 use oauth2::TokenResponse as _;
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
 use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenManager, TokenSource};
@@ -22,10 +20,6 @@ use tokio::runtime::Runtime;
 
 #[path = "support/fleet.rs"]
 mod fleet;
-
-/// Counts allocations, to show the cached path makes none.
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// A source that issues a one-hour token at once.
 struct Instant1h;
@@ -335,8 +329,9 @@ impl reqwest_middleware::Middleware for Noop {
 }
 
 /// Paired ratios of bursts: the static header's time over the middleware's (above 1: ours
-/// is faster), and the static header's over the same client with a no-op middleware layer.
-fn middleware_paired(rounds: usize) -> (Paired, Paired) {
+/// is faster), over the middleware without the 401 replay (which copies each request), and
+/// over the same client with a no-op middleware layer.
+fn middleware_paired(rounds: usize) -> (Paired, Paired, Paired) {
     let rt = runtime(2);
     let (addr, _server) = rt.block_on(small_api());
     let url = format!("http://{addr}/api/things");
@@ -344,6 +339,14 @@ fn middleware_paired(rounds: usize) -> (Paired, Paired) {
     let noop = reqwest_middleware::ClientBuilder::new(static_header_http())
         .with(Noop)
         .build();
+    let provider: Arc<dyn tokensmith::TokenProvider> = Arc::new(Cached::new(Instant1h));
+    let no_replay = BearerAuth::builder(provider)
+        .for_origin(format!("http://{addr}"))
+        .no_retry_on_unauthorized()
+        .build()
+        .unwrap()
+        .into_client(Some(reqwest::Client::builder()))
+        .unwrap();
     let time = |client| {
         rt.block_on(async {
             let start = Instant::now();
@@ -353,6 +356,7 @@ fn middleware_paired(rounds: usize) -> (Paired, Paired) {
     };
     (
         Paired::of(rounds, || time(&ours), || time(&baseline)),
+        Paired::of(rounds, || time(&no_replay), || time(&baseline)),
         Paired::of(rounds, || time(&noop), || time(&baseline)),
     )
 }
@@ -476,28 +480,24 @@ fn contended_ratio(rounds: usize) -> Paired {
 /// Paired ratio of client-credentials fetches against the testkit: the oauth2 crate's time
 /// over ours (above 1: ours is faster), 20 fetches a round each.
 fn fetch_ratio(rounds: usize) -> Paired {
+    // Each round builds both clients anew (and warms their connections), so that neither
+    // keeps a lucky or unlucky placement of its connection's tasks for the whole run.
+    const CALLS: u64 = 50;
     let rt = runtime(2);
     let server = rt.block_on(TestServer::start()).unwrap();
-    let (ours, theirs, http) = fetch_clients(&server);
     Paired::of(
         rounds,
-        || seconds(&rt, 20, || async { ours.fetch().await.unwrap() }),
-        || seconds(&rt, 20, || oauth2_fetch(&theirs, &http)),
+        || {
+            let (ours, _, _) = fetch_clients(&server);
+            rt.block_on(ours.fetch()).unwrap();
+            seconds(&rt, CALLS, || async { ours.fetch().await.unwrap() })
+        },
+        || {
+            let (_, theirs, http) = fetch_clients(&server);
+            rt.block_on(oauth2_fetch(&theirs, &http));
+            seconds(&rt, CALLS, || oauth2_fetch(&theirs, &http))
+        },
     )
-}
-
-/// Allocations per warm `token()` call.
-fn allocations_per_call(rt: &Runtime) -> f64 {
-    let cache = Cached::new(Instant1h);
-    rt.block_on(cache.token()).unwrap();
-    const CALLS: u64 = 100_000;
-    rt.block_on(async {
-        let before = INSTRUMENTED_SYSTEM.stats().allocations;
-        for _ in 0..CALLS {
-            black_box(cache.token().await.unwrap());
-        }
-        (INSTRUMENTED_SYSTEM.stats().allocations - before) as f64 / CALLS as f64
-    })
 }
 
 /// 10,000 concurrent callers on an empty cache against the testkit, against one fetch; with
@@ -598,26 +598,20 @@ fn median(samples: &mut [Duration]) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Memory per key of a [`TokenManager`] holding 100,000 keys (each a cache with its token),
-/// and the paired ratio of a lookup among them to a single-key hit (above 1: slower).
-fn keyed_figures(rt: &Runtime, rounds: usize) -> (f64, Paired) {
+/// The paired ratio of a lookup among the 100,000 keys of a [`TokenManager`] to a
+/// single-key hit (above 1: slower).
+fn keyed_lookup(rt: &Runtime, rounds: usize) -> Paired {
     const KEYS: u64 = 100_000;
-    let stats = || {
-        let s = INSTRUMENTED_SYSTEM.stats();
-        s.bytes_allocated as i64 - s.bytes_deallocated as i64
-    };
-    let before = stats();
     let manager = TokenManager::new(|_: &u64| Ok(Cached::new(Instant1h))).capacity(KEYS as usize);
     rt.block_on(async {
         for key in 0..KEYS {
             manager.token(&key).await.unwrap();
         }
     });
-    let bytes_per_key = (stats() - before) as f64 / KEYS as f64;
     let single = Cached::new(Instant1h);
     rt.block_on(single.token()).unwrap();
     const CALLS: u64 = 20_000;
-    let lookup = Paired::of(
+    Paired::of(
         rounds,
         || seconds(rt, CALLS, || async { single.token().await.unwrap() }),
         || {
@@ -629,8 +623,7 @@ fn keyed_figures(rt: &Runtime, rounds: usize) -> (f64, Paired) {
                 async move { manager.token(&k).await.unwrap() }
             })
         },
-    );
-    (bytes_per_key, lookup)
+    )
 }
 
 fn main() {
@@ -660,7 +653,6 @@ fn main() {
         return;
     }
 
-    let allocs = allocations_per_call(&rt);
     let rounds = if quick { 3 } else { 7 };
     let (herd_requests, herd_ratio) = herd(&runtime(2), rounds, Some(Duration::from_millis(50)));
     let (loopback_requests, loopback_ratio) = herd(&runtime(2), rounds, None);
@@ -670,8 +662,8 @@ fn main() {
     let (hit, hit_aliri, hit_floor) = hit_ratios(&rt, rounds);
     let contended = contended_ratio(rounds);
     let fetch = fetch_ratio(rounds);
-    let (middleware, noop) = middleware_paired(if quick { 100 } else { 400 });
-    let (keyed_bytes_per_key, keyed_lookup) = keyed_figures(&rt, rounds);
+    let (middleware, no_replay, noop) = middleware_paired(if quick { 100 } else { 400 });
+    let keyed_lookup = keyed_lookup(&rt, rounds);
     let fleet = fleet::figures(&runtime(2)).map_or_else(String::new, |f| format!(",{}", f.json()));
     let paired = [
         hit.json("hit_vs_rwlock"),
@@ -680,15 +672,16 @@ fn main() {
         contended.json("contended_vs_rwlock"),
         fetch.json("fetch_oauth2_over_ours"),
         middleware.json("middleware_paired"),
+        no_replay.json("no_replay_middleware_paired"),
         noop.json("noop_middleware_paired"),
         keyed_lookup.json("keyed_100k_lookup_over_hit"),
     ]
     .join(",");
     let custom = format!(
-        "{{\"cached_allocs_per_call\":{allocs},\"herd_token_requests\":{herd_requests},\
+        "{{\"herd_token_requests\":{herd_requests},\
          \"herd_vs_single_ratio\":{herd_ratio:.3},\"herd_vs_single_ratio_loopback\":{loopback_ratio:.3},\
          \"refresh_p99_ns\":{refresh_p99_ns},\"warm_p99_ns\":{warm_p99_ns},\
-         \"keyed_100k_bytes_per_key\":{keyed_bytes_per_key:.0},{paired}{fleet}}}"
+         {paired}{fleet}}}"
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")

@@ -20,6 +20,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Err(e) = crate::redis::run(&[]) {
         println!("==> fleet figures will be skipped: {e}");
     }
+    step(
+        "allocation count",
+        cargo(&["bench", "--bench", "allocations"]),
+    )?;
     let mut bench = cargo(&["bench", "--bench", "tokensmith"]);
     if quick {
         bench.env("TOKENSMITH_BENCH_QUICK", "1");
@@ -36,15 +40,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let criterion = root.join("target").join("criterion");
     let median = |id: &str| median_ns(&criterion.join(id));
     let elements = |id: &str| elements(&criterion.join(id));
-    let custom = fs::read_to_string(root.join("target/bench/custom.json"))
-        .map_err(|e| format!("no custom figures from the bench binary: {e}"))?;
+    let read = |name: &str| {
+        fs::read_to_string(root.join("target/bench").join(name))
+            .map_err(|e| format!("no {name} from the bench binaries: {e}"))
+    };
+    // Both files are flat JSON objects; their figures are looked up by name in either.
+    let custom = format!("{},{}", read("custom.json")?, read("allocations.json")?);
     let number =
-        |name: &str| json_number(&custom, name).ok_or(format!("no `{name}` in custom.json"));
+        |name: &str| json_number(&custom, name).ok_or(format!("no `{name}` in the bench figures"));
 
     // A paired figure: its median and the spread of its rounds, from custom.json.
     let paired = |name: &str| -> Result<Figure, String> {
-        let value =
-            |key: String| json_number(&custom, &key).ok_or(format!("no `{key}` in custom.json"));
+        let value = |key: String| {
+            json_number(&custom, &key).ok_or(format!("no `{key}` in the bench figures"))
+        };
         Ok(Figure {
             value: value(name.to_owned())?,
             spread: Some((value(format!("{name}_min"))?, value(format!("{name}_max"))?)),
@@ -168,6 +177,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "ours / static header requests per second, paired bursts",
             ">= 0.98",
             |v| v >= 0.98,
+        ),
+        Row::new(
+            "no_replay_middleware_ratio",
+            paired("no_replay_middleware_paired")?,
+            "the middleware without the 401 replay / static header, paired bursts",
         ),
         Row::new(
             "noop_middleware_ratio",
