@@ -181,14 +181,36 @@ async fn small_api() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
 }
 
 async fn burst(client: &reqwest_middleware::ClientWithMiddleware, url: &str) {
+    burst_with(client, url, |client, url| async move {
+        let answer = client.get(&url).send().await.unwrap();
+        black_box(answer.bytes().await.unwrap());
+    })
+    .await;
+}
+
+/// The same burst on the reqwest 0.12 stack the peer middleware is built on.
+async fn burst_012(client: &reqwest_middleware_04::ClientWithMiddleware, url: &str) {
+    burst_with(client, url, |client, url| async move {
+        let answer = client.get(&url).send().await.unwrap();
+        black_box(answer.bytes().await.unwrap());
+    })
+    .await;
+}
+
+/// [`REQUESTS`] requests by [`CONCURRENCY`] tasks, each sent with `send`.
+async fn burst_with<C, F, Fut>(client: &C, url: &str, send: F)
+where
+    C: Clone + Send + 'static,
+    F: Fn(C, String) -> Fut + Copy + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let mut tasks = Vec::with_capacity(CONCURRENCY);
     for _ in 0..CONCURRENCY {
         let client = client.clone();
         let url = url.to_owned();
         tasks.push(tokio::spawn(async move {
             for _ in 0..REQUESTS / CONCURRENCY {
-                let answer = client.get(&url).send().await.unwrap();
-                black_box(answer.bytes().await.unwrap());
+                send(client.clone(), url.clone()).await;
             }
         }));
     }
@@ -328,10 +350,21 @@ impl reqwest_middleware::Middleware for Noop {
     }
 }
 
-/// Paired ratios of bursts: the static header's time over the middleware's (above 1: ours
-/// is faster), over the middleware without the 401 replay (which copies each request), and
-/// over the same client with a no-op middleware layer.
-fn middleware_paired(rounds: usize) -> (Paired, Paired, Paired) {
+/// Paired ratios of middleware bursts, each against a static `Authorization` header on the
+/// same stack (above 1: faster than the static header).
+struct MiddlewareRatios {
+    /// The bearer middleware.
+    ours: Paired,
+    /// The bearer middleware without the 401 replay (which copies each request).
+    no_replay: Paired,
+    /// A no-op middleware layer: what the framework costs by itself.
+    noop: Paired,
+    /// The peer, aliri_reqwest's `AccessTokenMiddleware`, on reqwest 0.12 and
+    /// reqwest-middleware 0.4, against a static header on that stack.
+    aliri: Paired,
+}
+
+fn middleware_paired(rounds: usize) -> MiddlewareRatios {
     let rt = runtime(2);
     let (addr, _server) = rt.block_on(small_api());
     let url = format!("http://{addr}/api/things");
@@ -347,6 +380,7 @@ fn middleware_paired(rounds: usize) -> (Paired, Paired, Paired) {
         .unwrap()
         .into_client(Some(reqwest::Client::builder()))
         .unwrap();
+    let (aliri, aliri_baseline) = aliri_clients(&rt);
     let time = |client| {
         rt.block_on(async {
             let start = Instant::now();
@@ -354,11 +388,57 @@ fn middleware_paired(rounds: usize) -> (Paired, Paired, Paired) {
             start.elapsed().as_secs_f64()
         })
     };
-    (
-        Paired::of(rounds, || time(&ours), || time(&baseline)),
-        Paired::of(rounds, || time(&no_replay), || time(&baseline)),
-        Paired::of(rounds, || time(&noop), || time(&baseline)),
-    )
+    let time_012 = |client| {
+        rt.block_on(async {
+            let start = Instant::now();
+            burst_012(client, &url).await;
+            start.elapsed().as_secs_f64()
+        })
+    };
+    MiddlewareRatios {
+        ours: Paired::of(rounds, || time(&ours), || time(&baseline)),
+        no_replay: Paired::of(rounds, || time(&no_replay), || time(&baseline)),
+        noop: Paired::of(rounds, || time(&noop), || time(&baseline)),
+        aliri: Paired::of(rounds, || time_012(&aliri), || time_012(&aliri_baseline)),
+    }
+}
+
+/// aliri_reqwest's middleware over a `TokenWatcher` (sending to 127.0.0.1), and a static
+/// header, on reqwest 0.12.
+fn aliri_clients(
+    rt: &Runtime,
+) -> (
+    reqwest_middleware_04::ClientWithMiddleware,
+    reqwest_middleware_04::ClientWithMiddleware,
+) {
+    let watcher = rt
+        .block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
+            ConstAliri,
+            aliri_tokens::jitter::NullJitter,
+            aliri_tokens::backoff::ErrorBackoffConfig::default(),
+        ))
+        .unwrap();
+    let http = |headers| {
+        reqwest_012::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest_012::redirect::Policy::none())
+            .referer(false)
+            .build()
+            .unwrap()
+    };
+    let middleware = aliri_reqwest::AccessTokenMiddleware::new(watcher)
+        .with_predicate(aliri_reqwest::ExactHostMatch::new("127.0.0.1"));
+    let aliri =
+        reqwest_middleware_04::ClientBuilder::new(http(reqwest_012::header::HeaderMap::new()))
+            .with(middleware)
+            .build();
+    let mut headers = reqwest_012::header::HeaderMap::new();
+    headers.insert(
+        reqwest_012::header::AUTHORIZATION,
+        reqwest_012::header::HeaderValue::from_static("Bearer bench-token"),
+    );
+    let baseline = reqwest_middleware_04::ClientBuilder::new(http(headers)).build();
+    (aliri, baseline)
 }
 
 /// The ratios of paired rounds: per round, `baseline`'s time over `ours` (above 1: ours is
@@ -662,7 +742,7 @@ fn main() {
     let (hit, hit_aliri, hit_floor) = hit_ratios(&rt, rounds);
     let contended = contended_ratio(rounds);
     let fetch = fetch_ratio(rounds);
-    let (middleware, no_replay, noop) = middleware_paired(if quick { 100 } else { 400 });
+    let middleware = middleware_paired(if quick { 100 } else { 400 });
     let keyed_lookup = keyed_lookup(&rt, rounds);
     let fleet = fleet::figures(&runtime(2)).map_or_else(String::new, |f| format!(",{}", f.json()));
     let paired = [
@@ -671,9 +751,10 @@ fn main() {
         hit_floor.json("hit_floor"),
         contended.json("contended_vs_rwlock"),
         fetch.json("fetch_oauth2_over_ours"),
-        middleware.json("middleware_paired"),
-        no_replay.json("no_replay_middleware_paired"),
-        noop.json("noop_middleware_paired"),
+        middleware.ours.json("middleware_paired"),
+        middleware.no_replay.json("no_replay_middleware_paired"),
+        middleware.noop.json("noop_middleware_paired"),
+        middleware.aliri.json("aliri_middleware_paired"),
         keyed_lookup.json("keyed_100k_lookup_over_hit"),
     ]
     .join(",");

@@ -188,6 +188,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             paired("noop_middleware_paired")?,
             "a no-op middleware layer / static header, paired bursts",
         ),
+        Row::new(
+            "aliri_middleware_ratio",
+            paired("aliri_middleware_paired")?,
+            "peer: aliri_reqwest 0.5.1 / static header, both on reqwest 0.12, paired bursts",
+        ),
         Row::new("fetch_ns", fetch, "one client-credentials fetch"),
         Row::new(
             "fetch_oauth2_ns",
