@@ -738,11 +738,11 @@ fn main() {
     let (loopback_requests, loopback_ratio) = herd(&runtime(2), rounds, None);
     let herd_requests = herd_requests.max(loopback_requests);
     let (refresh_p99_ns, warm_p99_ns) = refresh_p99(&runtime(2));
-    let rounds = if quick { 15 } else { 41 };
+    let rounds = if quick { 41 } else { 101 };
     let (hit, hit_aliri, hit_floor) = hit_ratios(&rt, rounds);
     let contended = contended_ratio(rounds);
     let fetch = fetch_ratio(rounds);
-    let middleware = middleware_paired(if quick { 100 } else { 400 });
+    let middleware = middleware_paired(if quick { 400 } else { 1000 });
     let keyed_lookup = keyed_lookup(&rt, rounds);
     let fleet = fleet::figures(&runtime(2)).map_or_else(String::new, |f| format!(",{}", f.json()));
     let paired = [

@@ -410,6 +410,10 @@ fn markdown(rows: &[Row], quick: bool) -> String {
             row.key, value, row.what, target, met
         );
     }
+    // The analysis behind the figures, kept by hand beside the benchmarks.
+    if let Ok(findings) = fs::read_to_string(project_root().join("benches/FINDINGS.md")) {
+        let _ = write!(text, "\n{findings}");
+    }
     text
 }
 
