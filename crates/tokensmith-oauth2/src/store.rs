@@ -160,8 +160,9 @@ impl TokenStore for MemoryStore {
 /// A JSON file, readable by its owner only, that survives crashes and concurrent writers.
 ///
 /// - A save writes a temporary file created exclusively beside the target (mode 0600 from
-///   birth, never through a symlink; the `tempfile` crate), syncs it, renames it over the
-///   target and syncs the directory: a crash leaves the old file or the new one, never half.
+///   birth, never through a symlink), syncs it, renames it over the target and syncs the
+///   directory: a crash leaves the old file or the new one, never half; a failed write removes
+///   its temporary file.
 /// - Saves from several threads or processes take an advisory lock on `<file>.lock` in turn;
 ///   a save whose refresh token was received before the stored one is skipped, so a rotated
 ///   refresh token is never lost to an older write that arrives late.
@@ -413,16 +414,45 @@ impl FileStore {
 /// `path`, and syncs the directory so that the rename survives a crash.
 fn write_atomically(dir: &Path, name: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temporary.write_all(bytes)?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|e| e.error)?;
+    let (temporary, mut file) = create_temporary(dir, name)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&temporary, path)
+        });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// A new file `.{name}.{random}.tmp` in `dir`, created exclusively (`O_CREAT | O_EXCL`: never an
+/// existing file, never through a symlink) and, on Unix, with mode 0600 from birth.
+fn create_temporary(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    for _ in 0..8 {
+        let mut random = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut random)
+            .map_err(|_| std::io::Error::other("the system random number generator failed"))?;
+        let candidate = dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(random)));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&candidate) {
+            Ok(file) => return Ok((candidate, file)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no unused temporary file name beside the token file",
+    ))
 }
 
 #[cfg(test)]
@@ -474,6 +504,22 @@ mod tests {
         }
         let text = format!("{loaded:?} {store:?}");
         assert!(!text.contains("canary-"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be: the rename over it fails.
+        let target = dir.path().join("tokens.json");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), b"x").unwrap();
+        let error = write_atomically(dir.path(), "tokens.json", &target, b"{}").unwrap_err();
+        assert_ne!(error.kind(), std::io::ErrorKind::AlreadyExists, "{error}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["tokens.json"], "the temporary file was removed");
     }
 
     #[tokio::test]
