@@ -7,26 +7,17 @@
 
 use std::alloc::System;
 use std::hint::black_box;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use tokensmith::{AccessToken, Cached, Error, TokenManager, TokenSource};
+use tokensmith::{Cached, TokenManager};
+
+#[path = "support/hour.rs"]
+mod hour;
+
+use hour::Instant1h;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// A source that issues a one-hour token at once.
-struct Instant1h;
-
-#[async_trait]
-impl TokenSource for Instant1h {
-    async fn fetch(&self) -> Result<AccessToken, Error> {
-        AccessToken::builder("bench-token")
-            .expires_in(Duration::from_secs(3600))
-            .build()
-    }
-}
 
 fn main() {
     const CALLS: u64 = 100_000;

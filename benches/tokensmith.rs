@@ -14,24 +14,16 @@ use criterion::Criterion;
 use oauth2::TokenResponse as _;
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
-use tokensmith::{AccessToken, Cached, Error, RefreshAhead, TokenManager, TokenSource};
+use tokensmith::{AccessToken, Cached, RefreshAhead, TokenManager, TokenSource};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Fault, Target, TestServer};
 use tokio::runtime::Runtime;
 
 #[path = "support/fleet.rs"]
 mod fleet;
+#[path = "support/hour.rs"]
+mod hour;
 
-/// A source that issues a one-hour token at once.
-struct Instant1h;
-
-#[async_trait]
-impl TokenSource for Instant1h {
-    async fn fetch(&self) -> Result<AccessToken, Error> {
-        AccessToken::builder("bench-token")
-            .expires_in(Duration::from_secs(3600))
-            .build()
-    }
-}
+use hour::Instant1h;
 
 fn hour_token() -> AccessToken {
     AccessToken::builder("bench-token")
@@ -411,13 +403,7 @@ fn aliri_clients(
     reqwest_middleware_04::ClientWithMiddleware,
     reqwest_middleware_04::ClientWithMiddleware,
 ) {
-    let watcher = rt
-        .block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
-            ConstAliri,
-            aliri_tokens::jitter::NullJitter,
-            aliri_tokens::backoff::ErrorBackoffConfig::default(),
-        ))
-        .unwrap();
+    let watcher = aliri_watcher(rt);
     let http = |headers| {
         reqwest_012::Client::builder()
             .default_headers(headers)
@@ -511,6 +497,16 @@ impl aliri_tokens::sources::AsyncTokenSource for ConstAliri {
     }
 }
 
+/// An `aliri_tokens` watcher over [`ConstAliri`].
+fn aliri_watcher(rt: &Runtime) -> aliri_tokens::TokenWatcher {
+    rt.block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
+        ConstAliri,
+        aliri_tokens::jitter::NullJitter,
+        aliri_tokens::backoff::ErrorBackoffConfig::default(),
+    ))
+    .unwrap()
+}
+
 /// Paired ratios of the warm hit: against the hand-written RwLock cache, against the peer
 /// `aliri_tokens` (a `TokenWatcher` borrow), and the floor (a bare `Arc` clone) over ours.
 fn hit_ratios(rt: &Runtime, rounds: usize) -> (Paired, Paired, Paired) {
@@ -518,13 +514,7 @@ fn hit_ratios(rt: &Runtime, rounds: usize) -> (Paired, Paired, Paired) {
     let cache = Cached::new(Instant1h);
     rt.block_on(cache.token()).unwrap();
     let rwlock = tokio::sync::RwLock::new(Some(hour_token()));
-    let watcher = rt
-        .block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
-            ConstAliri,
-            aliri_tokens::jitter::NullJitter,
-            aliri_tokens::backoff::ErrorBackoffConfig::default(),
-        ))
-        .unwrap();
+    let watcher = aliri_watcher(rt);
     let ours = || seconds(rt, CALLS, || async { cache.token().await.unwrap() });
     let vs_rwlock = Paired::of(rounds, ours, || {
         seconds(rt, CALLS, || rwlock_token(&rwlock))
