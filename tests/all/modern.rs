@@ -560,7 +560,7 @@ async fn canaries_in_keys_assertions_and_proofs_stay_out_of_output_and_logs() {
         .unwrap_err();
     let secret_jwt = TokenEndpoint::builder(format!("{}/token", mock.uri()))
         .client_id("app")
-        .client_secret("canary-secret-jwt-77")
+        .client_secret("canary-secret-jwt-77-long-enough-for-hs256")
         .auth(ClientAuth::ClientSecretJwt)
         .build()
         .unwrap();
@@ -594,11 +594,10 @@ async fn canaries_in_keys_assertions_and_proofs_stay_out_of_output_and_logs() {
         "{key:?} {dpop:?} {endpoint:?} {secret_jwt:?} {tokens:?} {err} {err:?} {}",
         capture.text()
     );
-    for canary in sent
-        .iter()
-        .map(String::as_str)
-        .chain(["canary-secret-jwt-77", "canary-dpop-access-31"])
-    {
+    for canary in sent.iter().map(String::as_str).chain([
+        "canary-secret-jwt-77-long-enough-for-hs256",
+        "canary-dpop-access-31",
+    ]) {
         assert!(!shown.contains(canary), "leaked: {canary}");
     }
     assert!(err.hint().unwrap().contains("`kid-1`"), "{err:?}");

@@ -31,10 +31,15 @@ pub const MAX_NONCE_ORIGINS: usize = 32;
 const MAX_NONCE_LEN: usize = 1024;
 
 /// An ES256 DPoP key with the nonces servers gave it. Cloning shares both.
+///
+/// The private key lives inside aws-lc, which zeroes it when the last clone is dropped (its
+/// allocator clears every block it frees); tokensmith keeps no copy of its bytes.
 #[derive(Clone)]
 pub struct DpopKey {
     inner: Arc<Inner>,
 }
+
+impl secrecy::zeroize::ZeroizeOnDrop for DpopKey {}
 
 struct Inner {
     pair: EcdsaKeyPair,

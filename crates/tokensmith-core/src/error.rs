@@ -385,6 +385,24 @@ impl OAuthError {
         self.uri = Some(uri.into());
         self
     }
+
+    /// The same answer with every text the server chose masked and bounded: `known_secrets`
+    /// (and their encoded forms) and anything that looks like a credential are replaced,
+    /// control characters folded, each text cut to a short excerpt. Servers echo what they
+    /// were sent, in any field, so every field is masked, the normalised code included: a
+    /// code the RFCs define is a public word and stays as it is; any other code is derived
+    /// again from the masked text.
+    #[must_use]
+    pub fn masked(mut self, known_secrets: &[&str]) -> Self {
+        let scrub = |text: &str| crate::scrub::scrub_excerpt(text.as_bytes(), known_secrets);
+        self.description = self.description.as_deref().map(scrub);
+        self.uri = self.uri.as_deref().map(scrub);
+        self.original_code = scrub(&self.original_code);
+        if matches!(self.code, ErrorCode::Other(_)) {
+            self.code = ErrorCode::parse(&self.original_code);
+        }
+        self
+    }
 }
 
 impl fmt::Display for OAuthError {

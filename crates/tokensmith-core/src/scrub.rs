@@ -54,13 +54,42 @@ pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {
     let window = &body[..body.len().min(WINDOW_BYTES)];
     let mut text = String::from_utf8_lossy(window).into_owned();
     for secret in known_secrets.iter().filter(|s| !s.is_empty()) {
-        if text.contains(secret) {
-            text = text.replace(secret, REDACTED);
+        for form in encodings(secret) {
+            if text.contains(form.as_ref()) {
+                text = text.replace(form.as_ref(), REDACTED);
+            }
         }
     }
     let text = mask_secret_fields(&text);
     let text = mask_token_runs(&text);
     fold_and_cut(&text)
+}
+
+/// `secret` as a server may echo it: as sent, form-encoded (`+` for a space), percent-encoded,
+/// and escaped inside a JSON string. Only the forms that differ from the plain text are added.
+fn encodings(secret: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut forms = vec![Cow::Borrowed(secret)];
+    let mut add = |form: String| {
+        if !form.is_empty() && !forms.iter().any(|f| *f == form) {
+            forms.push(Cow::Owned(form));
+        }
+    };
+    add(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    add(url::form_urlencoded::byte_serialize(secret.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20"));
+    let mut json = String::with_capacity(secret.len());
+    for c in secret.chars() {
+        match c {
+            '"' => json.push_str("\\\""),
+            '\\' => json.push_str("\\\\"),
+            '/' => json.push_str("\\/"),
+            c => json.push(c),
+        }
+    }
+    add(json);
+    forms
 }
 
 fn mask_secret_fields(text: &str) -> String {

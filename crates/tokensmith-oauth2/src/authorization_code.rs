@@ -254,12 +254,10 @@ impl PendingAuthorization {
         self.check_issuer(callback.iss.as_deref())?;
         if let Some(code) = callback.error {
             // Anyone who can open the redirect URI writes these: bounded and scrubbed.
-            let scrub =
-                |text: String| tokensmith_core::internal::scrub_excerpt(text.as_bytes(), &[]);
             let mut error = OAuthError::new(StatusCode::FOUND, code);
-            error.original_code = scrub(error.original_code);
-            error.description = callback.error_description.map(scrub);
-            error.uri = callback.error_uri.map(scrub);
+            error.description = callback.error_description;
+            error.uri = callback.error_uri;
+            let error = error.masked(&self.endpoint.secret_values());
             let hint = match error.code {
                 tokensmith_core::ErrorCode::AccessDenied => {
                     "the user declined, or the server refused this client the scopes it asked for"

@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value};
 use tokensmith_core::Error;
-use tokensmith_core::internal::{BodyError, display_url, read_limited};
+use tokensmith_core::internal::{BodyError, display_url, read_limited, scrub_excerpt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
@@ -356,14 +356,17 @@ impl Issuer {
         if status != StatusCode::OK {
             return Err(Error::other(format!(
                 "the metadata at {display} answered {status}{}",
-                content_type.map(|t| format!(" ({t})")).unwrap_or_default()
+                content_type
+                    .map(|t| format!(" ({})", scrub_excerpt(t.as_bytes(), &[])))
+                    .unwrap_or_default()
             )));
         }
         let metadata = ServerMetadata::from_json(&body)?;
         if metadata.issuer != self.inner.text {
             return Err(Error::refused(format!(
                 "the metadata at {display} names the issuer `{}`, not `{}`",
-                metadata.issuer, self.inner.text
+                scrub_excerpt(metadata.issuer.as_bytes(), &[]),
+                self.inner.text
             ))
             .with_hint(
                 "RFC 8414 §3.3 requires the two to be identical, so a document served for \

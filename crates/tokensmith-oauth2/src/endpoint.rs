@@ -100,6 +100,7 @@ impl TokenEndpoint {
             max_body: DEFAULT_MAX_RESPONSE_BYTES,
             retry: RetryPolicy::default(),
             allow_http: false,
+            allow_short_hmac_secret: false,
             vendor: None,
             signer: None,
             assertion_audience: None,
@@ -132,8 +133,6 @@ impl TokenEndpoint {
         self.inner.learned.get()
     }
 
-    /// Checks that another URL of this server that carries a secret (the device or
-    /// authorization endpoint) is https, or loopback, or allowed like the token endpoint.
     /// The issuer identifier of the server, when the endpoint came from discovery or
     /// [`TokenEndpointBuilder::issuer`] named it.
     pub fn issuer(&self) -> Option<&str> {
@@ -152,8 +151,29 @@ impl TokenEndpoint {
         self.inner.dpop.as_ref()
     }
 
+    /// Checks that another URL of this server that carries a secret (the device or
+    /// authorization endpoint) is https, or loopback, or allowed like the token endpoint.
     pub(crate) fn check_secret_url(&self, what: &str, url: &Url) -> Result<(), Error> {
         check_scheme(what, url, self.inner.allow_http)
+    }
+
+    /// The secrets every request to this server may carry, which a server may echo: the
+    /// client secret, its Basic encodings, and the values of the extra headers (an API key).
+    pub(crate) fn secret_values(&self) -> Vec<&str> {
+        let inner = &self.inner;
+        let basic = [inner.basic.as_ref(), inner.basic_unencoded.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|value| value.to_str().ok()?.strip_prefix("Basic "));
+        inner
+            .client
+            .secret
+            .as_ref()
+            .map(|secret| secret.expose_secret())
+            .into_iter()
+            .chain(basic)
+            .chain(inner.headers.values().filter_map(|v| v.to_str().ok()))
+            .collect()
     }
 }
 
@@ -176,6 +196,9 @@ impl fmt::Debug for TokenEndpoint {
     }
 }
 
+/// The shortest client secret `client_secret_jwt` signs with (RFC 7518 §3.2: 256 bits).
+const MIN_HMAC_SECRET_BYTES: usize = 32;
+
 /// Builds a [`TokenEndpoint`]; `build` checks everything and never panics.
 pub struct TokenEndpointBuilder {
     url: String,
@@ -191,6 +214,7 @@ pub struct TokenEndpointBuilder {
     max_body: usize,
     retry: RetryPolicy,
     allow_http: bool,
+    allow_short_hmac_secret: bool,
     vendor: Option<Arc<dyn TokenVendor>>,
     signer: Option<Arc<dyn Signer>>,
     assertion_audience: Option<String>,
@@ -367,9 +391,33 @@ impl TokenEndpointBuilder {
         self
     }
 
+    /// Allows [`ClientAuth::ClientSecretJwt`] with a client secret shorter than 32 bytes.
+    /// RFC 7518 §3.2 requires an HS256 key of at least 256 bits; a shorter secret makes the
+    /// signed assertions open to brute force by anyone who sees one. Only for a server that
+    /// issued such a secret and cannot issue another.
+    #[must_use]
+    pub fn danger_allow_short_hmac_secret(mut self) -> Self {
+        self.allow_short_hmac_secret = true;
+        self
+    }
+
     /// Checks the settings and builds the endpoint.
     pub fn build(self) -> Result<TokenEndpoint, Error> {
         let auth = self.choose_auth()?;
+        if auth == ClientAuth::ClientSecretJwt
+            && !self.allow_short_hmac_secret
+            && let Some(secret) = &self.client_secret
+            && secret.expose_secret().len() < MIN_HMAC_SECRET_BYTES
+        {
+            return Err(Error::config(format!(
+                "client_secret_jwt signs with HS256, whose key must be at least \
+                 {MIN_HMAC_SECRET_BYTES} bytes (RFC 7518 §3.2); this client secret is shorter"
+            ))
+            .with_hint(
+                "ask the server for a longer secret, use another client authentication, or \
+                 call `.danger_allow_short_hmac_secret()` if the server cannot issue one",
+            ));
+        }
         let mtls = matches!(
             auth,
             ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth
@@ -593,6 +641,37 @@ mod tests {
         TokenEndpoint::builder(url)
             .client_id("id")
             .client_secret("canary-secret-44")
+    }
+
+    #[test]
+    fn client_secret_jwt_refuses_a_secret_shorter_than_256_bits() {
+        let short = || {
+            TokenEndpoint::builder("https://a.example/t")
+                .client_id("id")
+                .client_secret("canary-short-hs256")
+                .auth(ClientAuth::ClientSecretJwt)
+        };
+        let err = short().build().unwrap_err();
+        assert!(
+            matches!(err.kind(), tokensmith_core::ErrorKind::Config { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("RFC 7518 §3.2"), "{err}");
+        assert!(
+            err.hint()
+                .unwrap()
+                .contains("danger_allow_short_hmac_secret")
+        );
+        assert!(!format!("{err} {err:?}").contains("canary-short"));
+        short().danger_allow_short_hmac_secret().build().unwrap();
+        TokenEndpoint::builder("https://a.example/t")
+            .client_id("id")
+            .client_secret("x".repeat(32))
+            .auth(ClientAuth::ClientSecretJwt)
+            .build()
+            .unwrap();
+        // Other styles take any secret.
+        builder("https://a.example/t").build().unwrap();
     }
 
     #[test]

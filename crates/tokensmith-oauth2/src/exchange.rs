@@ -256,11 +256,6 @@ impl TokenEndpoint {
             ClientAuth::BasicUnencoded => inner.basic_unencoded.as_ref(),
             _ => None,
         };
-        // A server that echoes the request must not show the credentials in their base64 form;
-        // borrowed from the value encoded at build, so no request allocates for it.
-        let basic_credentials = basic
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Basic "));
         if let Some(value) = basic {
             headers.insert(AUTHORIZATION, value.clone());
         }
@@ -307,18 +302,11 @@ impl TokenEndpoint {
             .then(|| header_text(response_headers, LOCATION))
             .flatten();
 
+        // A server that echoes the request must show none of it, in any encoding.
         let mut secrets: Vec<&str> = request.secret_values.clone();
         secrets.extend(client_assertion.as_deref());
         secrets.extend(grant_assertion.as_deref());
-        secrets.extend(basic_credentials);
-        if let Some(secret) = &inner.client.secret {
-            secrets.push(secret.expose_secret());
-        }
-        for value in inner.headers.values() {
-            if let Ok(text) = value.to_str() {
-                secrets.push(text);
-            }
-        }
+        secrets.extend(self.secret_values());
 
         let fail = |error: Error| Failure {
             unprocessed: status == StatusCode::TOO_MANY_REQUESTS,
@@ -336,7 +324,9 @@ impl TokenEndpoint {
                 BodyError::TooLarge { seen } => fail(
                     UnexpectedResponse::new(
                         status,
-                        content_type.clone(),
+                        content_type
+                            .as_deref()
+                            .map(|text| scrub_excerpt(text.as_bytes(), &secrets)),
                         format!(
                             "the answer is larger than the {} byte limit",
                             inner.max_body
@@ -356,7 +346,7 @@ impl TokenEndpoint {
             return Err(fail(
                 UnexpectedResponse::new(
                     status,
-                    content_type,
+                    content_type.map(|text| scrub_excerpt(text.as_bytes(), &secrets)),
                     format!("redirected to {target}; not followed"),
                     scrub_excerpt(&body, &secrets),
                 )

@@ -15,6 +15,8 @@ use serde_json::{Map, Value, json};
 use tokensmith_core::Error;
 
 use crate::ClientSecret;
+#[cfg(feature = "jwt")]
+use zeroize::Zeroizing;
 
 /// `client_assertion_type` for a JWT (RFC 7523 §2.2).
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
@@ -163,6 +165,11 @@ pub struct JwtKey {
     key_id: Option<String>,
 }
 
+/// The key's bytes are zeroed on drop (`jsonwebtoken`'s `EncodingKey` zeroes them), as is
+/// everything decoded on the way from a PEM or a JWK.
+#[cfg(feature = "jwt")]
+impl zeroize::ZeroizeOnDrop for JwtKey {}
+
 #[cfg(feature = "jwt")]
 impl JwtKey {
     /// A key from a PEM file (PKCS#8 `PRIVATE KEY`, or PKCS#1 `RSA PRIVATE KEY`) for `alg`:
@@ -185,14 +192,37 @@ impl JwtKey {
     /// `qi`), `EC` on `P-256`, or `OKP` on `Ed25519`. The algorithm is the JWK's `alg`, or
     /// RS256 / ES256 / EdDSA by key type; its `kid` becomes the key id.
     pub fn from_jwk(jwk: &str) -> Result<Self, Error> {
-        let fields: Map<String, Value> = serde_json::from_str(jwk)
-            .map_err(|e| Error::config(format!("the JWK is not a JSON object: {e}")))?;
-        let text = |name: &str| fields.get(name).and_then(Value::as_str);
-        let bytes = |name: &str| -> Result<Vec<u8>, Error> {
+        // serde_json's messages quote the value they met (a double-encoded key would appear
+        // in full): only the kind of failure and its place are repeated.
+        let fields = match serde_json::from_str::<Value>(jwk) {
+            Ok(Value::Object(fields)) => fields,
+            Ok(Value::String(_)) => {
+                return Err(Error::config("the JWK is a JSON string, not a JSON object")
+                    .with_hint(
+                        "the key was encoded twice (a JSON string holding the JWK); pass the \
+                         object itself, e.g. decode the string once first",
+                    ));
+            }
+            Ok(_) => return Err(Error::config("the JWK is JSON but not an object")),
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "the JWK is not JSON ({:?} error at line {}, column {})",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                )));
+            }
+        };
+        // The private members are zeroed once the key is loaded, as are the bytes decoded
+        // from them and the DER built from those.
+        let fields = ZeroizedFields(fields);
+        let text = |name: &str| fields.0.get(name).and_then(Value::as_str);
+        let bytes = |name: &str| -> Result<Zeroizing<Vec<u8>>, Error> {
             let value = text(name)
                 .ok_or_else(|| Error::config(format!("the private JWK has no `{name}`")))?;
             URL_SAFE_NO_PAD
                 .decode(value.trim_end_matches('='))
+                .map(Zeroizing::new)
                 .map_err(|_| Error::config(format!("the JWK's `{name}` is not base64url")))
         };
         let kty = text("kty").unwrap_or("");
@@ -202,13 +232,14 @@ impl JwtKey {
             ("OKP", Some("Ed25519")) => "EdDSA",
             _ => {
                 return Err(Error::config(format!(
-                    "unsupported JWK key type `{kty}`: RSA, EC P-256 and OKP Ed25519 are"
+                    "unsupported JWK key type `{}`: RSA, EC P-256 and OKP Ed25519 are",
+                    short(kty)
                 )));
             }
         };
         let alg = text("alg").unwrap_or(default_alg);
         let (algorithm, name) = algorithm(alg)?;
-        let der = match kty {
+        let der = Zeroizing::new(match kty {
             "RSA" => der::rsa_private_key(&[
                 &[0],
                 &bytes("n")?,
@@ -222,7 +253,7 @@ impl JwtKey {
             ]),
             "EC" => der::p256_pkcs8(&bytes("d")?, &bytes("x")?, &bytes("y")?)?,
             _ => der::ed25519_pkcs8(&bytes("d")?, &bytes("x")?)?,
-        };
+        });
         let key = match kty {
             "RSA" => jsonwebtoken::EncodingKey::from_rsa_der(&der),
             "EC" => jsonwebtoken::EncodingKey::from_ec_der(&der),
@@ -257,6 +288,33 @@ impl JwtKey {
     }
 }
 
+/// A parsed JWK whose string members are zeroed on drop.
+#[cfg(feature = "jwt")]
+struct ZeroizedFields(Map<String, Value>);
+
+#[cfg(feature = "jwt")]
+impl Drop for ZeroizedFields {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        for value in self.0.values_mut() {
+            if let Value::String(text) = value {
+                text.zeroize();
+            }
+        }
+    }
+}
+
+/// A key type or algorithm name from a key file, for an error message: names are short
+/// words (`RSA`, `ES256K`, `RSA-OAEP`); anything else may be key material and is not repeated.
+#[cfg(feature = "jwt")]
+fn short(text: &str) -> &str {
+    let plausible = text.len() <= 10
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plausible { text } else { "(not a name)" }
+}
+
 #[cfg(feature = "jwt")]
 fn algorithm(alg: &str) -> Result<(jsonwebtoken::Algorithm, &'static str), Error> {
     use jsonwebtoken::Algorithm;
@@ -267,7 +325,8 @@ fn algorithm(alg: &str) -> Result<(jsonwebtoken::Algorithm, &'static str), Error
         "EdDSA" | "Ed25519" => (Algorithm::EdDSA, "EdDSA"),
         other => {
             return Err(Error::config(format!(
-                "signing algorithm `{other}` is not one of RS256, PS256, ES256, EdDSA"
+                "signing algorithm `{}` is not one of RS256, PS256, ES256, EdDSA",
+                short(other)
             )));
         }
     })
@@ -515,6 +574,39 @@ mod tests {
             verify(&key, &sig::ECDSA_P256_SHA256_FIXED, &public).await;
             let text = format!("{key:?}");
             assert!(!text.contains(&URL_SAFE_NO_PAD.encode(d)), "{text}");
+
+            // No parse error repeats the key: a JWK encoded twice, one cut short, one with
+            // a member of the wrong kind, an odd type or algorithm.
+            let private = URL_SAFE_NO_PAD.encode(d);
+            let whole = jwk.to_string();
+            let broken = [
+                serde_json::to_string(&whole).unwrap(),
+                whole[..whole.len() - 3].to_owned(),
+                whole.replace("\"kty\":\"EC\"", &format!("\"kty\":\"{private}\"")),
+                whole.replace("\"kid\":\"k2\"", &format!("\"alg\":\"{private}\"")),
+                format!("[{whole}]"),
+                format!("{{\"d\": {private}}}"),
+            ];
+            for input in broken {
+                let err = JwtKey::from_jwk(&input).unwrap_err();
+                let text = format!("{err} {err:?}");
+                assert!(!text.contains(&private[..16]), "{text}");
+                assert!(matches!(
+                    err.kind(),
+                    tokensmith_core::ErrorKind::Config { .. }
+                ));
+            }
+            let err = JwtKey::from_jwk(&serde_json::to_string(&whole).unwrap()).unwrap_err();
+            assert!(err.hint().unwrap().contains("encoded twice"), "{err}");
+        }
+
+        #[test]
+        fn keys_are_zeroed_on_drop() {
+            fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+            zeroed_on_drop::<JwtKey>();
+            zeroed_on_drop::<tokensmith_core::dpop::DpopKey>();
+            // Client secrets, passwords and API keys are `SecretString`s.
+            zeroed_on_drop::<tokensmith_core::SecretString>();
         }
 
         #[tokio::test]

@@ -2,6 +2,7 @@
 //! keys that name no secret (HMAC-SHA256).
 
 use std::fmt;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -33,6 +34,17 @@ pub struct SealingKey {
     name: [u8; 32],
 }
 
+/// The derived keys are zeroed when the key is dropped (the ciphers made from them zero
+/// their own copies).
+impl Drop for SealingKey {
+    fn drop(&mut self) {
+        self.seal.zeroize();
+        self.name.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for SealingKey {}
+
 impl SealingKey {
     /// The key from its 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
@@ -44,21 +56,23 @@ impl SealingKey {
 
     /// The key from 32 bytes in standard base64 (what `openssl rand -base64 32` prints).
     pub fn from_base64(text: &str) -> Result<Self, Error> {
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|_| Error::config("the sealing key is not base64"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-            Error::config("the sealing key must be 32 bytes")
-                .with_hint("make one with `openssl rand -base64 32`")
-        })?;
-        Ok(Self::from_bytes(bytes))
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(text.trim())
+                .map_err(|_| Error::config("the sealing key is not base64"))?,
+        );
+        let Ok(bytes) = <[u8; 32]>::try_from(bytes.as_slice()).map(Zeroizing::new) else {
+            return Err(Error::config("the sealing key must be 32 bytes")
+                .with_hint("make one with `openssl rand -base64 32`"));
+        };
+        Ok(Self::from_bytes(*bytes))
     }
 
     /// A random key, for tests and single-process use (a fleet needs one key for all).
     pub fn generate() -> Result<Self, Error> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| Error::other(format!("no random bytes: {e}")))?;
-        Ok(Self::from_bytes(bytes))
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *bytes).map_err(|e| Error::other(format!("no random bytes: {e}")))?;
+        Ok(Self::from_bytes(*bytes))
     }
 
     /// Seals `plain` for the Redis key `aad`: a value read under another key does not open.
@@ -142,6 +156,17 @@ impl fmt::Debug for SealingKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_is_zeroed_on_drop() {
+        fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroed_on_drop::<SealingKey>();
+        // What `Drop` runs, on a key still in hand.
+        let mut key = SealingKey::from_bytes([7; 32]);
+        key.seal.zeroize();
+        key.name.zeroize();
+        assert_eq!((key.seal, key.name), ([0; 32], [0; 32]));
+    }
 
     #[test]
     fn sealed_values_open_only_under_their_key_and_name() {

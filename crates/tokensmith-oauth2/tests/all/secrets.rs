@@ -130,3 +130,116 @@ async fn canaries_never_reach_errors_debug_or_traces() {
         assert_clean(text);
     }
 }
+
+/// A server that echoes the client secret, the password, the API key and the Basic
+/// credentials into every field of its answer: code, description, uri, content type,
+/// `Location`, the body, each as sent and in its encoded forms.
+#[tokio::test]
+async fn no_field_of_any_error_repeats_an_echoed_secret() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("client:{SECRET}"));
+    let form_encoded =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    // A secret with characters that change when encoded.
+    let odd = "canary odd/secret+\"quoted\"&more-9f1";
+    let odd_forms = [
+        odd.to_owned(),
+        form_encoded(odd),
+        form_encoded(odd).replace('+', "%20"),
+        odd.replace('"', "\\\"").replace('/', "\\/"),
+    ];
+    let answers: Vec<ResponseTemplate> = vec![
+        ResponseTemplate::new(400).set_body_json(json!({"error": SECRET})),
+        ResponseTemplate::new(400).set_body_json(json!({"error": SECRET.to_uppercase()})),
+        ResponseTemplate::new(400).set_body_json(json!({"error": format!("bad_{PASSWORD}_x")})),
+        ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client",
+            "error_description": format!("you sent {basic} and {API_KEY}"),
+            "error_uri": format!("https://docs.example/errors?secret={}", form_encoded(SECRET)),
+        })),
+        ResponseTemplate::new(400)
+            .set_body_json(json!({"error": {"code": API_KEY, "message": PASSWORD}})),
+        ResponseTemplate::new(400)
+            .set_body_json(json!({"errors": [{"message": SECRET, "attribute-name": PASSWORD}]})),
+        ResponseTemplate::new(403)
+            .set_body_json(json!({"message": format!("key {API_KEY} refused")})),
+        ResponseTemplate::new(200).set_body_raw(
+            format!(
+                "error={}&error_description={}",
+                form_encoded(SECRET),
+                form_encoded(PASSWORD)
+            ),
+            "application/x-www-form-urlencoded",
+        ),
+        ResponseTemplate::new(502)
+            .set_body_raw(
+                format!("<html>{}</html>", form_encoded(SECRET)),
+                "text/html",
+            )
+            .insert_header("content-type", format!("text/html; echo={SECRET}").as_str()),
+        ResponseTemplate::new(302).insert_header(
+            "location",
+            format!("https://elsewhere.example/{SECRET}?p={PASSWORD}").as_str(),
+        ),
+        ResponseTemplate::new(413)
+            .set_body_raw(format!("{SECRET}{}", "x".repeat(200_000)), "text/plain"),
+    ];
+    for (n, answer) in answers.into_iter().enumerate() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        for auth in [ClientAuth::Basic, ClientAuth::RequestBody] {
+            let endpoint = TokenEndpoint::builder(format!("{}/token", server.uri()))
+                .client_id("client")
+                .client_secret(SECRET)
+                .header("x-api-key", API_KEY)
+                .auth(auth)
+                .max_response_bytes(64 * 1024)
+                .retry(fast_retries(1))
+                .build()
+                .unwrap();
+            let err = Password::new(endpoint, "alice", PASSWORD)
+                .build_source()
+                .fetch()
+                .await
+                .unwrap_err();
+            let text = format!("{err} {err:?} {err:#?}");
+            assert_clean(&text);
+            assert!(!text.contains(&basic), "answer {n}: {text}");
+            if let Some(oauth) = err.oauth() {
+                for field in [
+                    oauth.code.as_str(),
+                    oauth.original_code.as_str(),
+                    oauth.description.as_deref().unwrap_or(""),
+                    oauth.uri.as_deref().unwrap_or(""),
+                ] {
+                    assert_clean(field);
+                    assert!(field.chars().count() <= 201, "answer {n}: {field}");
+                }
+            }
+        }
+    }
+    // The odd secret, configured, with its encoded forms echoed.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_client", "error_description": odd_forms.join(" | ")
+        })))
+        .mount(&server)
+        .await;
+    let endpoint = TokenEndpoint::builder(format!("{}/token", server.uri()))
+        .client_id("client")
+        .client_secret(odd)
+        .auth(ClientAuth::RequestBody)
+        .retry(fast_retries(1))
+        .build()
+        .unwrap();
+    let err = client_credentials_error(endpoint).await;
+    let text = format!("{err} {err:?}");
+    for form in &odd_forms {
+        assert!(!text.contains(form.as_str()), "{form} in {text}");
+    }
+    assert!(!text.contains("canary odd"), "{text}");
+}
