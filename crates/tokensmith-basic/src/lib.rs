@@ -3,8 +3,9 @@
 //! (Deyel, for one), the client credentials grant, and the password grant whose refresh token
 //! stays the same across refreshes.
 //!
-//! Their success answers are standard; their errors come in shapes RFC 6749 does not define,
-//! which [`Quirks`] reads for the token endpoint:
+//! Their success answers are standard, with `token_type` spellings that [`Quirks`] reads as
+//! bearer; their errors come in shapes RFC 6749 does not define, which every tokensmith token
+//! endpoint reads (this crate adds nothing for them):
 //! - `{"error_description":"Invalid client_id","error":"Invalid_request"}`: a wrong client
 //!   answered as `invalid_request`; the hint says so.
 //! - `{"errors":[{"message":"Invalid refresh token.","attribute-name":"refresh_token"}]}`:

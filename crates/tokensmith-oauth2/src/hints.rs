@@ -50,11 +50,21 @@ fn oauth_hint(
     ctx: &HintContext<'_>,
 ) -> Option<String> {
     let grant = ctx.grant_type;
+    let text = description.unwrap_or("").to_ascii_lowercase();
     let hint = match code {
+        ErrorCode::InvalidRequest if names_the_client(&text) => invalid_client_hint(ctx),
+        ErrorCode::InvalidRequest
+            if names_the_grant_type(&text)
+                && ["invalid", "unsupported", "not supported", "unknown"]
+                    .iter()
+                    .any(|word| text.contains(word)) =>
+        {
+            return oauth_hint(&ErrorCode::UnsupportedGrantType, description, status, ctx);
+        }
         ErrorCode::InvalidRequest => {
-            let text = description.unwrap_or("").to_ascii_lowercase();
-            if !(text.contains("grant_type")
+            if !(names_the_grant_type(&text)
                 || text.contains("missing")
+                || text.contains("required")
                 || text.contains("parameter"))
             {
                 return None;
@@ -65,10 +75,11 @@ fn oauth_hint(
                 .to_owned()
         }
         ErrorCode::InvalidClient => invalid_client_hint(ctx),
-        // glewlwyd calls a bad authorization code `invalid_code`.
-        ErrorCode::Other(other) if other == "invalid_code" && grant == "authorization_code" => {
-            return oauth_hint(&ErrorCode::InvalidGrant, description, status, ctx);
-        }
+        ErrorCode::Other(other) => match same_cause(other, grant, &text) {
+            Some(standard) => return oauth_hint(&standard, description, status, ctx),
+            None if status == StatusCode::UNAUTHORIZED => invalid_client_hint(ctx),
+            None => return status_hint(status, ctx),
+        },
         ErrorCode::InvalidGrant => match grant {
             "authorization_code" => "the redirect_uri of the code exchange must be identical to \
                  the one sent to the authorization endpoint; an authorization code is single-use \
@@ -97,10 +108,64 @@ fn oauth_hint(
             ),
             None => "the server wants a scope and none was sent; add one to the grant".to_owned(),
         },
+        ErrorCode::AccessDenied if status == StatusCode::FORBIDDEN => forbidden_hint(),
         _ if status == StatusCode::UNAUTHORIZED => invalid_client_hint(ctx),
         _ => return status_hint(status, ctx),
     };
     Some(hint)
+}
+
+/// The RFC 6749 code for a cause that servers name in their own words: Slack's
+/// `invalid_client_id` and `bad_client_secret`, Salesforce's `invalid_client_id`, GitHub's
+/// `bad_verification_code` and `redirect_uri_mismatch`, glewlwyd's `invalid_code`, and codes
+/// such as Facebook's `OAuthException` whose text names the client.
+fn same_cause(code: &str, grant: &str, text: &str) -> Option<ErrorCode> {
+    let code_flow = grant == "authorization_code";
+    Some(match code {
+        "invalid_client_id"
+        | "bad_client_id"
+        | "bad_client_secret"
+        | "invalid_client_secret"
+        | "invalid_client_credentials"
+        | "bad_client_credentials"
+        | "unauthenticated"
+        | "unauthorized" => ErrorCode::InvalidClient,
+        "invalid_code"
+        | "bad_verification_code"
+        | "code_expired"
+        | "expired_code"
+        | "redirect_uri_mismatch"
+        | "bad_redirect_uri"
+        | "invalid_redirect_uri"
+            if code_flow =>
+        {
+            ErrorCode::InvalidGrant
+        }
+        "invalid_scopes" | "scope_not_allowed" | "bad_scope" => ErrorCode::InvalidScope,
+        "unsupported_grant" | "invalid_grant_type" => ErrorCode::UnsupportedGrantType,
+        _ if names_the_client(text) => ErrorCode::InvalidClient,
+        _ => return None,
+    })
+}
+
+/// Whether an error text speaks of the client's credentials.
+fn names_the_client(text: &str) -> bool {
+    [
+        "client_id",
+        "client id",
+        "clientid",
+        "client_secret",
+        "client secret",
+        "client credentials",
+        "client authentication",
+        "verify your credentials",
+    ]
+    .iter()
+    .any(|words| text.contains(words))
+}
+
+fn names_the_grant_type(text: &str) -> bool {
+    text.contains("grant_type") || text.contains("grant type")
 }
 
 /// The hint for a client the server did not accept: the pair, or the authentication style.
@@ -148,6 +213,15 @@ pub(crate) fn invalid_client_hint(ctx: &HintContext<'_>) -> String {
     )
 }
 
+/// A 403 at the token endpoint: refused before the grant was looked at.
+fn forbidden_hint() -> String {
+    "the token endpoint, or a gateway in front of it, refused the request before reading the \
+     grant: it may want an API key or another header on the token request \
+     (`TokenEndpointBuilder::header`), allow only some addresses, or not allow this client the \
+     grant"
+        .to_owned()
+}
+
 fn status_hint(status: StatusCode, ctx: &HintContext<'_>) -> Option<String> {
     let hint = match status.as_u16() {
         404 | 405 => format!(
@@ -157,6 +231,7 @@ fn status_hint(status: StatusCode, ctx: &HintContext<'_>) -> Option<String> {
             ctx.endpoint
         ),
         401 => invalid_client_hint(ctx),
+        403 => forbidden_hint(),
         429 => {
             "the token endpoint is rate limiting this client; cache tokens and back off".to_owned()
         }

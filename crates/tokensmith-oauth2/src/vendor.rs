@@ -1,6 +1,5 @@
 //! Vendor hooks: what a vendor crate adds to the token endpoint's reading of answers and to
-//! its hints. The protocol crate itself reads RFC 6749 shapes and the common tolerant
-//! variants (form bodies, string `expires_in`, a 200 carrying an error, any casing).
+//! its hints.
 
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
@@ -11,6 +10,29 @@ use crate::ClientAuth;
 /// A vendor's quirks at the token endpoint, plugged in with
 /// [`TokenEndpointBuilder::vendor`](crate::TokenEndpointBuilder::vendor).
 ///
+/// # What needs no hook
+/// The protocol crate itself reads RFC 6749 shapes and the tolerant variants many servers
+/// send, so no hook is needed for them: form bodies, string `expires_in`, a 200 carrying an
+/// error, and error answers in these shapes:
+///
+/// | shape | seen from |
+/// | --- | --- |
+/// | `{"error":"invalid_client","error_description":"…","error_uri":"…"}` | RFC 6749 §5.2: Keycloak, Auth0, Okta, Microsoft Entra, Google, Cognito, Salesforce, PayPal, oidc-provider |
+/// | the code in any casing, `-` or spaces: `{"error":"Invalid_request"}` | Deyel and other Basic-client vendors |
+/// | `error` with `message`, `reason`, `error_message` or `detail` for the text | Spring Boot (`{"status":401,"error":"Unauthorized","message":"…"}`), Zoom (`reason`) |
+/// | a 200 answer with an error: `{"ok":false,"error":"invalid_client_id"}` | Slack, GitHub (form-encoded) |
+/// | `{"error":{"code":"…","message":"…"}}`, with `type` or `status` when the code is a number | Microsoft Graph, Google APIs, Facebook (`OAuthException`) |
+/// | `{"errors":[{"message":"…","attribute-name":"refresh_token"}]}`: the code from the attribute | Deyel |
+/// | `{"errors":[{"code":99,"message":"…","label":"…"}]}` | Twitter |
+/// | `{"ErrorCode":"invalid_client","Error":"…"}` | Apigee's OAuthV2 policy |
+/// | `{"errorCode":"…","errorSummary":"…"}` | Okta's API errors |
+/// | only a text on a 400, 401, 403 or 429: `error_description`, `message`, `detail`/`title` (RFC 9457) | AWS API Gateway, Kong (`{"message":"No API key found in request"}`), ASP.NET problem details |
+///
+/// Codes that servers use for an RFC 6749 cause (`invalid_client_id`, `bad_client_secret`,
+/// `bad_verification_code`, `redirect_uri_mismatch`, …) keep their own spelling and get the
+/// hint of the cause they name.
+///
+/// # Example
 /// ```
 /// use reqwest::StatusCode;
 /// use serde_json::{Map, Value};
@@ -36,9 +58,10 @@ use crate::ClientAuth;
 /// # Ok::<(), tokensmith_core::Error>(())
 /// ```
 pub trait TokenVendor: Send + Sync + 'static {
-    /// An error in a shape RFC 6749 §5.2 does not define, from the answer's fields (a JSON
-    /// object, or form fields as strings). Called when the body has no string `error`. The
-    /// texts are scrubbed and bounded afterwards.
+    /// An error in a shape neither RFC 6749 §5.2 nor the tolerant reading (see the module
+    /// docs) knows, from the answer's fields (a JSON object, or form fields as strings).
+    /// Called when the body holds no error the protocol crate can read. The texts are
+    /// scrubbed and bounded afterwards.
     fn error(&self, status: StatusCode, fields: &Map<String, Value>) -> Option<OAuthError> {
         let _ = (status, fields);
         None

@@ -2,6 +2,7 @@
 
 mod client_auth;
 mod edges;
+mod error_shapes;
 mod grants;
 mod limits;
 mod responses;
