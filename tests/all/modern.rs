@@ -602,3 +602,174 @@ async fn canaries_in_keys_assertions_and_proofs_stay_out_of_output_and_logs() {
     }
     assert!(err.hint().unwrap().contains("`kid-1`"), "{err:?}");
 }
+
+/// The claims of a DPoP proof.
+fn proof_claims(proof: &str) -> Value {
+    let payload = proof.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// A DPoP client followed through a same-origin redirect: each hop carries a proof of its own,
+/// whose `htu` names that hop's URL, and no proof names user info.
+#[tokio::test]
+async fn each_redirect_hop_gets_its_own_dpop_proof() {
+    let auth = TestServer::builder()
+        .client(ClientConfig::confidential("app", "s3cret"))
+        .start()
+        .await
+        .unwrap();
+    let key = DpopKey::generate().unwrap();
+    let endpoint = TokenEndpoint::builder(auth.token_url())
+        .client_id("app")
+        .client_secret("s3cret")
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let api = MockServer::start().await;
+    Mock::given(path("/old"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/new?page=2"))
+        .mount(&api)
+        .await;
+    Mock::given(path("/see-other"))
+        .respond_with(ResponseTemplate::new(303).insert_header("location", "/new"))
+        .mount(&api)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&api)
+        .await;
+    let client = BearerAuth::builder(tokens)
+        .for_origin(api.uri())
+        .dpop(key)
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap();
+    let answer = client
+        .put(format!("{}/old", api.uri()))
+        .body("{\"n\":1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer = client
+        .post(format!("{}/see-other", api.uri()))
+        .body("{\"n\":2}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let seen = api.received_requests().await.unwrap();
+    let hops: Vec<(String, String, Value)> = seen
+        .iter()
+        .map(|r| {
+            let proof = r.headers.get("dpop").expect("each hop has a proof");
+            (
+                r.method.to_string(),
+                r.url.path().to_owned(),
+                proof_claims(proof.to_str().unwrap()),
+            )
+        })
+        .collect();
+    let shown: Vec<(&str, &str, &str, &str)> = hops
+        .iter()
+        .map(|(m, p, c)| {
+            (
+                m.as_str(),
+                p.as_str(),
+                c["htm"].as_str().unwrap(),
+                c["htu"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let base = api.uri();
+    assert_eq!(
+        shown,
+        [
+            ("PUT", "/old", "PUT", format!("{base}/old").as_str()),
+            ("PUT", "/new", "PUT", format!("{base}/new").as_str()),
+            (
+                "POST",
+                "/see-other",
+                "POST",
+                format!("{base}/see-other").as_str()
+            ),
+            ("GET", "/new", "GET", format!("{base}/new").as_str()),
+        ]
+    );
+    let jtis: std::collections::HashSet<&str> = hops
+        .iter()
+        .map(|(_, _, c)| c["jti"].as_str().unwrap())
+        .collect();
+    assert_eq!(jtis.len(), 4, "a new proof for every request");
+    assert_eq!(seen[1].body, b"{\"n\":1}", "a 307 keeps the body");
+    assert!(seen[3].body.is_empty(), "a 303 turns the POST into a GET");
+    for request in &seen {
+        assert!(
+            request
+                .headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("DPoP ")
+        );
+    }
+}
+
+/// A DPoP nonce challenge to a request whose body streams: the token stays, the nonce is
+/// kept, the challenge is the answer, and the next request carries the new nonce.
+#[tokio::test]
+async fn a_nonce_challenge_to_a_streaming_body_keeps_the_token() {
+    let server = TestServer::builder()
+        .client(ClientConfig::confidential("app", "s3cret"))
+        .require_dpop_nonce()
+        .start()
+        .await
+        .unwrap();
+    let key = DpopKey::generate().unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id("app")
+        .client_secret("s3cret")
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let client = BearerAuth::builder(tokens.clone())
+        .for_origin(server.url())
+        .dpop(key)
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap();
+    let streamed = |text: &str| reqwest::Body::wrap(String::from(text));
+    let answer = client
+        .post(server.url_of("/api/upload"))
+        .body(streamed("one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let first = tokens.token().await.unwrap();
+    let token_requests = server.requests_to(Endpoint::Token).len();
+
+    server.rotate_dpop_nonce();
+    let answer = client
+        .post(server.url_of("/api/upload"))
+        .body(streamed("two"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401, "a stream is not sent twice");
+    assert!(tokens.current().expect("still cached").same_as(&first));
+    let answer = client
+        .post(server.url_of("/api/upload"))
+        .body(streamed("three"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the next request has the new nonce");
+    assert_eq!(server.requests_to(Endpoint::Token).len(), token_requests);
+}

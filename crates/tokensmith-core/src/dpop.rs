@@ -105,9 +105,13 @@ impl DpopKey {
         access_token: Option<&str>,
     ) -> Result<HeaderValue, Error> {
         let nonce = self.nonce(url);
+        // RFC 9449 §4.2: the URI without query and fragment; user info (a password in the
+        // URL) is no part of it and never goes into a proof.
         let mut htu = url.clone();
         htu.set_query(None);
         htu.set_fragment(None);
+        let _ = htu.set_username("");
+        let _ = htu.set_password(None);
         let iat = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|_| Error::other("the system clock is before 1970"))?
@@ -240,6 +244,10 @@ mod tests {
         let claims = decode(parts[1]);
         assert_eq!(claims["htm"], "GET");
         assert_eq!(claims["htu"], "https://api.example:8443/v1/items");
+        let with_user = Url::parse("https://user:canary-pw@api.example/v1").unwrap();
+        let proof = key.proof("GET", &with_user, None).unwrap();
+        let claims_without_user = decode(proof.to_str().unwrap().split('.').nth(1).unwrap());
+        assert_eq!(claims_without_user["htu"], "https://api.example/v1");
         assert_eq!(
             claims["ath"],
             URL_SAFE_NO_PAD.encode(digest(&SHA256, b"canary-access-token"))

@@ -457,6 +457,36 @@ impl Attach {
         false
     }
 
+    /// Whether a DPoP key is set: each request then needs a proof of its own, so a client
+    /// that would re-send one request's headers to a redirect's target must let the
+    /// middleware follow redirects instead.
+    pub fn proves_possession(&self) -> bool {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.is_some()
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            false
+        }
+    }
+
+    /// Whether the answer to a request that carried `token` is a DPoP nonce challenge
+    /// (`WWW-Authenticate: DPoP error="use_dpop_nonce"`, RFC 9449 §9): the server wants a
+    /// nonce, not another token, so the token stays cached whether or not the request can be
+    /// sent again; the next request carries the nonce.
+    pub fn is_nonce_challenge(&self, token: &crate::AccessToken, headers: &HeaderMap) -> bool {
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.is_some() && is_dpop(token) && crate::dpop::asks_for_nonce(headers)
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            let _ = (token, headers);
+            false
+        }
+    }
+
     /// The provider's token, from its cache when it has one.
     pub async fn valid_token(provider: &dyn TokenProvider) -> Result<crate::AccessToken, Error> {
         match provider.current() {

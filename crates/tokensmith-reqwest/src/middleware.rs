@@ -78,9 +78,16 @@ impl BearerAuth {
         self,
         http: Option<reqwest::ClientBuilder>,
     ) -> Result<reqwest_middleware::ClientBuilder, Error> {
+        // With DPoP, each request needs its own proof (`htu` names its URL, `jti` is used
+        // once): the middleware follows redirects itself, so that each hop passes through it.
+        let redirects = if self.attach.proves_possession() {
+            reqwest::redirect::Policy::none()
+        } else {
+            crate::same_origin_redirects()
+        };
         let http = http
             .unwrap_or_else(crate::client_builder)
-            .redirect(crate::same_origin_redirects())
+            .redirect(redirects)
             .referer(false)
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
@@ -158,8 +165,71 @@ impl Middleware for Middle {
         'life2: 'async_trait,
         Self: 'async_trait,
     {
+        if self.0.attach.proves_possession() {
+            return Box::pin(self.0.follow(request, extensions, next));
+        }
         self.0.handle(request, extensions, next)
     }
+}
+
+/// Most redirects the middleware follows in a row (with DPoP), as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
+
+impl BearerAuth {
+    /// Sends `request` and follows redirects within its origin, each hop a request of its
+    /// own through [`handle`](Self::handle): a new DPoP proof for the hop's URL, the token
+    /// attached by the origin rules. What the same-origin policy does for clients without
+    /// DPoP: a redirect to another origin is returned as the 3xx answer; 301, 302 and 303
+    /// turn a POST into a GET without body (303 any method); a body that streams is not
+    /// sent twice, so its 307 or 308 is returned as is.
+    async fn follow(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        for _ in 0..=MAX_REDIRECTS {
+            let copy = replay_copy(&request);
+            let response = self.handle(request, extensions, next.clone()).await?;
+            let Some(redirected) = copy.and_then(|copy| redirected(copy, &response)) else {
+                return Ok(response);
+            };
+            tracing::debug!(
+                target: "tokensmith::reqwest",
+                status = response.status().as_u16(),
+                "following a redirect within the origin with a new request"
+            );
+            request = redirected;
+        }
+        Err(auth_failed(Error::other(format!(
+            "more than {MAX_REDIRECTS} redirects in a row"
+        ))))
+    }
+}
+
+/// The request to send after `response`, when it is a redirect to the same origin.
+fn redirected(mut copy: Request, response: &Response) -> Option<Request> {
+    use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
+    let status = response.status();
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    let target = copy.url().join(location).ok()?;
+    if target.origin() != copy.url().origin() {
+        return None;
+    }
+    let to_get = status == StatusCode::SEE_OTHER
+        || (matches!(status.as_u16(), 301 | 302) && copy.method() == reqwest::Method::POST);
+    if to_get {
+        *copy.method_mut() = reqwest::Method::GET;
+        *copy.body_mut() = None;
+        for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+            copy.headers_mut().remove(name);
+        }
+    }
+    *copy.url_mut() = target;
+    Some(copy)
 }
 
 impl BearerAuth {
@@ -288,6 +358,11 @@ impl BearerAuth {
             return Ok(response);
         }
         if response.status() != StatusCode::UNAUTHORIZED || !attach.retry_unauthorized {
+            return Ok(response);
+        }
+        if attach.is_nonce_challenge(&token, response.headers()) {
+            // The nonce is kept for the next request; the token is still good.
+            tracing::debug!(target: "tokensmith::reqwest", "DPoP nonce challenge for a request that cannot be sent again; returning it, the token stays");
             return Ok(response);
         }
 

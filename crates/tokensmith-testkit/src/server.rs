@@ -514,6 +514,13 @@ impl TestServer {
         SimState(Arc::clone(&self.shared)).revoke(access_token)
     }
 
+    /// Issues a new DPoP nonce (with [`require_dpop_nonce`](TestServerBuilder::require_dpop_nonce)):
+    /// proofs with the old one are answered `use_dpop_nonce` and the new one, as servers do
+    /// when their nonces expire.
+    pub fn rotate_dpop_nonce(&self) {
+        lock(&self.shared.store).dpop_nonce = crate::state::random_token("nonce");
+    }
+
     /// Expires every access token issued so far.
     pub fn expire_all_tokens(&self) {
         let now = Instant::now();

@@ -41,7 +41,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Empty, Full};
 use tokensmith_core::internal::{Attach, AttachSettings, Origins, is_dpop, shared_provider};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
@@ -192,9 +193,9 @@ where
     B: Send + 'static,
     R: Send + 'static,
 {
-    type Response = Response<R>;
+    type Response = Response<AuthBody<R>>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<R>, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<AuthBody<R>>, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -209,20 +210,27 @@ where
     }
 }
 
-/// Where a request goes, for the origin rules and DPoP's `htu`.
-fn target(uri: &Uri, origins: &Origins) -> Option<Url> {
+/// Where a request goes, for the origin rules and DPoP's `htu`: an absolute URI as it is; a
+/// path without an authority (origin-form, what a tonic channel is handed) on the layer's one
+/// origin. A `CONNECT` and any other request with an authority but no scheme (authority-form)
+/// goes wherever its authority says, which is never taken for the layer's origin: they get no
+/// credentials.
+fn target(method: &Method, uri: &Uri, origins: &Origins) -> Option<Url> {
+    if method == Method::CONNECT {
+        return None;
+    }
     match (uri.scheme_str(), uri.authority()) {
         (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
-        // A channel's request: its path, on the layer's one origin.
-        _ => origins.single().and_then(|base| {
+        (None, None) if uri.path().starts_with('/') => origins.single().and_then(|base| {
             base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
                 .ok()
         }),
+        _ => None,
     }
 }
 
-fn allowed(config: &Attach, uri: &Uri) -> Result<Option<Url>, Error> {
-    match target(uri, &config.origins) {
+fn allowed(config: &Attach, method: &Method, uri: &Uri) -> Result<Option<Url>, Error> {
+    match target(method, uri, &config.origins) {
         Some(url) if config.allows(&url)? => Ok(Some(url)),
         _ => Ok(None),
     }
@@ -232,24 +240,24 @@ async fn call<S, B, R>(
     config: Arc<Attach>,
     mut inner: S,
     mut request: Request<B>,
-) -> Result<Response<R>, BoxError>
+) -> Result<Response<AuthBody<R>>, BoxError>
 where
     S: Service<Request<B>, Response = Response<R>>,
     S::Error: Into<BoxError>,
     B: Send + 'static,
 {
-    let Some(url) = allowed(&config, request.uri())? else {
-        return inner.call(request).await.map_err(Into::into);
+    let Some(url) = allowed(&config, request.method(), request.uri())? else {
+        return answer(inner.call(request).await);
     };
     let per_request = match request.extensions().get::<RequestAuth>() {
-        Some(RequestAuth::Skip) => return inner.call(request).await.map_err(Into::into),
+        Some(RequestAuth::Skip) => return answer(inner.call(request).await),
         Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
         _ => None,
     };
     let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*config.provider);
     if request.headers().contains_key(AUTHORIZATION) && !config.replace_authorization {
         attach(&config, &mut request, &url, None)?;
-        return inner.call(request).await.map_err(Into::into);
+        return answer(inner.call(request).await);
     }
     let token = Attach::valid_token(provider).await?;
     let mut replay = if config.retry_unauthorized || is_dpop(&token) {
@@ -267,34 +275,135 @@ where
         attach(&config, &mut again, &url, Some(&token))?;
         tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
         tokensmith_core::internal::count_dpop_nonce_retry("tower");
-        return inner.call(again).await.map_err(Into::into);
+        let response = inner.call(again).await.map_err(Into::into)?;
+        return Ok(watched(response, &config, per_request, token));
     }
-    if !config.retry_unauthorized || !refused(&response) {
-        return Ok(response);
+    if !config.retry_unauthorized
+        || !refused(&response)
+        || config.is_nonce_challenge(&token, response.headers())
+    {
+        // A nonce challenge wants the nonce (now kept), not another token.
+        return Ok(watched(response, &config, per_request, token));
     }
     provider.invalidate(&token);
     let Some(mut again) = replay else {
         tracing::debug!(target: "tokensmith::tower", "refused; the body cannot be replayed, so the refusal is the answer");
-        return Ok(response);
+        return Ok(response.map(AuthBody::plain));
     };
     let fresh = match Attach::valid_token(provider).await {
         Ok(fresh) if !fresh.same_as(&token) => fresh,
-        _ => return Ok(response),
+        _ => return Ok(response.map(AuthBody::plain)),
     };
     drop(response);
     attach(&config, &mut again, &url, Some(&fresh))?;
     tracing::debug!(target: "tokensmith::tower", "refused; retrying once with a fresh token");
     tokensmith_core::internal::count_unauthorized_retry("tower");
-    inner.call(again).await.map_err(Into::into)
+    let response = inner.call(again).await.map_err(Into::into)?;
+    Ok(watched(response, &config, per_request, fresh))
+}
+
+/// The inner service's answer, its body passed through unwatched.
+fn answer<R, E: Into<BoxError>>(
+    result: Result<Response<R>, E>,
+) -> Result<Response<AuthBody<R>>, BoxError> {
+    result.map(|r| r.map(AuthBody::plain)).map_err(Into::into)
+}
+
+/// `response` to a request that carried `token`, its body watched for a gRPC
+/// `Unauthenticated` in the trailers when refusals invalidate tokens.
+fn watched<R>(
+    response: Response<R>,
+    config: &Attach,
+    per_request: Option<Arc<dyn TokenProvider>>,
+    token: AccessToken,
+) -> Response<AuthBody<R>> {
+    if !config.retry_unauthorized {
+        return response.map(AuthBody::plain);
+    }
+    let provider = per_request.unwrap_or_else(|| Arc::clone(&config.provider));
+    response.map(|body| AuthBody {
+        inner: body,
+        watch: Some(Watch { provider, token }),
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// The body of an answer that passed through [`Auth`]: the inner body, frame for frame.
+    /// A gRPC answer that carried the layer's token and ends with `grpc-status: 16`
+    /// (`Unauthenticated`) in its trailers, after its messages, invalidates that token when
+    /// the trailers arrive, as a trailers-only refusal does at once.
+    pub struct AuthBody<B> {
+        #[pin]
+        inner: B,
+        watch: Option<Watch>,
+    }
+}
+
+/// The token a body's trailers may refuse, and whose cache to tell.
+struct Watch {
+    provider: Arc<dyn TokenProvider>,
+    token: AccessToken,
+}
+
+impl<B> AuthBody<B> {
+    fn plain(inner: B) -> Self {
+        Self { inner, watch: None }
+    }
+
+    /// The inner body.
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for AuthBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthBody")
+            .field("inner", &self.inner)
+            .field("watched", &self.watch.is_some())
+            .finish()
+    }
+}
+
+impl<B: Body> Body for AuthBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(trailers) = frame.trailers_ref()
+            && unauthenticated(trailers)
+            && let Some(watch) = this.watch.take()
+        {
+            tracing::debug!(target: "tokensmith::tower", "gRPC Unauthenticated in the trailers; the token is dropped");
+            watch.provider.invalidate(&watch.token);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A 401, or a gRPC `Unauthenticated` status in the headers (a trailers-only answer).
 fn refused<R>(response: &Response<R>) -> bool {
-    response.status() == StatusCode::UNAUTHORIZED
-        || response
-            .headers()
-            .get("grpc-status")
-            .is_some_and(|v| v.as_bytes() == GRPC_UNAUTHENTICATED)
+    response.status() == StatusCode::UNAUTHORIZED || unauthenticated(response.headers())
+}
+
+fn unauthenticated(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == GRPC_UNAUTHENTICATED)
 }
 
 fn attach<B>(
@@ -351,7 +460,8 @@ mod tests {
     #[test]
     fn origins_and_relative_uris() {
         let config = &layer("https://api.example.com").config;
-        let allowed = |uri: &str| super::allowed(config, &uri.parse().unwrap()).unwrap();
+        let allowed =
+            |uri: &str| super::allowed(config, &Method::GET, &uri.parse().unwrap()).unwrap();
         assert!(allowed("https://api.example.com/v1").is_some());
         assert!(allowed("https://API.example.com:443/v1").is_some());
         assert!(allowed("https://api.example.com:8443/v1").is_none());
@@ -383,16 +493,44 @@ mod tests {
             .danger_allow_any_origin()
             .build()
             .unwrap();
-        assert!(super::allowed(&any.config, &"http://api.example.com/".parse().unwrap()).is_err());
         assert!(
-            super::allowed(&any.config, &"http://127.0.0.1:9/".parse().unwrap())
-                .unwrap()
-                .is_some()
+            super::allowed(
+                &any.config,
+                &Method::GET,
+                &"http://api.example.com/".parse().unwrap()
+            )
+            .is_err()
+        );
+        assert!(
+            super::allowed(
+                &any.config,
+                &Method::GET,
+                &"http://127.0.0.1:9/".parse().unwrap()
+            )
+            .unwrap()
+            .is_some()
         );
     }
 
     fn allowed_in(layer: &AuthLayer, uri: &str) -> Option<Url> {
-        allowed(&layer.config, &uri.parse().unwrap()).unwrap()
+        allowed(&layer.config, &Method::GET, &uri.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn connect_and_authority_form_requests_are_judged_by_their_own_authority() {
+        let layer = layer("https://api.example.com");
+        let judged = |method: Method, uri: &str| {
+            allowed(&layer.config, &method, &uri.parse().unwrap()).unwrap()
+        };
+        // Neither goes to the layer's one origin, whatever its authority.
+        assert!(judged(Method::CONNECT, "evil.example:443").is_none());
+        assert!(judged(Method::CONNECT, "api.example.com:443").is_none());
+        assert!(judged(Method::GET, "evil.example:443").is_none());
+        assert!(judged(Method::OPTIONS, "*").is_none());
+        // Absolute-form by its own authority, origin-form on the one origin.
+        assert!(judged(Method::GET, "https://evil.example/x").is_none());
+        assert!(judged(Method::GET, "https://api.example.com/x").is_some());
+        assert!(judged(Method::POST, "/pkg.Service/Call").is_some());
     }
 
     #[test]

@@ -156,3 +156,116 @@ async fn dpop_bound_tokens_go_with_a_proof_per_request() {
         .unwrap_err();
     assert!(err.to_string().contains("DPoP"), "{err}");
 }
+
+/// A DPoP nonce challenge to a request whose body streams: the token stays cached, the nonce
+/// is kept, the refusal is the answer, and the next request carries the new nonce.
+#[tokio::test]
+async fn a_nonce_challenge_to_a_streaming_body_keeps_the_token() {
+    use http_body_util::BodyExt;
+    use http_body_util::combinators::BoxBody;
+    use tokensmith_core::dpop::DpopKey;
+    type Streamed = BoxBody<Bytes, std::convert::Infallible>;
+    let server = TestServer::builder()
+        .require_dpop_nonce()
+        .start()
+        .await
+        .unwrap();
+    let key = DpopKey::generate().unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let client = AuthLayer::builder(tokens.clone())
+        .for_origin(server.url())
+        .dpop(key)
+        .build()
+        .unwrap()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Streamed>());
+    let post = |n: u8| {
+        Request::post(server.url_of("/api/upload"))
+            .body(Full::new(Bytes::from(vec![n; 4])).boxed())
+            .unwrap()
+    };
+    let answer = client.clone().oneshot(post(1)).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let first = tokens.token().await.unwrap();
+    // The token endpoint's own nonce round is counted here.
+    let token_requests = server.requests_to(Endpoint::Token).len();
+
+    server.rotate_dpop_nonce();
+    let answer = client.clone().oneshot(post(2)).await.unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::UNAUTHORIZED,
+        "a stream is not sent twice"
+    );
+    let kept = tokens.current().expect("the token stays cached");
+    assert!(kept.same_as(&first));
+
+    let answer = client.clone().oneshot(post(3)).await.unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "the next request has the new nonce"
+    );
+    assert_eq!(
+        server.requests_to(Endpoint::Token).len(),
+        token_requests,
+        "no token fetched again"
+    );
+    assert!(tokens.token().await.unwrap().same_as(&first));
+}
+
+/// A `CONNECT` to another host through a layer with one origin: hyper-util sends it to that
+/// host, so it must carry neither the token nor the API key.
+#[tokio::test]
+async fn a_connect_request_carries_no_credentials() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = TestServer::start().await.unwrap();
+    let evil = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_at = evil.local_addr().unwrap();
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = evil.accept().await.unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 16 * 1024 {
+            let n = socket.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let client = AuthLayer::builder(StaticToken::bearer("canary-connect-token").unwrap())
+        .for_origin(api.url())
+        .header("x-api-key", "canary-connect-key")
+        .build()
+        .unwrap()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let connect = Request::connect(evil_at.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), client.oneshot(connect))
+        .await
+        .expect("the tunnel answers")
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.starts_with("CONNECT "), "{seen}");
+    assert!(!seen.contains("canary-connect"), "{seen}");
+    assert!(
+        !seen.to_ascii_lowercase().contains("authorization"),
+        "{seen}"
+    );
+}

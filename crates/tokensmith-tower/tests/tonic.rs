@@ -161,3 +161,102 @@ async fn a_channel_carries_the_token_and_unauthenticated_invalidates_it() {
     );
     server.abort();
 }
+
+/// A gRPC server that refuses a revoked token the way streaming servers do: headers, a
+/// message, then `grpc-status: 16` in the trailers (not a trailers-only answer).
+#[derive(Clone, Default)]
+struct TrailerRefuser {
+    revoked: Arc<Mutex<HashSet<String>>>,
+}
+
+impl tower_service::Service<http::Request<Body>> for TrailerRefuser {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<http::Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        use http_body_util::BodyExt;
+        use prost::Message;
+        let token = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .to_owned();
+        let refused = self.revoked.lock().unwrap().contains(&token);
+        Box::pin(async move {
+            // One message in gRPC framing: a compression flag, the length, the bytes.
+            let message = Pong {
+                text: "partial".into(),
+            }
+            .encode_to_vec();
+            let mut frame = vec![0u8];
+            frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&message);
+            let mut trailers = http::HeaderMap::new();
+            let status = if refused { "16" } else { "0" };
+            trailers.insert("grpc-status", http::HeaderValue::from_static(status));
+            let body = http_body_util::Full::new(bytes::Bytes::from(frame))
+                .map_err(|never| match never {})
+                .with_trailers(async move { Some(Ok::<_, Infallible>(trailers)) });
+            Ok(http::Response::builder()
+                .header("content-type", "application/grpc")
+                .body(Body::new(body))
+                .unwrap())
+        })
+    }
+}
+
+#[tokio::test]
+async fn unauthenticated_in_the_trailers_invalidates_the_token() {
+    let auth = TestServer::start().await.unwrap();
+    let endpoint = TokenEndpoint::builder(auth.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let refuser = TrailerRefuser::default();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .serve_with_incoming(refuser.clone(), TcpIncoming::from(listener)),
+    );
+    let origin = format!("http://{addr}");
+    let channel = tonic::transport::Endpoint::from_shared(origin.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let layer = AuthLayer::builder(tokens.clone())
+        .for_origin(&origin)
+        .build()
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(layer.layer(channel));
+
+    assert_eq!(ping(&mut client, "one").await.unwrap(), "partial");
+    let first = tokens.token().await.unwrap();
+    refuser
+        .revoked
+        .lock()
+        .unwrap()
+        .insert(first.secret().expose_secret().to_owned());
+    let refused = ping(&mut client, "two").await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        tokens.current().is_none(),
+        "the refused token is no longer served"
+    );
+    assert_eq!(ping(&mut client, "three").await.unwrap(), "partial");
+    let second = tokens.token().await.unwrap();
+    assert!(!second.same_as(&first));
+    assert_eq!(auth.requests_to(Endpoint::Token).len(), 2);
+    server.abort();
+}
