@@ -255,7 +255,10 @@ where
         _ => None,
     };
     let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*config.provider);
-    if request.headers().contains_key(AUTHORIZATION) && !config.replace_authorization {
+    if request.headers().contains_key(AUTHORIZATION)
+        && !config.replace_authorization
+        && !carries_copied_proof(request.headers())
+    {
         attach(&config, &mut request, &url, None)?;
         return answer(inner.call(request).await);
     }
@@ -300,6 +303,20 @@ where
     tokensmith_core::internal::count_unauthorized_retry("tower");
     let response = inner.call(again).await.map_err(Into::into)?;
     Ok(watched(response, &config, per_request, fresh))
+}
+
+/// Whether the request carries a DPoP token with a proof: what this layer attached to an
+/// earlier request, copied by a redirect follower (tower-http's `FollowRedirect` copies the
+/// headers to each hop). A proof is good for one URL and one use, so the hop gets the token
+/// and a proof of its own.
+fn carries_copied_proof(headers: &http::HeaderMap) -> bool {
+    headers.contains_key("dpop")
+        && headers.get(AUTHORIZATION).is_some_and(|value| {
+            value
+                .as_bytes()
+                .get(..5)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"dpop "))
+        })
 }
 
 /// The inner service's answer, its body passed through unwatched.

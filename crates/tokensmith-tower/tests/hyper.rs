@@ -269,3 +269,39 @@ async fn a_connect_request_carries_no_credentials() {
         "{seen}"
     );
 }
+
+/// What a redirect follower outside the layer (tower-http's `FollowRedirect`) sends for the
+/// next hop: the first request's headers, DPoP proof included. The hop gets a proof of its
+/// own, for its own URL.
+#[tokio::test]
+async fn a_hop_with_a_copied_dpop_proof_gets_a_new_one() {
+    use tokensmith_core::ExposeSecret;
+    use tokensmith_core::dpop::DpopKey;
+    let server = TestServer::start().await.unwrap();
+    let key = DpopKey::generate().unwrap();
+    let endpoint = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentials::new(endpoint).build();
+    let token = tokens.token().await.unwrap();
+    let first_url = url::Url::parse(&server.url_of("/api/old")).unwrap();
+    let copied_proof = key
+        .proof("GET", &first_url, Some(token.secret().expose_secret()))
+        .unwrap();
+    let client = AuthLayer::builder(tokens)
+        .for_origin(server.url())
+        .dpop(key)
+        .build()
+        .unwrap()
+        .layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let hop = Request::get(server.url_of("/api/new"))
+        .header("authorization", token.authorization_header())
+        .header("dpop", copied_proof)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let answer = client.oneshot(hop).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
