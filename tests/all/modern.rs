@@ -773,3 +773,78 @@ async fn a_nonce_challenge_to_a_streaming_body_keeps_the_token() {
     assert_eq!(answer.status(), 200, "the next request has the new nonce");
     assert_eq!(server.requests_to(Endpoint::Token).len(), token_requests);
 }
+
+/// The client assertion from a request to `server`, as it received it.
+async fn recorded_assertion(server: &MockServer) -> String {
+    let requests = server.received_requests().await.unwrap();
+    let request = requests.last().expect("a request arrived");
+    url::form_urlencoded::parse(&request.body)
+        .find(|(name, _)| name == "client_assertion")
+        .map(|(_, value)| value.into_owned())
+        .expect("a client assertion")
+}
+
+fn assertion_audience(assertion: &str) -> Value {
+    proof_claims(assertion)["aud"].clone()
+}
+
+/// A revocation endpoint on another host records the client assertion it is sent and
+/// replays it at the token endpoint: the assertion names the revocation endpoint, so the
+/// token endpoint refuses it (RFC 7523 §3, RFC 7009 §2.1).
+#[tokio::test]
+async fn an_assertion_sent_to_another_endpoint_cannot_be_replayed_at_the_token_endpoint() {
+    let (key, public) = es256("key-1");
+    let server = TestServer::builder()
+        .client(ClientConfig::private_key_jwt("svc", public))
+        .start()
+        .await
+        .unwrap();
+    let revocation = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&revocation)
+        .await;
+    let revocation_url = format!("{}/revoke", revocation.uri());
+    for issuer_audience in [false, true] {
+        let mut builder = TokenEndpoint::builder(server.token_url())
+            .client_id("svc")
+            .signer(key.clone())
+            .revocation_url(&revocation_url);
+        if issuer_audience {
+            builder = builder.assertion_audience(server.url());
+        }
+        let endpoint = builder.build().unwrap();
+        ClientCredentials::new(endpoint.clone())
+            .build_source()
+            .fetch()
+            .await
+            .expect("the token endpoint takes its own assertions");
+        endpoint.revoke("some-token", None).await.unwrap();
+        let recorded = recorded_assertion(&revocation).await;
+        assert_eq!(
+            assertion_audience(&recorded),
+            Value::String(revocation_url.clone()),
+            "issuer audience: {issuer_audience}"
+        );
+
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", "svc")
+            .append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .append_pair("client_assertion", &recorded)
+            .finish();
+        let replay = reqwest::Client::new()
+            .post(server.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 401, "the replayed assertion is refused");
+        let body: Value = serde_json::from_slice(&replay.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
+}

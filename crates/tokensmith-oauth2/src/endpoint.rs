@@ -157,6 +157,24 @@ impl TokenEndpoint {
         check_scheme(what, url, self.inner.allow_http)
     }
 
+    /// The `aud` of a client assertion sent to `url` (RFC 7523 §3, RFC 7009 §2.1): the
+    /// configured audience at the token endpoint; elsewhere (revocation, device
+    /// authorization), that endpoint's own URL, so that whoever runs it cannot replay the
+    /// assertion at the token endpoint. A configured audience other than the token endpoint
+    /// (the issuer) is also used at endpoints on its own origin, which the issuer runs.
+    pub(crate) fn assertion_audience_for(&self, url: &Url) -> String {
+        let inner = &self.inner;
+        let configured = &inner.assertion_audience;
+        let at_token_endpoint = url == &inner.url;
+        let issuer_runs_it = configured != inner.url.as_str()
+            && Url::parse(configured).is_ok_and(|audience| audience.origin() == url.origin());
+        if at_token_endpoint || issuer_runs_it {
+            configured.clone()
+        } else {
+            url.as_str().to_owned()
+        }
+    }
+
     /// The secrets every request to this server may carry, which a server may echo: the
     /// client secret, its Basic encodings, and the values of the extra headers (an API key).
     pub(crate) fn secret_values(&self) -> Vec<&str> {
@@ -327,8 +345,11 @@ impl TokenEndpointBuilder {
         self
     }
 
-    /// The `aud` of client assertions: the token endpoint URL by default (RFC 7523 §3); some
-    /// servers want their issuer identifier instead.
+    /// The `aud` of client assertions at the token endpoint: its URL by default (RFC 7523
+    /// §3); some servers want their issuer identifier instead. Assertions for the other
+    /// endpoints (revocation, device authorization) name those endpoints, or this audience
+    /// when they are on its origin: an assertion never names an audience whose holder did
+    /// not receive it.
     #[must_use]
     pub fn assertion_audience(mut self, audience: impl Into<String>) -> Self {
         self.assertion_audience = Some(audience.into());
@@ -641,6 +662,43 @@ mod tests {
         TokenEndpoint::builder(url)
             .client_id("id")
             .client_secret("canary-secret-44")
+    }
+
+    #[test]
+    fn each_endpoint_gets_an_assertion_for_itself() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let plain = builder("https://login.example/oauth/token")
+            .build()
+            .unwrap();
+        let at = |endpoint: &TokenEndpoint, text: &str| endpoint.assertion_audience_for(&url(text));
+        assert_eq!(
+            at(&plain, "https://login.example/oauth/token"),
+            "https://login.example/oauth/token"
+        );
+        assert_eq!(
+            at(&plain, "https://login.example/oauth/revoke"),
+            "https://login.example/oauth/revoke"
+        );
+        assert_eq!(
+            at(&plain, "https://other.example/revoke"),
+            "https://other.example/revoke"
+        );
+        let issuer = builder("https://login.example/oauth/token")
+            .assertion_audience("https://login.example/tenant")
+            .build()
+            .unwrap();
+        assert_eq!(
+            at(&issuer, "https://login.example/oauth/token"),
+            "https://login.example/tenant"
+        );
+        assert_eq!(
+            at(&issuer, "https://login.example/oauth/device"),
+            "https://login.example/tenant"
+        );
+        assert_eq!(
+            at(&issuer, "https://revoke.example/revoke"),
+            "https://revoke.example/revoke"
+        );
     }
 
     #[test]

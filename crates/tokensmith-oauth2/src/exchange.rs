@@ -229,7 +229,8 @@ impl TokenEndpoint {
         let client_assertion = match (&inner.signer, style) {
             (Some(signer), ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
                 let id = &inner.client.id;
-                let claims = assertion_claims(id, id, &inner.assertion_audience).map_err(failed)?;
+                let audience = self.assertion_audience_for(call.url);
+                let claims = assertion_claims(id, id, &audience).map_err(failed)?;
                 Some(sign_jwt(&**signer, None, &claims).await.map_err(failed)?)
             }
             _ => None,
