@@ -88,7 +88,8 @@ pub fn display_url_text(url: &str) -> String {
     Url::parse(url.trim()).map_or_else(|_| "(not a URL)".to_owned(), |url| display_url(&url))
 }
 
-/// Whether the URL's host is this machine (127.0.0.0/8, ::1, `localhost` or a name under it).
+/// Whether the URL's host is this machine: 127.0.0.0/8, ::1, `localhost`, or a name under
+/// `localhost` that resolves to loopback addresses only.
 pub fn is_loopback(url: &Url) -> bool {
     url.host().is_some_and(|host| is_loopback_host(&host))
 }
@@ -99,10 +100,32 @@ pub fn is_loopback_host<S: AsRef<str>>(host: &Host<S>) -> bool {
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => ip.is_loopback(),
         Host::Domain(name) => {
-            let name = name.as_ref();
+            let name = name.as_ref().trim_end_matches('.');
             name.eq_ignore_ascii_case("localhost")
-                || name.to_ascii_lowercase().ends_with(".localhost")
+                || (name.to_ascii_lowercase().ends_with(".localhost") && resolves_to_loopback(name))
         }
+    }
+}
+
+/// Whether `name` resolves, and only to loopback addresses. RFC 6761 §6.3 says names under
+/// `localhost` should, but a resolver may send them elsewhere (a search domain, a DNS
+/// server that answers anything), so a name under it is taken for this machine only when
+/// the system resolver says so. Only names under `localhost` are looked up, and only where
+/// plain http is weighed.
+fn resolves_to_loopback(name: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    match (name, 0).to_socket_addrs() {
+        Ok(addresses) => {
+            let mut any = false;
+            for address in addresses {
+                if !address.ip().is_loopback() {
+                    return false;
+                }
+                any = true;
+            }
+            any
+        }
+        Err(_) => false,
     }
 }
 
@@ -616,11 +639,22 @@ mod tests {
             ("http://127.0.0.2/", true),
             ("http://[::1]/", true),
             ("http://LOCALHOST:9/", true),
-            ("http://a.localhost/", true),
+            ("http://a.localhost/", resolves_to_loopback("a.localhost")),
             ("http://localhost.example/", false),
             ("http://10.0.0.1/", false),
         ] {
             assert_eq!(is_loopback(&Url::parse(url).unwrap()), loopback, "{url}");
         }
+        // A name under `localhost` counts only as far as the resolver takes it to loopback.
+        let name = "tokensmith-test.localhost";
+        let resolved: Vec<std::net::IpAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(name, 0))
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default();
+        let expected = !resolved.is_empty() && resolved.iter().all(|ip| ip.is_loopback());
+        assert_eq!(
+            is_loopback(&Url::parse(&format!("http://{name}:8080/")).unwrap()),
+            expected,
+            "{resolved:?}"
+        );
     }
 }

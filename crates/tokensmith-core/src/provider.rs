@@ -21,6 +21,14 @@ pub trait TokenProvider: Send + Sync {
     /// The resource server rejected `rejected` (it answered 401): drop it if it is still the
     /// current token, so that the next [`token`](Self::token) fetches a new one. A token that
     /// was already replaced is left alone, so a burst of 401s for one token costs one fetch.
+    ///
+    /// [`Cached`](crate::Cached) fetches at once after the first rejection of a fresh token.
+    /// When the token fetched after it is rejected too (a second in a row, within the
+    /// backoff's longest delay), the next fetch waits for the failure backoff (1 s, doubling
+    /// to 30 s): until then [`token`](Self::token) returns an error whose text says that
+    /// fresh tokens keep being rejected, with [`Error::retry_in`](crate::Error::retry_in)
+    /// set. A resource server that refuses every token then costs the token endpoint a
+    /// trickle of requests, not one per API call.
     fn invalidate(&self, rejected: &AccessToken);
 
     /// A valid token if one is at hand without waiting, else `None`.

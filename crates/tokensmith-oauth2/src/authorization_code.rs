@@ -141,7 +141,9 @@ impl AuthorizationCode {
         self
     }
 
-    /// Another query parameter for the authorization URL (`prompt`, `login_hint`, …).
+    /// Another query parameter for the authorization URL (`prompt`, `login_hint`, …). The
+    /// ones the flow sets itself (`state`, `redirect_uri`, `code_challenge`, …) are refused
+    /// by [`start`](Self::start): a second `state` would defeat the callback check.
     #[must_use]
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
@@ -150,6 +152,23 @@ impl AuthorizationCode {
 
     /// Step one: a fresh verifier and `state`, and the URL to send the user to.
     pub fn start(&self) -> Result<PendingAuthorization, Error> {
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(name, _)| FLOW_PARAMS.contains(&name.as_str()))
+        {
+            let how = match name.as_str() {
+                "scope" => "set scopes with `.scope(..)`",
+                "state" => {
+                    "the flow makes a fresh `state` for each sign-in and checks it on the \
+                     callback; keep your own data beside the `PendingAuthorization`"
+                }
+                _ => "the flow sets it from its own settings",
+            };
+            return Err(Error::config(format!(
+                "`{name}` cannot be an extra authorization parameter: {how}"
+            )));
+        }
         let verifier = random_urlsafe(32)?;
         let state = random_urlsafe(16)?;
         let mut url = self.authorize_url.clone();
@@ -178,6 +197,17 @@ impl AuthorizationCode {
         })
     }
 }
+
+/// The authorization request parameters the flow sets itself (RFC 6749 §4.1.1, RFC 7636).
+const FLOW_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "scope",
+];
 
 /// Between the two steps: holds the verifier (a secret), the `state` and the redirect URI.
 pub struct PendingAuthorization {
@@ -394,6 +424,46 @@ mod tests {
         let b = random_urlsafe(32).unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 43, "RFC 7636 wants 43 to 128 characters");
+    }
+
+    #[test]
+    fn extra_parameters_never_repeat_what_the_flow_sets() {
+        let endpoint = crate::TokenEndpoint::builder("https://login.example/token")
+            .client_id("app")
+            .auth(crate::ClientAuth::None)
+            .build()
+            .unwrap();
+        let flow = || {
+            AuthorizationCode::new(
+                endpoint.clone(),
+                "https://login.example/authorize",
+                "https://app.example/cb",
+            )
+            .unwrap()
+        };
+        for name in [
+            "state",
+            "redirect_uri",
+            "code_challenge",
+            "scope",
+            "client_id",
+        ] {
+            let err = flow().param(name, "mine").start().unwrap_err();
+            assert!(err.to_string().contains(&format!("`{name}`")), "{err}");
+        }
+        let pending = flow().param("prompt", "login").start().unwrap();
+        let states: Vec<_> = pending
+            .url()
+            .query_pairs()
+            .filter(|(name, _)| name == "state")
+            .collect();
+        assert_eq!(states.len(), 1);
+        assert!(
+            pending
+                .url()
+                .query_pairs()
+                .any(|(n, v)| n == "prompt" && v == "login")
+        );
     }
 
     #[test]

@@ -178,6 +178,45 @@ impl ServerMetadata {
         self.auth_methods().contains(&name)
     }
 
+    /// The first endpoint field whose URL is plain http, if any (its name).
+    fn plain_http_endpoint(&self) -> Option<&str> {
+        let named = [
+            ("token_endpoint", &self.token_endpoint),
+            ("authorization_endpoint", &self.authorization_endpoint),
+            (
+                "device_authorization_endpoint",
+                &self.device_authorization_endpoint,
+            ),
+            ("revocation_endpoint", &self.revocation_endpoint),
+            ("introspection_endpoint", &self.introspection_endpoint),
+            ("jwks_uri", &self.jwks_uri),
+        ];
+        let plain = |url: &str| {
+            url.trim()
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        };
+        named
+            .into_iter()
+            .find(|(_, url)| url.as_deref().is_some_and(plain))
+            .map(|(name, _)| name)
+            .or_else(|| {
+                let alias = self
+                    .mtls_endpoint_aliases
+                    .iter()
+                    .find(|(_, url)| plain(url))?;
+                Some(alias.0.as_str())
+            })
+            .or_else(|| {
+                self.extra
+                    .iter()
+                    .find(|(name, value)| {
+                        name.ends_with("_endpoint") && value.as_str().is_some_and(plain)
+                    })
+                    .map(|(name, _)| name.as_str())
+            })
+    }
+
     /// The mTLS alias of an endpoint (`token_endpoint`, `revocation_endpoint`, …), if any.
     pub fn mtls_alias(&self, endpoint: &str) -> Option<&str> {
         self.mtls_endpoint_aliases
@@ -374,6 +413,20 @@ impl Issuer {
                  trailing slash or case, configure exactly the name it publishes",
             ));
         }
+        if self.inner.url.scheme() == "https"
+            && let Some(field) = metadata.plain_http_endpoint()
+        {
+            return Err(Error::refused(format!(
+                "the metadata at {display} names a plain http URL for `{}`, though the \
+                 issuer is https",
+                scrub_excerpt(field.as_bytes(), &[])
+            ))
+            .with_hint(
+                "an https server that sends its clients to plain http would expose their \
+                 secrets and tokens (loopback included: another local process may listen \
+                 there); the server's metadata is wrong, or was tampered with",
+            ));
+        }
         Ok(Some(metadata))
     }
 }
@@ -518,6 +571,45 @@ pub(crate) fn choose_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_endpoints_are_found_in_every_field() {
+        let document = |field: &str, url: &str| {
+            let mut doc = serde_json::json!({
+                "issuer": "https://login.example",
+                "token_endpoint": "https://login.example/token",
+            });
+            if field == "mtls" {
+                doc["mtls_endpoint_aliases"] = serde_json::json!({"token_endpoint": url});
+            } else {
+                doc[field] = Value::String(url.to_owned());
+            }
+            ServerMetadata::from_json(doc.to_string().as_bytes()).unwrap()
+        };
+        for field in [
+            "token_endpoint",
+            "revocation_endpoint",
+            "device_authorization_endpoint",
+            "jwks_uri",
+            "pushed_authorization_request_endpoint",
+        ] {
+            for url in ["http://127.0.0.1:8080/x", "HTTP://login.example/x"] {
+                assert_eq!(
+                    document(field, url).plain_http_endpoint(),
+                    Some(field),
+                    "{url}"
+                );
+            }
+        }
+        assert_eq!(
+            document("mtls", "http://mtls.login.example/token").plain_http_endpoint(),
+            Some("token_endpoint")
+        );
+        assert_eq!(
+            document("revocation_endpoint", "https://login.example/revoke").plain_http_endpoint(),
+            None
+        );
+    }
 
     #[test]
     fn well_known_urls_follow_rfc_8414_and_oidc() {

@@ -193,6 +193,11 @@ async fn a_server_that_rejects_every_token_costs_a_bounded_number_of_fetches() {
             Err(err) => {
                 assert!(err.retry_in().is_some(), "{err}");
                 assert!(err.to_string().contains("rejected 2 fresh tokens"), "{err}");
+                assert!(
+                    err.to_string().contains("when the rejection backoff ends"),
+                    "{err}"
+                );
+                assert!(err.retry_in().is_some(), "{err:?}");
                 refused += 1;
             }
         }

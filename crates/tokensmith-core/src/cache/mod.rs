@@ -169,8 +169,10 @@ impl<S: TokenSource> Cached<S> {
         if entry.refresh_due(&now)
             && !entry.refresh_claimed.load(Ordering::Relaxed)
             && !entry.refresh_claimed.swap(true, Ordering::AcqRel)
+            && !shared.refresh_ahead()
         {
-            shared.refresh_ahead();
+            // Nothing was started (no runtime here): a later caller may claim it.
+            entry.refresh_claimed.store(false, Ordering::Release);
         }
         shared.counters.hits.bump();
         #[cfg(feature = "metrics")]
@@ -345,19 +347,25 @@ impl<S: TokenSource> Shared<S> {
         }
     }
 
-    /// Starts the background refresh claimed by a caller of `current`.
-    fn refresh_ahead(self: &Arc<Self>) {
+    /// Starts the background refresh claimed by a caller of `current`; false when none could
+    /// be started (no Tokio runtime on this thread), so that the claim is given back.
+    fn refresh_ahead(self: &Arc<Self>) -> bool {
         let prepared = {
             let mut flight = self.lock();
             if flight.running.is_some() {
-                return;
+                // A fetch is already under way; its token replaces this entry.
+                return true;
             }
             self.prepare_fetch(&mut flight, true)
         };
-        if let Ok((_running, guard)) = prepared {
-            Counters::bump(&self.counters.refreshes_ahead);
-            tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "refreshing token ahead of expiry");
-            guard.spawn();
+        match prepared {
+            Ok((_running, guard)) => {
+                Counters::bump(&self.counters.refreshes_ahead);
+                tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "refreshing token ahead of expiry");
+                guard.spawn();
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -516,7 +524,9 @@ impl<S: TokenSource> Shared<S> {
         flight.failures = flight.failures.max(rejections - 1);
         flight.last_error = Some(
             Error::other(format!(
-                "the resource server rejected {rejections} fresh tokens in a row"
+                "the resource server rejected {rejections} fresh tokens in a row; after an \
+                 invalidation the next token is fetched when the rejection backoff ends, not \
+                 at once"
             ))
             .with_hint(
                 "the token is valid but not accepted: check the client's permissions, the \

@@ -628,3 +628,41 @@ async fn a_primed_token_is_served_without_a_fetch() {
     cache.prime(AccessToken::bearer("other").unwrap());
     assert!(cache.token().await.unwrap().same_as(&primed));
 }
+
+/// `current()` called where no runtime runs cannot start the refresh it finds due: it leaves
+/// the claim for a caller that can, instead of claiming a refresh that never starts.
+#[tokio::test(start_paused = true)]
+async fn a_refresh_due_outside_a_runtime_is_started_by_the_next_caller_inside_one() {
+    let source = Scripted::issuing(Duration::ZERO, HOUR);
+    let cache = Arc::new(
+        Cached::builder(Arc::clone(&source))
+            .follow_tokio_clock()
+            .refresh_ahead(RefreshAhead {
+                jitter: 0.0,
+                ..RefreshAhead::default()
+            })
+            .build()
+            .unwrap(),
+    );
+    let first = cache.token().await.unwrap();
+    advance(Duration::from_secs(3300)).await;
+    let outside = Arc::clone(&cache);
+    let seen = std::thread::spawn(move || outside.current())
+        .join()
+        .unwrap()
+        .expect("still valid");
+    assert!(seen.same_as(&first));
+    assert_eq!(
+        cache.stats().refreshes_ahead,
+        0,
+        "nothing could start there"
+    );
+    assert!(cache.current().unwrap().same_as(&first));
+    settle().await;
+    assert_eq!(
+        source.calls(),
+        2,
+        "the caller inside the runtime started it"
+    );
+    assert_eq!(cache.stats().refreshes_ahead, 1);
+}
