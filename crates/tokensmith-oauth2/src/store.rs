@@ -163,10 +163,13 @@ impl TokenStore for MemoryStore {
 ///   birth, never through a symlink), syncs it, renames it over the target and syncs the
 ///   directory: a crash leaves the old file or the new one, never half; a failed write removes
 ///   its temporary file.
-/// - Saves from several threads or processes take an advisory lock on `<file>.lock` in turn;
-///   a save whose refresh token was received before the stored one is skipped, so a rotated
-///   refresh token is never lost to an older write that arrives late.
-/// - A load reads at most 64 KiB, refuses a file that others can read (Unix), and reports
+/// - Saves and `clear` from several threads or processes take an advisory lock on
+///   `<file>.lock` in turn (opened without following a symlink, so no file is created
+///   elsewhere; a wait longer than 10 s is an error naming the lock file); a save whose
+///   refresh token was received before the stored one is skipped, so a rotated refresh token
+///   is never lost to an older write that arrives late.
+/// - A load reads at most 64 KiB, refuses a file that others can read or that another user
+///   owns (Unix), and reports
 ///   anything it cannot read as tokens as a "corrupt" error naming the file, which it leaves
 ///   as it is.
 #[derive(Debug, Clone)]
@@ -295,25 +298,28 @@ impl TokenStore for FileStore {
         tokio::task::spawn_blocking(move || store.write_locked(&bytes, received_at))
             .await
             .map_err(|e| Error::other(format!("token store write did not finish: {e}")))?
-            .map_err(|e| {
-                Error::config(format!(
-                    "cannot write token store {}: {e}",
-                    self.path.display()
-                ))
-            })
     }
 
     async fn clear(&self) -> Result<(), Error> {
-        match tokio::fs::remove_file(&self.path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::config(format!(
-                "cannot remove token store {}: {e}",
-                self.path.display()
-            ))),
-        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _lock = store.lock()?;
+            match std::fs::remove_file(&store.path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::config(format!(
+                    "cannot remove token store {}: {e}",
+                    store.path.display()
+                ))),
+            }
+        })
+        .await
+        .map_err(|e| Error::other(format!("the token store task failed: {e}")))?
     }
 }
+
+/// The longest wait for another writer's lock on the token file.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The largest token file read; a refresh token and an access token take a few KiB.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
@@ -340,7 +346,19 @@ impl FileStore {
         })?;
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let owner = rustix::process::geteuid().as_raw();
+            if metadata.uid() != owner {
+                return Err(Error::config(format!(
+                    "token store {} belongs to another user (uid {}, this process runs as {owner}); its tokens were not used",
+                    self.path.display(),
+                    metadata.uid()
+                ))
+                .with_hint(
+                    "a token file someone else owns may have been planted or read by them: \
+                     remove it and sign in again",
+                ));
+            }
             let mode = metadata.permissions().mode();
             if mode & 0o077 != 0 {
                 return Err(Error::config(format!(
@@ -372,27 +390,61 @@ impl FileStore {
         Ok(Some(bytes))
     }
 
-    /// Writes under the lock, unless the stored refresh token was received later.
-    fn write_locked(&self, bytes: &[u8], received_at: SystemTime) -> std::io::Result<()> {
-        let dir = self
-            .path
+    /// The directory the file is in.
+    fn dir(&self) -> &Path {
+        self.path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+            .unwrap_or(Path::new("."))
+    }
+
+    /// `<file>.lock`, opened (created owner-only if missing, never through a symlink, so no
+    /// file is created elsewhere) and locked; waiting for another writer is bounded.
+    fn lock(&self) -> Result<std::fs::File, Error> {
         let name = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let path = self.dir().join(format!("{name}.lock"));
+        let failed = |e: std::io::Error| {
+            Error::config(format!("cannot lock token store {}: {e}", path.display()))
+        };
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
+            options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
         }
-        let lock = options.open(dir.join(format!("{name}.lock")))?;
-        lock.lock()?;
+        let lock = options.open(&path).map_err(failed)?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => return Ok(lock),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::config(format!(
+                        "token store {} stayed locked for {LOCK_WAIT:?}",
+                        path.display()
+                    ))
+                    .with_hint(
+                        "another process holds the lock file and does not release it: a hung \
+                         process of this application, or one on a network file system that \
+                         does not release locks",
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+            }
+        }
+    }
+
+    /// Writes under the lock, unless the stored refresh token was received later.
+    fn write_locked(&self, bytes: &[u8], received_at: SystemTime) -> Result<(), Error> {
+        let _lock = self.lock()?;
         if let Ok(Some(stored)) = self.read_bounded()
             && self
                 .decode(&stored)
@@ -405,54 +457,31 @@ impl FileStore {
             );
             return Ok(());
         }
-        write_atomically(dir, &name, &self.path, bytes)
-        // The lock is released when `lock` is dropped.
+        write_atomically(self.dir(), &self.path, bytes).map_err(|e| {
+            Error::config(format!(
+                "cannot write token store {}: {e}",
+                self.path.display()
+            ))
+        })
+        // The lock is released when `_lock` is dropped.
     }
 }
 
-/// Writes a temporary file beside `path` (exclusive, owner-only), syncs it, renames it over
-/// `path`, and syncs the directory so that the rename survives a crash.
-fn write_atomically(dir: &Path, name: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a temporary file beside `path` (created exclusively, owner-only from birth, removed
+/// if the write fails), syncs it, renames it over `path`, and syncs the directory so that
+/// the rename survives a crash.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let (temporary, mut file) = create_temporary(dir, name)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| {
-            drop(file);
-            std::fs::rename(&temporary, path)
-        });
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
+    let mut file = tempfile::Builder::new()
+        .prefix(".tokensmith-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
-}
-
-/// A new file `.{name}.{random}.tmp` in `dir`, created exclusively (`O_CREAT | O_EXCL`: never an
-/// existing file, never through a symlink) and, on Unix, with mode 0600 from birth.
-fn create_temporary(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
-    for _ in 0..8 {
-        let mut random = [0u8; 8];
-        aws_lc_rs::rand::fill(&mut random)
-            .map_err(|_| std::io::Error::other("the system random number generator failed"))?;
-        let candidate = dir.join(format!(".{name}.{:016x}.tmp", u64::from_le_bytes(random)));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&candidate) {
-            Ok(file) => return Ok((candidate, file)),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        "no unused temporary file name beside the token file",
-    ))
 }
 
 #[cfg(test)]
@@ -506,6 +535,56 @@ mod tests {
         assert!(!text.contains("canary-"), "{text}");
     }
 
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_lock_file_is_never_followed_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        let path = dir.path().join("tokens.json");
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("tokens.json.lock")).unwrap();
+        let store = FileStore::new(&path);
+        let err = store.save(&tokens("canary-refresh-sym")).await.unwrap_err();
+        assert!(err.to_string().contains("tokens.json.lock"), "{err}");
+        assert!(!elsewhere.exists(), "no file was created through the link");
+        assert!(!path.exists());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_file_owned_by_another_user_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let store = FileStore::new(&path);
+        store.save(&tokens("canary-refresh-owner")).await.unwrap();
+        // Only a privileged process can give a file away (CI runs as root).
+        if std::os::unix::fs::chown(&path, Some(65534), None).is_err() {
+            return;
+        }
+        let err = store.load().await.unwrap_err();
+        assert!(err.to_string().contains("belongs to another user"), "{err}");
+        assert!(!format!("{err:?}").contains("canary-"));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_the_lock_is_bounded_and_clear_takes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.json");
+        let store = FileStore::new(&path);
+        store.save(&tokens("canary-refresh-lock")).await.unwrap();
+        // Another writer holds the lock: `clear` waits for it, and gives up after the bound
+        // with an error that names the lock file.
+        let held = store.lock().unwrap();
+        let started = std::time::Instant::now();
+        let err = store.clear().await.unwrap_err();
+        assert!(started.elapsed() >= LOCK_WAIT, "{:?}", started.elapsed());
+        assert!(err.to_string().contains("tokens.json.lock"), "{err}");
+        assert!(path.exists(), "nothing was removed without the lock");
+        drop(held);
+        store.clear().await.unwrap();
+        assert!(!path.exists());
+        assert!(store.load().await.unwrap().is_none());
+    }
+
     #[test]
     fn a_failed_write_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -513,7 +592,7 @@ mod tests {
         let target = dir.path().join("tokens.json");
         std::fs::create_dir(&target).unwrap();
         std::fs::write(target.join("keep"), b"x").unwrap();
-        let error = write_atomically(dir.path(), "tokens.json", &target, b"{}").unwrap_err();
+        let error = write_atomically(dir.path(), &target, b"{}").unwrap_err();
         assert_ne!(error.kind(), std::io::ErrorKind::AlreadyExists, "{error}");
         let names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
