@@ -398,7 +398,9 @@ impl OAuthError {
         self.description = self.description.as_deref().map(scrub);
         self.uri = self.uri.as_deref().map(scrub);
         self.original_code = scrub(&self.original_code);
-        if matches!(self.code, ErrorCode::Other(_)) {
+        if let ErrorCode::Other(code) = &self.code
+            && !REGISTERED_CODES.contains(&code.as_str())
+        {
             self.code = ErrorCode::parse(&self.original_code);
         }
         self
@@ -422,6 +424,31 @@ impl fmt::Display for OAuthError {
         Ok(())
     }
 }
+
+/// Error codes registered beyond [`ErrorCode`]'s (the IANA OAuth Extensions Error registry):
+/// public words, kept as they are when an answer is masked, so that a secret that happens to
+/// be part of one (`nonce`, say) cannot hide what the server asked for.
+const REGISTERED_CODES: &[&str] = &[
+    "use_dpop_nonce",
+    "invalid_dpop_proof",
+    "invalid_target",
+    "invalid_client_metadata",
+    "invalid_redirect_uri",
+    "invalid_software_statement",
+    "unapproved_software_statement",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+    "invalid_authorization_details",
+    "unsupported_token_type",
+    "unsupported_response_type",
+];
 
 /// The longest error code kept, in characters (RFC 6749 §5.2 codes are at most 25).
 pub const MAX_CODE_CHARS: usize = 64;
@@ -603,6 +630,24 @@ mod tests {
             ErrorCode::parse("Context.Unknown"),
             ErrorCode::Other("context.unknown".into())
         );
+    }
+
+    #[test]
+    fn masking_reaches_the_normalised_code_but_not_a_registered_one() {
+        let echoed = OAuthError::new(StatusCode::BAD_REQUEST, "Canary-Secret-9")
+            .with_description("it was canary-secret-9")
+            .masked(&["Canary-Secret-9", "canary-secret-9"]);
+        let text = format!("{echoed:?} {}", Error::from(echoed.clone()));
+        assert!(
+            !text.to_ascii_lowercase().contains("canary-secret"),
+            "{text}"
+        );
+        assert_eq!(echoed.code, ErrorCode::Other("[redacted]".into()));
+        let nonce = OAuthError::new(StatusCode::UNAUTHORIZED, "use_dpop_nonce").masked(&["nonce"]);
+        assert_eq!(nonce.code.as_str(), "use_dpop_nonce");
+        let standard =
+            OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client").masked(&["client"]);
+        assert_eq!(standard.code, ErrorCode::InvalidClient);
     }
 
     #[test]
