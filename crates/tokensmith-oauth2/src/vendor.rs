@@ -24,7 +24,7 @@ use crate::ClientAuth;
 /// | `{"error":{"code":"…","message":"…"}}`, with `type` or `status` when the code is a number | Microsoft Graph, Google APIs, Facebook (`OAuthException`) |
 /// | `{"errors":[{"message":"…","attribute-name":"refresh_token"}]}`: the code from the attribute | Deyel |
 /// | `{"errors":[{"code":99,"message":"…","label":"…"}]}` | Twitter |
-/// | `{"ErrorCode":"invalid_client","Error":"…"}` | Apigee's OAuthV2 policy |
+/// | `{"ErrorCode":"invalid_request","Error":"Invalid client id : …"}` | Apigee's OAuth policies |
 /// | `{"errorCode":"…","errorSummary":"…"}` | Okta's API errors |
 /// | only a text on a 400, 401, 403 or 429: `error_description`, `message`, `detail`/`title` (RFC 9457) | AWS API Gateway, Kong (`{"message":"No API key found in request"}`), ASP.NET problem details |
 ///

@@ -79,6 +79,16 @@ fn shapes() -> Vec<Shape> {
             hint: WRONG_CLIENT,
         },
         Shape {
+            source: "Zoom's developer forum: a bad authorization code",
+            status: 400,
+            body: Body::Json(
+                json!({"reason": "Invalid authorization code", "error": "invalid_grant"}),
+            ),
+            code: "invalid_grant",
+            text: "Invalid authorization code",
+            hint: "rejected the client_credentials grant",
+        },
+        Shape {
             source: "Zoom: `reason` for the text",
             status: 400,
             body: Body::Json(
@@ -147,13 +157,23 @@ fn shapes() -> Vec<Shape> {
             hint: WRONG_CLIENT,
         },
         Shape {
-            source: "Apigee's OAuthV2 policy",
+            source: "Apigee's OAuth HTTP error reference: a wrong key as invalid_request on a 401",
             status: 401,
             body: Body::Json(
-                json!({"ErrorCode": "invalid_client", "Error": "Client identifier is required"}),
+                json!({"ErrorCode": "invalid_request", "Error": "Invalid client id : AVD7ztXReEYyjpLFkkPiZpLEjeF2aYAz. ClientId is Invalid"}),
             ),
-            code: "invalid_client",
-            text: "Client identifier is required",
+            code: "invalid_request",
+            text: "ClientId is Invalid",
+            hint: WRONG_CLIENT,
+        },
+        Shape {
+            source: "Apigee: a missing client_id",
+            status: 400,
+            body: Body::Json(
+                json!({"ErrorCode": "invalid_request", "Error": "The request is missing a required parameter : client_id"}),
+            ),
+            code: "invalid_request",
+            text: "missing a required parameter : client_id",
             hint: WRONG_CLIENT,
         },
         Shape {
