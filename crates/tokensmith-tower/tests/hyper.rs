@@ -114,16 +114,22 @@ async fn a_provider_error_is_the_services_error() {
     assert_eq!(server.requests_to(Endpoint::Api).len(), 0);
 }
 
+/// The embedded server requiring DPoP nonces, a key, and the cache of the DPoP-bound tokens
+/// the server issues for it.
 #[cfg(feature = "dpop")]
-#[tokio::test]
-async fn dpop_bound_tokens_go_with_a_proof_per_request() {
-    use tokensmith_core::dpop::DpopKey;
-    let server = TestServer::builder()
-        .require_dpop_nonce()
-        .start()
-        .await
-        .unwrap();
-    let key = DpopKey::generate().unwrap();
+async fn dpop_setup(
+    nonces: bool,
+) -> (
+    TestServer,
+    tokensmith_core::dpop::DpopKey,
+    tokensmith_core::Cached<tokensmith_oauth2::GrantSource>,
+) {
+    let mut server = TestServer::builder();
+    if nonces {
+        server = server.require_dpop_nonce();
+    }
+    let server = server.start().await.unwrap();
+    let key = tokensmith_core::dpop::DpopKey::generate().unwrap();
     let endpoint = TokenEndpoint::builder(server.token_url())
         .client_id(DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)
@@ -131,6 +137,13 @@ async fn dpop_bound_tokens_go_with_a_proof_per_request() {
         .build()
         .unwrap();
     let tokens = ClientCredentials::new(endpoint).build();
+    (server, key, tokens)
+}
+
+#[cfg(feature = "dpop")]
+#[tokio::test]
+async fn dpop_bound_tokens_go_with_a_proof_per_request() {
+    let (server, key, tokens) = dpop_setup(true).await;
     let with_key = AuthLayer::builder(tokens.clone())
         .for_origin(server.url())
         .dpop(key)
@@ -159,25 +172,13 @@ async fn dpop_bound_tokens_go_with_a_proof_per_request() {
 
 /// A DPoP nonce challenge to a request whose body streams: the token stays cached, the nonce
 /// is kept, the refusal is the answer, and the next request carries the new nonce.
+#[cfg(feature = "dpop")]
 #[tokio::test]
 async fn a_nonce_challenge_to_a_streaming_body_keeps_the_token() {
     use http_body_util::BodyExt;
     use http_body_util::combinators::BoxBody;
-    use tokensmith_core::dpop::DpopKey;
     type Streamed = BoxBody<Bytes, std::convert::Infallible>;
-    let server = TestServer::builder()
-        .require_dpop_nonce()
-        .start()
-        .await
-        .unwrap();
-    let key = DpopKey::generate().unwrap();
-    let endpoint = TokenEndpoint::builder(server.token_url())
-        .client_id(DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .dpop(key.clone())
-        .build()
-        .unwrap();
-    let tokens = ClientCredentials::new(endpoint).build();
+    let (server, key, tokens) = dpop_setup(true).await;
     let client = AuthLayer::builder(tokens.clone())
         .for_origin(server.url())
         .dpop(key)
@@ -273,19 +274,11 @@ async fn a_connect_request_carries_no_credentials() {
 /// What a redirect follower outside the layer (tower-http's `FollowRedirect`) sends for the
 /// next hop: the first request's headers, DPoP proof included. The hop gets a proof of its
 /// own, for its own URL.
+#[cfg(feature = "dpop")]
 #[tokio::test]
 async fn a_hop_with_a_copied_dpop_proof_gets_a_new_one() {
     use tokensmith_core::ExposeSecret;
-    use tokensmith_core::dpop::DpopKey;
-    let server = TestServer::start().await.unwrap();
-    let key = DpopKey::generate().unwrap();
-    let endpoint = TokenEndpoint::builder(server.token_url())
-        .client_id(DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .dpop(key.clone())
-        .build()
-        .unwrap();
-    let tokens = ClientCredentials::new(endpoint).build();
+    let (server, key, tokens) = dpop_setup(false).await;
     let token = tokens.token().await.unwrap();
     let first_url = url::Url::parse(&server.url_of("/api/old")).unwrap();
     let copied_proof = key

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use http::uri::PathAndQuery;
+use tokensmith_core::Cached;
 use tokensmith_core::ExposeSecret;
-use tokensmith_oauth2::{ClientCredentials, TokenEndpoint};
+use tokensmith_oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 use tokensmith_tower::AuthLayer;
 use tonic::body::Body;
@@ -105,8 +106,14 @@ where
     Ok(answer.into_inner().text)
 }
 
-#[tokio::test]
-async fn a_channel_carries_the_token_and_unauthenticated_invalidates_it() {
+/// A listener on 127.0.0.1 for a gRPC server, and the embedded authorization server with the
+/// cache of its tokens and a gRPC client through the layer to that listener's address.
+async fn through_layer() -> (
+    tokio::net::TcpListener,
+    TestServer,
+    Cached<GrantSource>,
+    tonic::client::Grpc<tokensmith_tower::Auth<tonic::transport::Channel>>,
+) {
     let auth = TestServer::start().await.unwrap();
     let endpoint = TokenEndpoint::builder(auth.token_url())
         .client_id(DEFAULT_CLIENT_ID)
@@ -114,26 +121,27 @@ async fn a_channel_carries_the_token_and_unauthenticated_invalidates_it() {
         .build()
         .unwrap();
     let tokens = ClientCredentials::new(endpoint).build();
-
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let channel = tonic::transport::Endpoint::from_shared(origin.clone())
+        .unwrap()
+        .connect_lazy();
+    let layer = AuthLayer::builder(tokens.clone())
+        .for_origin(&origin)
+        .build()
+        .unwrap();
+    let client = tonic::client::Grpc::new(layer.layer(channel));
+    (listener, auth, tokens, client)
+}
+
+#[tokio::test]
+async fn a_channel_carries_the_token_and_unauthenticated_invalidates_it() {
+    let (listener, auth, tokens, mut client) = through_layer().await;
     let pinger = Pinger::default();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .serve_with_incoming(pinger.clone(), TcpIncoming::from(listener)),
     );
-
-    let origin = format!("http://{addr}");
-    let channel = tonic::transport::Endpoint::from_shared(origin.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let layer = AuthLayer::builder(tokens.clone())
-        .for_origin(&origin)
-        .build()
-        .unwrap();
-    let mut client = tonic::client::Grpc::new(layer.layer(channel));
 
     assert_eq!(ping(&mut client, "one").await.unwrap(), "pong: one");
     let first = tokens.token().await.unwrap();
@@ -214,32 +222,12 @@ impl tower_service::Service<http::Request<Body>> for TrailerRefuser {
 
 #[tokio::test]
 async fn unauthenticated_in_the_trailers_invalidates_the_token() {
-    let auth = TestServer::start().await.unwrap();
-    let endpoint = TokenEndpoint::builder(auth.token_url())
-        .client_id(DEFAULT_CLIENT_ID)
-        .client_secret(DEFAULT_CLIENT_SECRET)
-        .build()
-        .unwrap();
-    let tokens = ClientCredentials::new(endpoint).build();
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, auth, tokens, mut client) = through_layer().await;
     let refuser = TrailerRefuser::default();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .serve_with_incoming(refuser.clone(), TcpIncoming::from(listener)),
     );
-    let origin = format!("http://{addr}");
-    let channel = tonic::transport::Endpoint::from_shared(origin.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let layer = AuthLayer::builder(tokens.clone())
-        .for_origin(&origin)
-        .build()
-        .unwrap();
-    let mut client = tonic::client::Grpc::new(layer.layer(channel));
 
     assert_eq!(ping(&mut client, "one").await.unwrap(), "partial");
     let first = tokens.token().await.unwrap();
