@@ -567,6 +567,21 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_body_shows_no_token() {
+        let token = AccessToken::builder("canary-body-token").build().unwrap();
+        let body = AuthBody {
+            inner: Full::new(Bytes::from_static(b"x")),
+            watch: Some(Watch {
+                provider: shared_provider(StaticToken::bearer("canary-body-token").unwrap()),
+                token,
+            }),
+        };
+        let text = format!("{body:?} {body:#?}");
+        assert!(!text.contains("canary-body"), "{text}");
+        assert!(text.contains("watched: true"), "{text}");
+    }
+
+    #[test]
     fn debug_shows_no_secret() {
         let layer = layer("https://api.example.com");
         let text = format!(
