@@ -90,12 +90,30 @@ pub trait TokenSource: Send + Sync + 'static {
 pub struct TokenIdentity {
     parts: std::collections::BTreeMap<String, String>,
     secrets: Vec<SecretString>,
+    delegated: bool,
 }
 
 impl TokenIdentity {
     /// No parts yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The tokens act for a user or a session that the parts do not name (a session
+    /// continued from a refresh token: an authorization code or device flow, a stored
+    /// session). Two users' sessions of one client have the same parts, so a cache that
+    /// processes share must be given the subject (a user or session id) before it shares
+    /// such tokens, or one user could be handed another's.
+    #[must_use]
+    pub fn delegated(mut self) -> Self {
+        self.delegated = true;
+        self
+    }
+
+    /// Whether the tokens act for a user or session the parts do not name; see
+    /// [`delegated`](Self::delegated).
+    pub fn is_delegated(&self) -> bool {
+        self.delegated
     }
 
     /// A public part; the same name again replaces it.
@@ -125,7 +143,9 @@ impl TokenIdentity {
 
 impl PartialEq for TokenIdentity {
     fn eq(&self, other: &Self) -> bool {
-        self.parts == other.parts && self.secrets().eq(other.secrets())
+        self.parts == other.parts
+            && self.secrets().eq(other.secrets())
+            && self.delegated == other.delegated
     }
 }
 
@@ -136,6 +156,7 @@ impl fmt::Debug for TokenIdentity {
         f.debug_struct("TokenIdentity")
             .field("parts", &self.parts)
             .field("secrets", &self.secrets.len())
+            .field("delegated", &self.delegated)
             .finish()
     }
 }

@@ -81,6 +81,18 @@ pub(crate) struct Inner {
     pub(crate) revocation: Option<(Url, String)>,
     #[cfg(feature = "dpop")]
     pub(crate) dpop: Option<tokensmith_core::dpop::DpopKey>,
+    /// The client certificate presented, as far as it is known.
+    pub(crate) certificate: Certificate,
+}
+
+/// The client certificate an endpoint presents for mutual TLS.
+#[derive(Debug, Clone)]
+pub(crate) enum Certificate {
+    None,
+    /// Given as PEM: its SHA-256 thumbprint (RFC 8705 §3.1 `x5t#S256`).
+    Known(String),
+    /// Given as a `reqwest::Identity`, which cannot be read back.
+    Opaque,
 }
 
 impl TokenEndpoint {
@@ -105,6 +117,7 @@ impl TokenEndpoint {
             signer: None,
             assertion_audience: None,
             identity: None,
+            certificate: Certificate::None,
             metadata: None,
             issuer: None,
             revocation: None,
@@ -214,6 +227,21 @@ impl fmt::Debug for TokenEndpoint {
     }
 }
 
+/// The SHA-256 thumbprint, base64url, of the first certificate in `pem`.
+fn certificate_thumbprint(pem: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(pem).ok()?;
+    let begin = "-----BEGIN CERTIFICATE-----";
+    let start = text.find(begin)? + begin.len();
+    let end = start + text[start..].find("-----END CERTIFICATE-----")?;
+    let body: String = text[start..end].split_whitespace().collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
 /// The shortest client secret `client_secret_jwt` signs with (RFC 7518 §3.2: 256 bits).
 const MIN_HMAC_SECRET_BYTES: usize = 32;
 
@@ -237,6 +265,7 @@ pub struct TokenEndpointBuilder {
     signer: Option<Arc<dyn Signer>>,
     assertion_audience: Option<String>,
     identity: Option<reqwest::Identity>,
+    certificate: Certificate,
     metadata: Option<Arc<ServerMetadata>>,
     issuer: Option<String>,
     revocation: Option<String>,
@@ -362,10 +391,32 @@ impl TokenEndpointBuilder {
     /// can bind tokens to the certificate. With discovery, the server's
     /// `mtls_endpoint_aliases` are used. API calls with certificate-bound tokens must
     /// present the same identity.
+    ///
+    /// A fleet sharing tokens through Redis cannot tell certificates given this way apart:
+    /// give them with [`client_certificate_pem`](Self::client_certificate_pem) there.
     #[must_use]
     pub fn identity(mut self, identity: reqwest::Identity) -> Self {
         self.identity = Some(identity);
+        self.certificate = Certificate::Opaque;
         self
+    }
+
+    /// The client certificate (its chain, first the client's own) and private key for mutual
+    /// TLS, in one PEM text, as [`identity`](Self::identity) takes them; the certificate's
+    /// thumbprint becomes part of what identifies the endpoint's tokens, so that tokens bound
+    /// to one certificate are never shared with a client that presents another.
+    pub fn client_certificate_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        let thumbprint = certificate_thumbprint(pem).ok_or_else(|| {
+            Error::config("the client certificate PEM holds no readable CERTIFICATE block")
+        })?;
+        let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
+            Error::config(
+                "the client certificate PEM does not hold a certificate and its private key",
+            )
+        })?;
+        self.identity = Some(identity);
+        self.certificate = Certificate::Known(thumbprint);
+        Ok(self)
     }
 
     /// The server's metadata: the token endpoint URL is kept as given, the revocation
@@ -545,6 +596,7 @@ impl TokenEndpointBuilder {
                 revocation,
                 #[cfg(feature = "dpop")]
                 dpop: self.dpop,
+                certificate: self.certificate,
             }),
         })
     }

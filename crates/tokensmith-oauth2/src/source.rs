@@ -191,11 +191,19 @@ impl TokenSource for GrantSource {
         self.name
     }
 
-    /// The endpoint (without query or user info), the client id and authentication style,
-    /// extra parameters and headers names, the grant and its public parameters (scope,
-    /// username…); the client secret, extra header values and the grant's secret parameters
-    /// (a password) as secret parts. A refresh-only source adds nothing for its refresh
-    /// token, which rotates: name such a session when sharing it.
+    /// Everything a server could see that makes tokens differ: the endpoint URL (without user
+    /// info; its query and user info as secret parts), the client id and authentication
+    /// style, the client certificate's thumbprint, the DPoP key's, every extra parameter and
+    /// header name, the grant and each of its public parameters (scopes as a sorted set,
+    /// repeated ones such as `resource` and `audience` as sorted sets, a username); the
+    /// client secret, header values and the grant's secret parameters (a password) as secret
+    /// parts. A refresh-only source (a user's session) is marked
+    /// [delegated](TokenIdentity::delegated): its refresh token rotates, so nothing here names
+    /// its user, and a shared cache must be given one.
+    ///
+    /// `None` when the endpoint presents a client certificate given as a `reqwest::Identity`,
+    /// whose certificate cannot be read back: give it with
+    /// [`client_certificate_pem`](crate::TokenEndpointBuilder::client_certificate_pem) instead.
     fn identity(&self) -> Option<TokenIdentity> {
         let inner = &self.endpoint.inner;
         let mut identity = TokenIdentity::new()
@@ -203,13 +211,28 @@ impl TokenSource for GrantSource {
             .part("client_id", inner.client.id.as_str())
             .part("client_auth", inner.auth.as_str())
             .part("grant", self.name);
+        if let Some(query) = inner.url.query() {
+            identity = identity.secret(format!("endpoint query:{query}"));
+        }
+        if !inner.url.username().is_empty() || inner.url.password().is_some() {
+            let user = inner.url.username();
+            let password = inner.url.password().unwrap_or("");
+            identity = identity.secret(format!("endpoint user:{user}:{password}"));
+        }
+        match &inner.certificate {
+            crate::endpoint::Certificate::None => {}
+            crate::endpoint::Certificate::Known(thumbprint) => {
+                identity = identity.part("client_certificate", thumbprint.as_str());
+            }
+            crate::endpoint::Certificate::Opaque => return None,
+        }
         #[cfg(feature = "dpop")]
         if let Some(key) = &inner.dpop {
             // A DPoP-bound token is only usable with its key.
             identity = identity.part("dpop_jkt", key.thumbprint());
         }
-        for (name, value) in &inner.params {
-            identity = identity.part(format!("param:{name}"), value.as_str());
+        for (name, values) in grouped(inner.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
+            identity = identity.part(format!("param:{name}"), values);
         }
         for (name, value) in &inner.headers {
             identity = identity.part(format!("header:{name}"), "");
@@ -220,26 +243,28 @@ impl TokenSource for GrantSource {
         if let Some(secret) = &inner.client.secret {
             identity = identity.secret(secret.expose_secret());
         }
-        if let Some(grant) = &self.grant {
-            let request = grant.request();
-            if let Some(assertion) = request.assertion {
-                for (name, value) in assertion.identity() {
-                    identity = identity.part(format!("assertion:{name}"), value);
-                }
+        let Some(grant) = &self.grant else {
+            return Some(identity.delegated());
+        };
+        let request = grant.request();
+        if let Some(assertion) = request.assertion {
+            for (name, value) in assertion.identity() {
+                identity = identity.part(format!("assertion:{name}"), value);
             }
-            for (name, value) in &request.params {
-                if request.secret_values.contains(value) {
-                    identity = identity.secret(*value);
-                } else if *name == "scope" {
-                    // The same scopes in another order are the same token.
-                    let mut scopes: Vec<&str> = value.split_whitespace().collect();
-                    scopes.sort_unstable();
-                    scopes.dedup();
-                    identity = identity.part("grant:scope", scopes.join(" "));
-                } else {
-                    identity = identity.part(format!("grant:{name}"), *value);
-                }
+        }
+        let mut public = Vec::new();
+        for (name, value) in &request.params {
+            if request.secret_values.contains(value) {
+                identity = identity.secret(format!("{name}:{value}"));
+            } else if *name == "scope" {
+                // The same scopes in another order are the same token.
+                public.extend(value.split_whitespace().map(|scope| ("scope", scope)));
+            } else {
+                public.push((*name, *value));
             }
+        }
+        for (name, values) in grouped(public.into_iter()) {
+            identity = identity.part(format!("grant:{name}"), values);
         }
         Some(identity)
     }
@@ -255,6 +280,29 @@ impl TokenSource for GrantSource {
     }
 }
 
+/// Parameters by name, each name's values as one text: a single value as it is, repeated
+/// ones (`resource`, `audience`, scopes) sorted and deduplicated, joined by spaces when none
+/// has a space, as a JSON array otherwise, so that no two sets read alike.
+fn grouped<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, String)> {
+    let mut by_name: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (name, value) in pairs {
+        by_name.entry(name).or_default().push(value);
+    }
+    by_name
+        .into_iter()
+        .map(|(name, mut values)| {
+            values.sort_unstable();
+            values.dedup();
+            let text = if values.iter().any(|v| v.contains(' ') || v.is_empty()) {
+                serde_json::to_string(&values).unwrap_or_default()
+            } else {
+                values.join(" ")
+            };
+            (name, text)
+        })
+        .collect()
+}
+
 impl fmt::Debug for GrantSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GrantSource")
@@ -264,4 +312,179 @@ impl fmt::Debug for GrantSource {
             .field("has_store", &self.store.is_some())
             .finish()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::{ClientCredentials, RefreshTokenGrant};
+
+    /// A client-credentials configuration, by what a server could see of it.
+    #[derive(Debug, Clone)]
+    struct Config {
+        query: Option<&'static str>,
+        user: Option<&'static str>,
+        client_id: &'static str,
+        secret: &'static str,
+        scopes: Vec<&'static str>,
+        resources: Vec<&'static str>,
+        audiences: Vec<&'static str>,
+        endpoint_params: Vec<(&'static str, &'static str)>,
+        api_key: Option<&'static str>,
+    }
+
+    impl Config {
+        fn source(&self) -> GrantSource {
+            let mut url = "https://login.example/token".to_owned();
+            if let Some(user) = self.user {
+                url = format!("https://{user}@login.example/token");
+            }
+            if let Some(query) = self.query {
+                url = format!("{url}?{query}");
+            }
+            let mut endpoint = TokenEndpoint::builder(url)
+                .client_id(self.client_id)
+                .client_secret(self.secret);
+            for (name, value) in &self.endpoint_params {
+                endpoint = endpoint.param(*name, *value);
+            }
+            if let Some(key) = self.api_key {
+                endpoint = endpoint.header("x-api-key", key);
+            }
+            let mut grant = ClientCredentials::new(endpoint.build().unwrap()).scope(&self.scopes);
+            for resource in &self.resources {
+                grant = grant.resource(*resource);
+            }
+            for audience in &self.audiences {
+                grant = grant.audience(*audience);
+            }
+            grant.build_source()
+        }
+
+        /// What the server sees, as sets where order and repeats do not matter.
+        #[allow(clippy::type_complexity)]
+        fn seen(
+            &self,
+        ) -> (
+            Option<&str>,
+            Option<&str>,
+            &str,
+            &str,
+            BTreeSet<&str>,
+            BTreeSet<&str>,
+            BTreeSet<&str>,
+            BTreeSet<(&str, &str)>,
+            Option<&str>,
+        ) {
+            (
+                self.query,
+                self.user,
+                self.client_id,
+                self.secret,
+                self.scopes.iter().copied().collect(),
+                self.resources.iter().copied().collect(),
+                self.audiences.iter().copied().collect(),
+                self.endpoint_params.iter().copied().collect(),
+                self.api_key,
+            )
+        }
+    }
+
+    fn config() -> impl Strategy<Value = Config> {
+        let pick = |options: &'static [&'static str]| proptest::sample::select(options);
+        let set = move |options: &'static [&'static str]| {
+            proptest::collection::vec(proptest::sample::select(options), 0..4)
+        };
+        (
+            proptest::option::of(pick(&["tenant=a", "tenant=b"])),
+            proptest::option::of(pick(&["svc", "other"])),
+            pick(&["app", "app2"]),
+            pick(&["s1", "s2"]),
+            set(&["read", "write", "admin"]),
+            set(&[
+                "https://a.example",
+                "https://c.example",
+                "https://a.example b",
+            ]),
+            set(&["api-a", "api-c"]),
+            proptest::collection::vec((pick(&["resource", "tenant"]), pick(&["x", "y"])), 0..3),
+            proptest::option::of(pick(&["k1", "k2"])),
+        )
+            .prop_map(
+                |(query, user, client_id, secret, scopes, resources, audiences, params, key)| {
+                    Config {
+                        query,
+                        user,
+                        client_id,
+                        secret,
+                        scopes,
+                        resources,
+                        audiences,
+                        endpoint_params: params,
+                        api_key: key,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Two configurations a server could tell apart never share an identity, and two it
+        /// cannot (scopes, resources or audiences in another order or repeated) always do.
+        #[test]
+        fn identities_differ_exactly_when_the_server_could_tell(a in config(), b in config()) {
+            let (ia, ib) = (a.source().identity().unwrap(), b.source().identity().unwrap());
+            prop_assert_eq!(ia == ib, a.seen() == b.seen(), "{:?} / {:?}", a, b);
+        }
+    }
+
+    #[test]
+    fn a_session_is_delegated_and_a_client_certificate_counts() {
+        let endpoint = || {
+            TokenEndpoint::builder("https://login.example/token")
+                .client_id("app")
+                .client_secret("s")
+        };
+        let session = RefreshTokenGrant::new(endpoint().build().unwrap(), "canary-refresh")
+            .build_source()
+            .identity()
+            .unwrap();
+        assert!(session.is_delegated());
+        assert!(!format!("{session:?}").contains("canary-refresh"));
+        let service = ClientCredentials::new(endpoint().build().unwrap()).build_source();
+        assert!(!service.identity().unwrap().is_delegated());
+
+        let opaque = reqwest::Identity::from_pem(TEST_IDENTITY.as_bytes()).unwrap();
+        let with_opaque = endpoint().identity(opaque).build().unwrap();
+        assert!(
+            ClientCredentials::new(with_opaque)
+                .build_source()
+                .identity()
+                .is_none()
+        );
+        let with_pem = endpoint()
+            .client_certificate_pem(TEST_IDENTITY.as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        let identity = ClientCredentials::new(with_pem)
+            .build_source()
+            .identity()
+            .unwrap();
+        let thumbprint = identity
+            .parts()
+            .find(|(name, _)| *name == "client_certificate")
+            .map(|(_, value)| value.to_owned())
+            .unwrap();
+        assert_eq!(thumbprint.len(), 43, "base64url SHA-256: {thumbprint}");
+        assert!(endpoint().client_certificate_pem(b"not a pem").is_err());
+    }
+
+    /// A self-signed certificate and its key (EC P-256), made for these tests only.
+    const TEST_IDENTITY: &str = include_str!("../tests/data/client-identity.pem");
 }

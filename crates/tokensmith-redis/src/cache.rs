@@ -79,6 +79,11 @@ impl RedisCache {
     /// Shares `source`'s tokens with the fleet, under a Redis key derived from what
     /// [identifies](TokenSource::identity) them (the grants of `tokensmith-oauth2` say). Wrap
     /// the result in [`Cached`](tokensmith_core::Cached).
+    ///
+    /// A source whose tokens act for a user it does not name (a session continued from a
+    /// refresh token: authorization code, device flow, a stored session) is refused: two
+    /// users' sessions of one client would share one key. Share each with
+    /// [`share_as`](Self::share_as) and that user's or session's id.
     pub fn share<S: TokenSource>(&self, source: S) -> Result<Shared<S>, Error> {
         let identity = source.identity().ok_or_else(|| {
             Error::config(format!(
@@ -87,13 +92,25 @@ impl RedisCache {
             ))
             .with_hint("name it with `share_as(name, source)`")
         })?;
+        if identity.is_delegated() {
+            return Err(Error::config(format!(
+                "the token source `{}` acts for a user it does not name: sharing it by its \
+                 client alone would hand one user's tokens to another",
+                source.name()
+            ))
+            .with_hint(
+                "share each user's session under its own id: \
+                 `share_as(&format!(\"session:{user_id}\"), source)`",
+            ));
+        }
         let name = self.inner.key.name_of(None, Some(&identity));
         Ok(Shared::new(self.clone(), &name, source))
     }
 
     /// Shares `source`'s tokens with the fleet under `name` (and what identifies them, when
     /// the source says): for sources that cannot identify themselves, and for a user's session
-    /// (a refresh-token grant) that every replica continues.
+    /// (a refresh-token grant) that every replica continues, where `name` must be that user's
+    /// or session's own id (`session:<id>`): the name is what keeps two users apart.
     pub fn share_as<S: TokenSource>(&self, name: &str, source: S) -> Shared<S> {
         let identity = source.identity();
         let name = self.inner.key.name_of(Some(name), identity.as_ref());

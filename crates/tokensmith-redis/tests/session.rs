@@ -121,3 +121,82 @@ async fn without_the_fleet_the_same_session_is_revoked() {
     assert!(server.counters().refresh_reuses >= 1);
     assert!(failures > 0, "the grant was revoked under the replicas");
 }
+
+/// Signs `user` in and returns the refresh token of that user's session.
+async fn sign_in_as(server: &TestServer, user: &str, password: &str) -> String {
+    let source = Password::new(endpoint(server), user, password).build_source();
+    tokensmith_core::TokenSource::fetch(&source).await.unwrap();
+    source.refresh_token().unwrap().expose_secret().to_owned()
+}
+
+/// Two users' sessions of one client, continued by replicas that share one Redis: a session
+/// is refused without its user's id, and with them neither user is ever handed the other's
+/// token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_sessions_never_cross() {
+    let redis = RedisServer::start().await.unwrap();
+    let server = TestServer::builder()
+        .user("alice", "alice-pw")
+        .user("bob", "bob-pw")
+        .start()
+        .await
+        .unwrap();
+    let key = SealingKey::generate().unwrap();
+    let cache = RedisCache::builder(redis.url(), key)
+        .op_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let session = |refresh: &str| RefreshTokenGrant::new(endpoint(&server), refresh).build_source();
+
+    let alice_refresh = sign_in_as(&server, "alice", "alice-pw").await;
+    let bob_refresh = sign_in_as(&server, "bob", "bob-pw").await;
+    let err = cache.share(session(&alice_refresh)).unwrap_err();
+    assert!(err.to_string().contains("acts for a user"), "{err}");
+    assert!(err.hint().unwrap().contains("share_as"), "{err:?}");
+    assert!(!format!("{err:?}").contains(&alice_refresh));
+
+    // Replicas per user, each starting from the user's own refresh token; new replicas each
+    // round, which read what the fleet holds in Redis.
+    let replica = |user: &str, refresh: &str| {
+        Cached::new(cache.share_as(&format!("session:{user}"), session(refresh)))
+    };
+    let http = reqwest::Client::new();
+    let user_of = |token: tokensmith_core::AccessToken| {
+        let http = http.clone();
+        let url = server.url_of("/api/me");
+        async move {
+            let body = http
+                .get(url)
+                .bearer_auth(token.secret().expose_secret())
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            answer["username"].as_str().unwrap_or("").to_owned()
+        }
+    };
+    let mut redis_hits = 0;
+    for round in 0..3 {
+        for (user, refresh) in [("alice", &alice_refresh), ("bob", &bob_refresh)] {
+            for _ in 0..2 {
+                let fresh = replica(user, refresh);
+                let token = fresh.token().await.unwrap();
+                assert_eq!(user_of(token).await, user, "round {round}");
+                redis_hits += fresh.source().stats().redis_hits;
+            }
+        }
+    }
+    assert!(
+        redis_hits >= 10,
+        "the replicas read the fleet's tokens: {redis_hits}"
+    );
+    let alice = [replica("alice", &alice_refresh)];
+    let bob = [replica("bob", &bob_refresh)];
+    let alice_token = alice[0].token().await.unwrap();
+    let bob_token = bob[0].token().await.unwrap();
+    assert!(!alice_token.same_as(&bob_token));
+    assert_eq!(server.counters().refresh_reuses, 0);
+}
