@@ -44,10 +44,16 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     pub(crate) op_timeout: Duration,
     pub(crate) lease: Duration,
+    pub(crate) lock_wait: Duration,
     pub(crate) skew: Duration,
     pub(crate) state_ttl: Duration,
+    /// How long a token without a stated expiry is kept.
+    pub(crate) default_lifetime: Duration,
     /// Whether the last command failed: logged once per outage.
     down: AtomicBool,
+    /// Whether the server refused a script (an ACL, a managed offering): locks are then
+    /// left to expire instead of being released, and not renewed.
+    pub(crate) scripts_refused: AtomicBool,
 }
 
 /// Configures a [`RedisCache`].
@@ -57,9 +63,15 @@ pub struct RedisCacheBuilder {
     prefix: String,
     op_timeout: Duration,
     lease: Duration,
+    lock_wait: Duration,
     skew: Duration,
     state_ttl: Duration,
+    default_lifetime: Duration,
 }
+
+/// The shortest and longest lock lease accepted.
+const MIN_LEASE: Duration = Duration::from_millis(1);
+const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 
 impl RedisCache {
     /// The Redis at `url` (`redis://host:port/db`, `rediss://` for TLS when the `redis` crate
@@ -71,8 +83,10 @@ impl RedisCache {
             prefix: "tokensmith".to_owned(),
             op_timeout: Duration::from_millis(50),
             lease: Duration::from_secs(35),
+            lock_wait: Duration::from_secs(3),
             skew: Duration::from_secs(5),
             state_ttl: Duration::from_secs(30 * 24 * 3600),
+            default_lifetime: Duration::from_secs(3600),
         }
     }
 
@@ -152,13 +166,36 @@ impl RedisCache {
         self.bounded(attempt).await
     }
 
-    /// Runs a script within the time allowed, like [`run`](Self::run).
+    /// Runs a pipeline within the time allowed, like [`run`](Self::run).
+    pub(crate) async fn run_pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipeline: &redis::Pipeline,
+    ) -> Result<T, Error> {
+        let attempt = async {
+            let mut connection = self.connection().await?;
+            match pipeline.query_async::<T>(&mut connection).await {
+                // As for a single command: the second try after an outage gets through.
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                    pipeline.query_async::<T>(&mut connection).await
+                }
+                other => other,
+            }
+        };
+        self.bounded(attempt).await
+    }
+
+    /// Runs a script within the time allowed, like [`run`](Self::run). A server that refuses
+    /// scripts (an ACL without `EVAL`, a managed offering without scripting) is remembered,
+    /// and said once: `None` then, and from then on without asking.
     pub(crate) async fn run_script<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
         keys: &[&str],
-        args: &[&str],
-    ) -> Result<T, Error> {
+        args: &[&[u8]],
+    ) -> Result<Option<T>, Error> {
+        if self.inner.scripts_refused.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let attempt = async {
             let mut connection = self.connection().await?;
             let mut invocation = script.prepare_invoke();
@@ -170,7 +207,22 @@ impl RedisCache {
             }
             invocation.invoke_async::<T>(&mut connection).await
         };
-        self.bounded(attempt).await
+        match tokio::time::timeout(self.inner.op_timeout, attempt).await {
+            Ok(Err(e)) if refuses_scripts(&e) => {
+                if !self.inner.scripts_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "tokensmith::redis",
+                        error = %e,
+                        "Redis refuses scripts: fetch locks are left to expire instead of being \
+                         released, and are not renewed; allow EVAL and EVALSHA for this user to \
+                         release them at once"
+                    );
+                }
+                Ok(None)
+            }
+            Ok(result) => self.outcome(result.map_err(|e| e.to_string())).map(Some),
+            Err(_) => self.outcome(Err(format!("no answer within {:?}", self.inner.op_timeout))),
+        }
     }
 
     /// Runs `attempt` within the command timeout; an error or a timeout is logged once per
@@ -209,6 +261,18 @@ impl RedisCache {
     }
 }
 
+/// Whether an error says that scripts are not allowed here (rather than that Redis is away).
+fn refuses_scripts(error: &redis::RedisError) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    matches!(
+        error.kind(),
+        redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm)
+    ) || text.contains("noperm")
+        || text.contains("no permissions")
+        || text.contains("unknown command")
+        || text.contains("scripting is disabled")
+}
+
 impl RedisCacheBuilder {
     /// The prefix of every Redis key (default `tokensmith`).
     #[must_use]
@@ -225,11 +289,30 @@ impl RedisCacheBuilder {
         self
     }
 
-    /// How long the fetching replica's lock lasts (default 35 s, beyond the cache's 30 s fetch
-    /// deadline). A replica that dies holding it holds the fleet up this long at most.
+    /// How long the fetching replica's lock lasts before it must be renewed (default 35 s);
+    /// the holder renews it while its fetch runs, so a fetch may take longer. Between 1 ms and
+    /// a day. A lock with no expiry, or one longer than this, is taken for broken.
     #[must_use]
     pub fn lock_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// How long a replica waits for another one's fetch before it fetches alone (default
+    /// 3 s; still one fetch at a time within the process). What a replica that died holding
+    /// the lock costs the fleet: this much latency, no error. Between 1 ms and 20 s, below the
+    /// cache's 30 s load timeout.
+    #[must_use]
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long a token whose answer stated no expiry (`expires_in`) is kept in Redis
+    /// (default one hour); the next fetch replaces it.
+    #[must_use]
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
         self
     }
 
@@ -255,9 +338,29 @@ impl RedisCacheBuilder {
             // The URL may carry a password: the text is not repeated.
             Error::config(format!("the Redis URL is not usable: {}", e.category()))
         })?;
-        if self.op_timeout.is_zero() || self.lease.is_zero() {
+        if self.op_timeout.is_zero() {
             return Err(Error::config(
-                "the Redis command timeout and lock lease must be above zero",
+                "the Redis command timeout must be above zero",
+            ));
+        }
+        if !(MIN_LEASE..=MAX_LEASE).contains(&self.lease) {
+            return Err(Error::config(format!(
+                "the lock lease must be between {MIN_LEASE:?} and {MAX_LEASE:?}, not {:?}",
+                self.lease
+            )));
+        }
+        if !(Duration::from_millis(1)..=Duration::from_secs(20)).contains(&self.lock_wait) {
+            return Err(Error::config(format!(
+                "the lock wait must be between 1ms and 20s (below the cache's load timeout), \
+                 not {:?}",
+                self.lock_wait
+            )));
+        }
+        if self.state_ttl < Duration::from_secs(1) || self.default_lifetime < Duration::from_secs(1)
+        {
+            return Err(Error::config(
+                "the state TTL and the default token lifetime must be at least one second: \
+                 shorter ones would silently stop the fleet from sharing",
             ));
         }
         if self.prefix.contains(['{', '}']) {
@@ -273,9 +376,12 @@ impl RedisCacheBuilder {
                 prefix: self.prefix,
                 op_timeout: self.op_timeout,
                 lease: self.lease,
+                lock_wait: self.lock_wait,
                 skew: self.skew,
                 state_ttl: self.state_ttl,
+                default_lifetime: self.default_lifetime,
                 down: AtomicBool::new(false),
+                scripts_refused: AtomicBool::new(false),
             }),
         })
     }

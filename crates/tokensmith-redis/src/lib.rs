@@ -10,23 +10,39 @@
 //!
 //! # How the fleet fetches once
 //! A replica whose memory has no usable token reads Redis. A token there that it has not handed
-//! out yet is taken as it is. Otherwise it takes the key's lock (`SET NX PX`, a random owner,
-//! a lease beyond the fetch deadline), reads again, fetches from the source, writes the token
-//! sealed with a TTL of its remaining lifetime minus a skew, writes the source's shared state
-//! (a rotating refresh token) before unlocking, and unlocks with a compare-and-delete. The
-//! other replicas poll the token and the lock together (one `MGET`, 10 ms doubling to 200 ms,
-//! for at most the lease) and take what it wrote. Polling, not pub/sub: it needs no second
-//! connection per replica, cannot miss a notification sent before a replica subscribed, and
-//! works the same on a Cluster; a fetch happens once per token lifetime, so its cost is a
-//! handful of round trips per replica per lifetime.
+//! out yet is taken as it is. Otherwise it takes the key's lock (`SET NX PX`, a random owner;
+//! a `SET` retried after a dropped connection recognises the lock it set), reads again,
+//! fetches from the source while renewing the lease every third of it (compare-and-extend), writes
+//! the token sealed with a TTL of its remaining lifetime minus a skew, writes the source's
+//! shared state (a rotating refresh token) before unlocking, and unlocks with a
+//! compare-and-delete. The other replicas poll the token and the lock together (one round
+//! trip, 10 ms doubling to 200 ms) and take what it wrote. Polling, not pub/sub: it needs no
+//! second connection per replica, cannot miss a notification sent before a replica
+//! subscribed, and works the same on a Cluster; a fetch happens once per token lifetime, so its
+//! cost is a handful of round trips per replica per lifetime.
+//!
+//! # A lock that cannot stall the fleet
+//! A replica waits for another's fetch at most its `lock_wait` (3 s by default, always under the
+//! cache's 30 s load timeout), then fetches alone (still one fetch at a time within the
+//! process) and says so once: a replica killed while holding the lock costs the others that
+//! much latency and no error. A lock with no expiry, or one longer than the lease, is taken for
+//! broken: it is removed and the replica fetches at once. Where the server refuses scripts (an
+//! ACL without `EVAL`, some managed Redis and Valkey offerings), this is said once at the first
+//! release, and locks are left to expire with their lease instead of being released or
+//! renewed: waiters still take the token as soon as it is written.
 //!
 //! # When Redis is away
 //! A Redis error or a command that takes longer than the timeout (50 ms by default) makes that
 //! fetch a local one: the replica fetches from its source (still one fetch at a time inside the
-//! process), logs once, and uses Redis again when it answers. A replica that dies holding the
-//! lock holds the others up for the lease at most. While Redis is away, replicas sharing a
-//! rotating refresh token may each use it; a server that revokes a grant on reuse then signs
-//! the session out.
+//! process), logs once, and uses Redis again when it answers. While Redis is away, replicas
+//! sharing a rotating refresh token may each use it; a server that revokes a grant on reuse
+//! then signs the session out.
+//!
+//! # Whose tokens
+//! A key names everything that makes a token differ (see `TokenSource::identity`). A session
+//! that acts for a user it does not name (one continued from a refresh token) is refused by
+//! [`RedisCache::share`]: share it with [`RedisCache::share_as`] and that user's or session's
+//! own id, or one user could be handed another's tokens.
 //!
 //! # Keys and secrets
 //! Keys look like `tokensmith:{<32 hex digits>}:token` (and `:lock`, `:state`): the digits are

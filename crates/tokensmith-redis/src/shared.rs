@@ -21,6 +21,20 @@ use crate::RedisCache;
 /// Compare-and-delete: releases the lock only if this replica still holds it.
 const UNLOCK: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
 
+/// Compare-and-extend: renews the lease only if this replica still holds the lock.
+const RENEW: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end"#;
+
+/// What a look at the lock found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lock {
+    Free,
+    /// Held, and expiring within the lease.
+    Held,
+    /// Held with no expiry, or one beyond the lease: its holder cannot be trusted to release
+    /// it, and it would hold the fleet up; the value it holds.
+    Broken(Vec<u8>),
+}
+
 /// Two values of one `MGET`.
 type TwoValues = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -51,6 +65,8 @@ pub struct Shared<S> {
     last: Mutex<Option<u64>>,
     fingerprints: RandomState,
     stats: Counters,
+    /// Whether fetching alone after waiting was logged already (once per source).
+    waited_out: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -87,6 +103,7 @@ impl<S: TokenSource> Shared<S> {
             last: Mutex::new(None),
             fingerprints: RandomState::new(),
             stats: Counters::default(),
+            waited_out: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -134,17 +151,32 @@ impl<S: TokenSource> Shared<S> {
         (fresh && self.last() != Some(self.fingerprint(&token))).then_some(token)
     }
 
-    /// The token and whether the lock is held, in one round trip (one slot: one hash tag).
-    async fn look(&self) -> Result<(Option<AccessToken>, bool), Error> {
-        let (token, lock): TwoValues = self
-            .cache
-            .run(redis::cmd("MGET").arg(&self.token_key).arg(&self.lock_key))
-            .await?;
-        Ok((self.usable(token.as_deref()), lock.is_some()))
+    /// The token and the lock's state, in one round trip (one slot: one hash tag).
+    async fn look(&self) -> Result<(Option<AccessToken>, Lock), Error> {
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("MGET")
+            .arg(&self.token_key)
+            .arg(&self.lock_key)
+            .cmd("PTTL")
+            .arg(&self.lock_key);
+        let ((token, lock), ttl): (TwoValues, i64) = self.cache.run_pipeline(&pipeline).await?;
+        let lease = i64::try_from(millis(self.cache.inner.lease)).unwrap_or(i64::MAX);
+        let lock = match lock {
+            None => Lock::Free,
+            // -2: it expired between the two commands.
+            Some(_) if ttl == -2 => Lock::Free,
+            // -1: no expiry at all; or a lease longer than any this fleet sets.
+            Some(value) if ttl == -1 || ttl > lease => Lock::Broken(value),
+            Some(_) => Lock::Held,
+        };
+        Ok((self.usable(token.as_deref()), lock))
     }
 
+    /// Takes the lock for `owner`; a lock that already holds `owner` is this replica's own
+    /// (a `SET` retried after a dropped connection may have been applied the first time).
     async fn try_lock(&self, owner: &str) -> Result<bool, Error> {
-        let lease = u64::try_from(self.cache.inner.lease.as_millis()).unwrap_or(u64::MAX);
+        let lease = millis(self.cache.inner.lease);
         let set: Option<String> = self
             .cache
             .run(
@@ -156,16 +188,61 @@ impl<S: TokenSource> Shared<S> {
                     .arg(lease),
             )
             .await?;
-        Ok(set.is_some())
+        if set.is_some() {
+            return Ok(true);
+        }
+        let holder: Option<String> = self
+            .cache
+            .run(redis::cmd("GET").arg(&self.lock_key))
+            .await?;
+        Ok(holder.as_deref() == Some(owner))
     }
 
-    async fn unlock(&self, owner: &str) {
+    /// Releases the lock if this replica still holds it. Where the server refuses scripts,
+    /// the lock is left to expire with its lease: waiters take the token as soon as it is
+    /// written, and wait no longer than their lock wait otherwise.
+    async fn unlock(&self, owner: &[u8]) {
         let script = redis::Script::new(UNLOCK);
-        // A lock that cannot be released now expires with its lease.
-        let _: Result<i64, Error> = self
+        let _: Result<Option<i64>, Error> = self
             .cache
             .run_script(&script, &[&self.lock_key], &[owner])
             .await;
+    }
+
+    /// Extends the lease of the lock `owner` holds; false when it is no longer held.
+    async fn renew(&self, owner: &str) -> bool {
+        let script = redis::Script::new(RENEW);
+        let lease = millis(self.cache.inner.lease).to_string();
+        let renewed: Result<Option<i64>, Error> = self
+            .cache
+            .run_script(
+                &script,
+                &[&self.lock_key],
+                &[owner.as_bytes(), lease.as_bytes()],
+            )
+            .await;
+        !matches!(renewed, Ok(Some(0)))
+    }
+
+    /// Runs the source's fetch, renewing the lock's lease every third of it while it runs.
+    async fn fetch_renewing(&self, owner: &str) -> Result<AccessToken, Error> {
+        let period = (self.cache.inner.lease / 3).max(Duration::from_millis(1));
+        let fetch = self.source.fetch();
+        tokio::pin!(fetch);
+        loop {
+            match tokio::time::timeout(period, &mut fetch).await {
+                Ok(result) => return result,
+                Err(_) => {
+                    if !self.renew(owner).await {
+                        tracing::warn!(
+                            target: "tokensmith::redis",
+                            source = self.source.name(),
+                            "the fetch lock was lost while fetching; another replica may fetch too"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// Takes a token from Redis: remembered as handed out.
@@ -191,7 +268,7 @@ impl<S: TokenSource> Shared<S> {
             .await;
         if let Ok((token, state)) = &current {
             if let Some(token) = self.usable(token.as_deref()) {
-                self.unlock(owner).await;
+                self.unlock(owner.as_bytes()).await;
                 return Ok(self.take(token));
             }
             let state = state
@@ -203,14 +280,14 @@ impl<S: TokenSource> Shared<S> {
             }
         }
         self.stats.fetches.fetch_add(1, Ordering::Relaxed);
-        let result = self.source.fetch().await;
+        let result = self.fetch_renewing(owner).await;
         if let Ok(token) = &result {
             self.remember(token);
             if let Err(e) = self.write(token).await {
                 tracing::debug!(target: "tokensmith::redis", error = %e, "could not share the new token");
             }
         }
-        self.unlock(owner).await;
+        self.unlock(owner.as_bytes()).await;
         result
     }
 
@@ -237,8 +314,8 @@ impl<S: TokenSource> Shared<S> {
             .expires_in()
             .map(|left| left.saturating_sub(inner.skew.min(left / 10)))
         else {
-            // No stated expiry: kept as long as the state, and replaced on the next fetch.
-            return self.put(token, inner.state_ttl).await;
+            // No stated expiry: kept for the default lifetime, and replaced on the next fetch.
+            return self.put(token, inner.default_lifetime).await;
         };
         if ttl.is_zero() {
             return Ok(());
@@ -265,13 +342,13 @@ impl<S: TokenSource> Shared<S> {
 #[async_trait]
 impl<S: TokenSource> TokenSource for Shared<S> {
     async fn fetch(&self) -> Result<AccessToken, Error> {
-        let give_up = Instant::now() + self.cache.inner.lease + Duration::from_secs(1);
+        let started = Instant::now();
+        let give_up = started + self.cache.inner.lock_wait;
         let mut pause = FIRST_POLL;
         let mut waited = false;
-        let started = Instant::now();
         let provider = self.source.name();
         loop {
-            let (token, locked) = match self.look().await {
+            let (token, lock) = match self.look().await {
                 Ok(seen) => seen,
                 Err(_) => return self.alone().await,
             };
@@ -286,7 +363,17 @@ impl<S: TokenSource> TokenSource for Shared<S> {
             if !waited {
                 internal::count_shared_lookup(provider, false);
             }
-            if !locked {
+            if let Lock::Broken(holder) = &lock {
+                tracing::warn!(
+                    target: "tokensmith::redis",
+                    source = self.source.name(),
+                    "the fetch lock has no expiry or one beyond the lease; it is removed and this \
+                     replica fetches alone"
+                );
+                self.unlock(holder).await;
+                return self.alone().await;
+            }
+            if lock == Lock::Free {
                 let owner = owner_token()?;
                 match self.try_lock(&owner).await {
                     Ok(true) => {
@@ -303,15 +390,19 @@ impl<S: TokenSource> TokenSource for Shared<S> {
                 waited = true;
                 self.stats.waits.fetch_add(1, Ordering::Relaxed);
             }
-            if Instant::now() + pause >= give_up {
-                tracing::warn!(
-                    target: "tokensmith::redis",
-                    source = self.source.name(),
-                    "another replica held the fetch lock for the whole lease; fetching alone"
-                );
+            let now = Instant::now();
+            if now >= give_up {
+                if !self.waited_out.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "tokensmith::redis",
+                        source = self.source.name(),
+                        lock_wait_ms = millis(self.cache.inner.lock_wait),
+                        "another replica held the fetch lock for the whole lock wait; fetching alone"
+                    );
+                }
                 return self.alone().await;
             }
-            tokio::time::sleep(pause).await;
+            tokio::time::sleep(pause.min(give_up - now)).await;
             pause = (pause * 2).min(MAX_POLL);
         }
     }

@@ -297,3 +297,248 @@ fn debug_shows_no_key_material_or_password() {
     let err = cache.share(issuer).unwrap_err();
     assert!(err.hint().unwrap().contains("share_as"), "{err}");
 }
+
+/// A raw connection to the test server, for setting up locks as other replicas leave them.
+async fn raw(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn lock_key(replica: &Cached<Shared<Issuer>>) -> String {
+    replica.source().redis_key().replace(":token", ":lock")
+}
+
+fn replica_waiting(url: &str, issuer: &Issuer, wait: Duration) -> Cached<Shared<Issuer>> {
+    Cached::new(
+        RedisCache::builder(url, key())
+            .op_timeout(Duration::from_millis(500))
+            .lock_wait(wait)
+            .build()
+            .unwrap()
+            .share_as("orders-api", issuer.clone()),
+    )
+}
+
+/// A replica died holding the lock, whose lease looks valid (20 s): the others wait at most
+/// their lock wait, then fetch alone, without an error.
+#[tokio::test]
+async fn a_dead_holder_costs_the_lock_wait_and_no_error() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let replica = replica_waiting(&redis.url(), &issuer, Duration::from_millis(600));
+    let mut raw = raw(&redis).await;
+    let _: () = redis::cmd("SET")
+        .arg(lock_key(&replica))
+        .arg("dead-replica")
+        .arg("PX")
+        .arg(20_000)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(secret(&replica.token().await.unwrap()), "token-1");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(550) && waited < Duration::from_millis(3000),
+        "{waited:?}"
+    );
+    assert_eq!(replica.source().stats().alone, 1);
+    assert_eq!(issuer.fetches(), 1);
+}
+
+/// A lock with no expiry, or one beyond any lease this fleet sets, is broken: it is removed
+/// and the replica fetches at once.
+#[tokio::test]
+async fn a_lock_without_expiry_or_beyond_the_lease_is_broken() {
+    let redis = RedisServer::start().await.unwrap();
+    let mut raw = raw(&redis).await;
+    for expiry in [None, Some(36_000_000u64)] {
+        let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+        let replica = replica_waiting(&redis.url(), &issuer, Duration::from_secs(10));
+        let _: () = redis::cmd("DEL")
+            .arg(replica.source().redis_key())
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        let mut set = redis::cmd("SET");
+        set.arg(lock_key(&replica)).arg("zombie");
+        if let Some(ms) = expiry {
+            set.arg("PX").arg(ms);
+        }
+        let _: () = set.query_async(&mut raw).await.unwrap();
+        let started = Instant::now();
+        replica.token().await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{expiry:?}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(replica.source().stats().alone, 1, "{expiry:?}");
+        let left: Option<String> = redis::cmd("GET")
+            .arg(lock_key(&replica))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(left, None, "{expiry:?}: the broken lock was removed");
+    }
+}
+
+/// A fetch that takes longer than the lease keeps its lock: the holder renews it, and a
+/// replica waiting for it takes the token it writes instead of fetching too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_holder_renews_its_lease_while_it_fetches() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::from_millis(1200), Duration::from_secs(3600));
+    let build = || {
+        Arc::new(Cached::new(
+            RedisCache::builder(redis.url(), key())
+                .op_timeout(Duration::from_millis(500))
+                .lock_lease(Duration::from_millis(300))
+                .lock_wait(Duration::from_secs(5))
+                .build()
+                .unwrap()
+                .share_as("orders-api", issuer.clone()),
+        ))
+    };
+    let (first, second) = (build(), build());
+    let holder = {
+        let first = Arc::clone(&first);
+        tokio::spawn(async move { first.token().await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiter = {
+        let second = Arc::clone(&second);
+        tokio::spawn(async move { second.token().await })
+    };
+    let (a, b) = (
+        holder.await.unwrap().unwrap(),
+        waiter.await.unwrap().unwrap(),
+    );
+    assert_eq!(
+        (secret(&a), secret(&b)),
+        ("token-1".into(), "token-1".into())
+    );
+    assert_eq!(issuer.fetches(), 1, "the lease outlived the fetch");
+    assert_eq!(second.source().stats().redis_hits, 1);
+}
+
+/// A Redis user whose ACL forbids scripts: the fleet still fetches once; the lock, which
+/// cannot be released by compare-and-delete, is left to expire with its lease.
+#[tokio::test]
+async fn a_server_that_refuses_scripts_still_shares() {
+    let redis = RedisServer::start().await.unwrap();
+    let mut raw = raw(&redis).await;
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("noscripts")
+        .arg("on")
+        .arg(">canary-acl-pw")
+        .arg("~*")
+        .arg("+@all")
+        .arg("-@scripting")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let url = format!(
+        "redis://noscripts:canary-acl-pw@127.0.0.1:{}/",
+        redis.port()
+    );
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let build = || {
+        Cached::new(
+            RedisCache::builder(url.as_str(), key())
+                .op_timeout(Duration::from_millis(500))
+                .lock_lease(Duration::from_secs(2))
+                .build()
+                .unwrap()
+                .share_as("orders-api", issuer.clone()),
+        )
+    };
+    let first = build();
+    assert_eq!(secret(&first.token().await.unwrap()), "token-1");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(lock_key(&first))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 2000, "the lock is left to expire: {ttl}");
+    let second = build();
+    assert_eq!(secret(&second.token().await.unwrap()), "token-1");
+    assert_eq!(issuer.fetches(), 1);
+    assert_eq!(second.source().stats().redis_hits, 1);
+}
+
+#[test]
+fn settings_that_would_stall_or_disable_the_fleet_are_refused() {
+    let build =
+        |f: fn(tokensmith_redis::RedisCacheBuilder) -> tokensmith_redis::RedisCacheBuilder| {
+            f(RedisCache::builder("redis://127.0.0.1:6390/", key())).build()
+        };
+    for (what, result) in [
+        (
+            "lease under 1 ms",
+            build(|b| b.lock_lease(Duration::from_micros(10))),
+        ),
+        ("lease of zero", build(|b| b.lock_lease(Duration::ZERO))),
+        (
+            "lease over a day",
+            build(|b| b.lock_lease(Duration::from_secs(2 * 86_400))),
+        ),
+        ("lock wait of zero", build(|b| b.lock_wait(Duration::ZERO))),
+        (
+            "lock wait past the load timeout",
+            build(|b| b.lock_wait(Duration::from_secs(40))),
+        ),
+        ("state TTL of zero", build(|b| b.state_ttl(Duration::ZERO))),
+        (
+            "default lifetime of zero",
+            build(|b| b.default_lifetime(Duration::ZERO)),
+        ),
+        (
+            "command timeout of zero",
+            build(|b| b.op_timeout(Duration::ZERO)),
+        ),
+    ] {
+        let err = result.expect_err(what);
+        assert!(
+            matches!(err.kind(), tokensmith_core::ErrorKind::Config { .. }),
+            "{what}: {err:?}"
+        );
+    }
+    build(|b| {
+        b.lock_lease(Duration::from_millis(1))
+            .lock_wait(Duration::from_millis(1))
+    })
+    .unwrap();
+}
+
+/// A token whose answer stated no expiry lives in Redis for the default lifetime.
+#[tokio::test]
+async fn a_token_without_expiry_lives_the_default_lifetime() {
+    struct NoExpiry;
+    #[async_trait]
+    impl TokenSource for NoExpiry {
+        async fn fetch(&self) -> Result<AccessToken, Error> {
+            AccessToken::builder("forever").build()
+        }
+    }
+    let redis = RedisServer::start().await.unwrap();
+    let replica = Cached::new(
+        RedisCache::builder(redis.url(), key())
+            .default_lifetime(Duration::from_secs(600))
+            .build()
+            .unwrap()
+            .share_as("no-expiry", NoExpiry),
+    );
+    replica.token().await.unwrap();
+    let mut raw = raw(&redis).await;
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(replica.source().redis_key())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(ttl > 590_000 && ttl <= 600_000, "{ttl}");
+}
