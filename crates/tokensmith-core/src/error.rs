@@ -39,6 +39,8 @@ struct Repr {
     source: Option<SharedError>,
     /// Set while the cache backs off: how long until it tries again, and failures so far.
     backoff: Option<(Duration, u32)>,
+    /// How long the server asked to wait (`Retry-After`).
+    retry_after: Option<Duration>,
 }
 
 /// What kind of failure an [`Error`] is. New kinds may be added, and kinds may gain fields
@@ -110,6 +112,7 @@ impl Error {
                 hint: None,
                 source: None,
                 backoff: None,
+                retry_after: None,
             }),
         }
     }
@@ -189,6 +192,19 @@ impl Error {
     #[must_use]
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
         self.repr.hint = Some(text.into());
+        self
+    }
+
+    /// How long the server asked to wait before the next request (`Retry-After` on a 429 or
+    /// 503 answer, RFC 9110 §10.2.3), measured when the answer arrived.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.repr.retry_after
+    }
+
+    /// The same error with the server's `Retry-After`.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.repr.retry_after = wait;
         self
     }
 
@@ -292,6 +308,9 @@ impl fmt::Debug for Error {
             debug
                 .field("retry_in", &retry_in)
                 .field("failures", &failures);
+        }
+        if let Some(retry_after) = self.repr.retry_after {
+            debug.field("retry_after", &retry_after);
         }
         if let Some(source) = &self.repr.source {
             debug.field("source", source);

@@ -165,14 +165,14 @@ impl TokenEndpoint {
                 && attempt < retry.max_attempts()
                 && (request.repeatable || failure.unprocessed);
             if !may_retry {
-                return Err(failure.error);
+                return Err(failure.error.with_retry_after(failure.retry_after));
             }
             let delay = retry.delay(attempt, failure.retry_after);
             if Instant::now()
                 .checked_add(delay)
                 .is_none_or(|at| at >= deadline)
             {
-                return Err(failure.error);
+                return Err(failure.error.with_retry_after(failure.retry_after));
             }
             tracing::warn!(
                 target: "tokensmith::oauth2",

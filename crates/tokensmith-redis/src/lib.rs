@@ -31,6 +31,14 @@
 //! release, and locks are left to expire with their lease instead of being released or
 //! renewed: waiters still take the token as soon as it is written.
 //!
+//! # Throttling shared by the fleet
+//! When the fetch a replica makes for the fleet fails with a temporary error (429 or 503 with
+//! `Retry-After`, a 5xx, a timeout), the wait is written to Redis under the key's hash tag
+//! (sealed): the server's `Retry-After`, up to five minutes, or 1 s doubling with the failures
+//! in a row. Until it ends no replica asks the token endpoint for that key; each gets an error
+//! saying the fleet is waiting, with [`Error::retry_after`](tokensmith_core::Error::retry_after)
+//! set. So 64 replicas send one request per backoff period, not 64.
+//!
 //! # When Redis is away
 //! A Redis error or a command that takes longer than the timeout (50 ms by default) makes that
 //! fetch a local one: the replica fetches from its source (still one fetch at a time inside the

@@ -38,6 +38,20 @@ enum Lock {
 /// Two values of one `MGET`.
 type TwoValues = (Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// Three values of one `MGET`.
+type ThreeValues = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The longest the fleet backs off after failures without a `Retry-After`, and the longest
+/// `Retry-After` it honours.
+const MAX_FLEET_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A backoff the fleet shares: until when, after how many failures in a row, and why.
+struct FleetBackoff {
+    until_ms: u64,
+    failures: u32,
+    message: String,
+}
+
 /// The shortest remaining lifetime worth reading from Redis.
 const MIN_REMAINING: Duration = Duration::from_secs(1);
 
@@ -60,6 +74,7 @@ pub struct Shared<S> {
     token_key: String,
     lock_key: String,
     state_key: String,
+    backoff_key: String,
     source: S,
     /// A fingerprint of the token last handed out: the one a fetch must replace.
     last: Mutex<Option<u64>>,
@@ -98,6 +113,7 @@ impl<S: TokenSource> Shared<S> {
             token_key: format!("{base}:token"),
             lock_key: format!("{base}:lock"),
             state_key: format!("{base}:state"),
+            backoff_key: format!("{base}:backoff"),
             cache,
             source,
             last: Mutex::new(None),
@@ -151,16 +167,20 @@ impl<S: TokenSource> Shared<S> {
         (fresh && self.last() != Some(self.fingerprint(&token))).then_some(token)
     }
 
-    /// The token and the lock's state, in one round trip (one slot: one hash tag).
-    async fn look(&self) -> Result<(Option<AccessToken>, Lock), Error> {
+    /// The token, the lock's state and the fleet's backoff, in one round trip (one slot: one
+    /// hash tag).
+    async fn look(&self) -> Result<(Option<AccessToken>, Lock, Option<FleetBackoff>), Error> {
         let mut pipeline = redis::pipe();
         pipeline
             .cmd("MGET")
             .arg(&self.token_key)
             .arg(&self.lock_key)
+            .arg(&self.backoff_key)
             .cmd("PTTL")
             .arg(&self.lock_key);
-        let ((token, lock), ttl): (TwoValues, i64) = self.cache.run_pipeline(&pipeline).await?;
+        let ((token, lock, backoff), ttl): (ThreeValues, i64) =
+            self.cache.run_pipeline(&pipeline).await?;
+        let backoff = backoff.and_then(|sealed| self.open_backoff(&sealed));
         let lease = i64::try_from(millis(self.cache.inner.lease)).unwrap_or(i64::MAX);
         let lock = match lock {
             None => Lock::Free,
@@ -170,7 +190,71 @@ impl<S: TokenSource> Shared<S> {
             Some(value) if ttl == -1 || ttl > lease => Lock::Broken(value),
             Some(_) => Lock::Held,
         };
-        Ok((self.usable(token.as_deref()), lock))
+        Ok((self.usable(token.as_deref()), lock, backoff))
+    }
+
+    fn open_backoff(&self, sealed: &[u8]) -> Option<FleetBackoff> {
+        let plain = self.cache.inner.key.open(&self.backoff_key, sealed)?;
+        let value: Value = serde_json::from_slice(&plain).ok()?;
+        let backoff = FleetBackoff {
+            until_ms: value.get("until_ms")?.as_u64()?,
+            failures: u32::try_from(value.get("failures")?.as_u64()?).ok()?,
+            message: value.get("message")?.as_str()?.to_owned(),
+        };
+        Some(backoff)
+    }
+
+    /// After a failed fetch for the fleet: the fleet waits what the server asked
+    /// (`Retry-After`, up to five minutes), or 1 s doubling to five minutes with the failures
+    /// in a row, before any replica asks again. Final errors (a wrong secret) are not shared:
+    /// each replica's own cache backs off from those.
+    async fn share_backoff(&self, error: &Error, previous: u32) {
+        if !error.is_retryable() {
+            return;
+        }
+        let failures = previous.saturating_add(1);
+        let delay = error
+            .retry_after()
+            .unwrap_or_else(|| Duration::from_secs(1u64 << (failures - 1).min(9)))
+            .min(MAX_FLEET_BACKOFF);
+        if delay.is_zero() {
+            return;
+        }
+        let until_ms = unix_millis(SystemTime::now()).saturating_add(millis(delay));
+        let value = json!({
+            "until_ms": until_ms,
+            "failures": failures,
+            "message": error.to_string(),
+        })
+        .to_string();
+        let Ok(sealed) = self
+            .cache
+            .inner
+            .key
+            .seal(&self.backoff_key, value.as_bytes())
+        else {
+            return;
+        };
+        let written: Result<(), Error> = self
+            .cache
+            .run(
+                redis::cmd("SET")
+                    .arg(&self.backoff_key)
+                    .arg(sealed)
+                    .arg("PX")
+                    // Kept past the wait, so that the next failure backs off longer.
+                    .arg(millis(delay + MAX_FLEET_BACKOFF)),
+            )
+            .await;
+        if written.is_ok() {
+            tracing::info!(
+                target: "tokensmith::redis",
+                source = self.source.name(),
+                failures,
+                wait_ms = millis(delay),
+                "the token endpoint failed; the whole fleet waits before asking again"
+            );
+        }
     }
 
     /// Takes the lock for `owner`; a lock that already holds `owner` is this replica's own
@@ -260,8 +344,9 @@ impl<S: TokenSource> Shared<S> {
         Ok(token)
     }
 
-    /// Holding the lock: reads again, takes over the fleet's state, fetches, writes, unlocks.
-    async fn fetch_locked(&self, owner: &str) -> Result<AccessToken, Error> {
+    /// Holding the lock: reads again, takes over the fleet's state, fetches, writes, unlocks;
+    /// a retryable failure becomes the fleet's backoff (`previous` failures in a row before).
+    async fn fetch_locked(&self, owner: &str, previous: u32) -> Result<AccessToken, Error> {
         let current: Result<TwoValues, Error> = self
             .cache
             .run(redis::cmd("MGET").arg(&self.token_key).arg(&self.state_key))
@@ -281,11 +366,20 @@ impl<S: TokenSource> Shared<S> {
         }
         self.stats.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self.fetch_renewing(owner).await;
-        if let Ok(token) = &result {
-            self.remember(token);
-            if let Err(e) = self.write(token).await {
-                tracing::debug!(target: "tokensmith::redis", error = %e, "could not share the new token");
+        match &result {
+            Ok(token) => {
+                self.remember(token);
+                if let Err(e) = self.write(token).await {
+                    tracing::debug!(target: "tokensmith::redis", error = %e, "could not share the new token");
+                }
+                if previous > 0 {
+                    let _: Result<i64, Error> = self
+                        .cache
+                        .run(redis::cmd("DEL").arg(&self.backoff_key))
+                        .await;
+                }
             }
+            Err(error) => self.share_backoff(error, previous).await,
         }
         self.unlock(owner.as_bytes()).await;
         result
@@ -348,7 +442,7 @@ impl<S: TokenSource> TokenSource for Shared<S> {
         let mut waited = false;
         let provider = self.source.name();
         loop {
-            let (token, lock) = match self.look().await {
+            let (token, lock, backoff) = match self.look().await {
                 Ok(seen) => seen,
                 Err(_) => return self.alone().await,
             };
@@ -362,6 +456,20 @@ impl<S: TokenSource> TokenSource for Shared<S> {
             }
             if !waited {
                 internal::count_shared_lookup(provider, false);
+            }
+            let now_ms = unix_millis(SystemTime::now());
+            if let Some(backoff) = backoff.as_ref().filter(|b| b.until_ms > now_ms) {
+                let left = Duration::from_millis(backoff.until_ms - now_ms);
+                return Err(Error::other(format!(
+                    "the fleet is waiting {left:?} before asking the token endpoint again, after \
+                     {} failure(s) in a row; last: {}",
+                    backoff.failures, backoff.message
+                ))
+                .with_retry_after(Some(left))
+                .with_hint(
+                    "one replica's request failed with a temporary error (429, 503, a timeout); \
+                     the fleet honours its Retry-After, or backs off, as one",
+                ));
             }
             if let Lock::Broken(holder) = &lock {
                 tracing::warn!(
@@ -380,7 +488,8 @@ impl<S: TokenSource> TokenSource for Shared<S> {
                         if waited {
                             internal::record_lock_wait(provider, started.elapsed());
                         }
-                        return self.fetch_locked(&owner).await;
+                        let previous = backoff.as_ref().map_or(0, |b| b.failures);
+                        return self.fetch_locked(&owner, previous).await;
                     }
                     Ok(false) => {}
                     Err(_) => return self.alone().await,

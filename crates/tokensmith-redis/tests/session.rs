@@ -200,3 +200,89 @@ async fn two_users_sessions_never_cross() {
     assert!(!alice_token.same_as(&bob_token));
     assert_eq!(server.counters().refresh_reuses, 0);
 }
+
+/// Sixteen replicas against a token endpoint that answers 429 with `Retry-After: 2`: the fleet
+/// honours what one replica was told, so the endpoint sees at most one request per period,
+/// and every replica's error says the fleet is waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_fleet_honours_a_retry_after_one_replica_received() {
+    use tokensmith_core::{Backoff, RetryPolicy};
+    use tokensmith_oauth2::ClientCredentials;
+    use tokensmith_testkit::{Endpoint, Fault, Target};
+    let redis = RedisServer::start().await.unwrap();
+    let server = TestServer::start().await.unwrap();
+    server.fail_share(Target::Token, 1.0, Fault::too_many_requests(2));
+    let key = SealingKey::generate().unwrap();
+    let fleet: Vec<_> = (0..16)
+        .map(|_| {
+            let endpoint = TokenEndpoint::builder(server.token_url())
+                .client_id(DEFAULT_CLIENT_ID)
+                .client_secret(DEFAULT_CLIENT_SECRET)
+                .retry(RetryPolicy::default().attempts(1).backoff(Backoff::new(
+                    Duration::from_millis(10),
+                    Duration::from_millis(10),
+                )))
+                .build()
+                .unwrap();
+            let cache = RedisCache::builder(redis.url(), key.clone())
+                .op_timeout(Duration::from_millis(500))
+                .build()
+                .unwrap();
+            Cached::new(
+                cache
+                    .share(ClientCredentials::new(endpoint).build_source())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut fleet_waits = 0;
+    for _ in 0..40 {
+        if started.elapsed() >= Duration::from_millis(3500) {
+            break;
+        }
+        for replica in &fleet {
+            if let Err(err) = replica.token().await
+                && err.to_string().contains("the fleet is waiting")
+            {
+                fleet_waits += 1;
+                assert!(err.retry_after().is_some(), "{err:?}");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = server.requests_to(Endpoint::Token).len();
+    assert!(
+        (1..=2).contains(&requests),
+        "one request per Retry-After period for the fleet: {requests}"
+    );
+    assert!(
+        fleet_waits >= 15,
+        "the others were told the fleet waits: {fleet_waits}"
+    );
+
+    // The endpoint recovers: after the period, one replica fetches for all.
+    server.clear_faults();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut tokens = Vec::new();
+    for replica in &fleet {
+        for _ in 0..50 {
+            match replica.token().await {
+                Ok(token) => {
+                    tokens.push(token);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+    assert_eq!(tokens.len(), 16);
+    let stats: Vec<_> = fleet.iter().map(|r| r.source().stats()).collect();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.secret().expose_secret() == tokens[0].secret().expose_secret()),
+        "one token for the fleet: {} requests, {stats:?}",
+        server.requests_to(Endpoint::Token).len()
+    );
+}

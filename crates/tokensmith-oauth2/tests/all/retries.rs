@@ -93,6 +93,24 @@ async fn retry_after_is_honoured_up_to_the_cap() {
     assert_eq!(requests(&server).await.len(), 2);
 }
 
+/// The last answer's `Retry-After` stays on the error, for whoever schedules the next try (a
+/// fleet sharing its backoff).
+#[tokio::test]
+async fn the_error_keeps_the_servers_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
+        .mount(&server)
+        .await;
+    let endpoint = endpoint(&server, ClientAuth::Basic)
+        .retry(fast_retries(1))
+        .build()
+        .unwrap();
+    let err = client_credentials_error(endpoint).await;
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)), "{err:?}");
+    assert!(err.is_retryable());
+}
+
 #[tokio::test]
 async fn single_use_grants_are_not_retried_after_the_server_saw_them() {
     let server = MockServer::start().await;
