@@ -52,6 +52,22 @@
 //! [`RedisCache::share`]: share it with [`RedisCache::share_as`] and that user's or session's
 //! own id, or one user could be handed another's tokens.
 //!
+//! # What someone who can write to Redis can and cannot do
+//! Values are sealed with an AEAD under a key Redis never sees, bound to their Redis key: a
+//! value cannot be read, forged, or moved to another key (another client, scope or user); it
+//! opens only where it was written. The shared refresh token carries a generation: a replica
+//! never adopts one older than the one it wrote or took, so putting back an older sealed value
+//! (whose refresh token was used) cannot make it reuse a refresh token; a replica that starts
+//! fresh has nothing to compare with and may take such a value once. Garbage is ignored. What
+//! such a writer can do is deny service: delete values (each replica then fetches for
+//! itself), hold a lock (a replica waits its lock wait, then fetches alone), or write a
+//! backoff it cannot seal (ignored). Use `rediss://` (TLS) where the network path is not
+//! trusted, and an ACL user limited to the prefix's keys.
+//!
+//! A rotated refresh token is confirmed written before the lock is released: the holder tries
+//! again, within its lock wait, while Redis is slow or paused, and keeps the lock until its
+//! lease ends rather than hand it on unconfirmed.
+//!
 //! # Keys and secrets
 //! Keys look like `tokensmith:{<32 hex digits>}:token` (and `:lock`, `:state`): the digits are
 //! an HMAC, under a key derived from the [`SealingKey`], of what identifies the token (endpoint,

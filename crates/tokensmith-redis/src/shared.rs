@@ -82,6 +82,10 @@ pub struct Shared<S> {
     stats: Counters,
     /// Whether fetching alone after waiting was logged already (once per source).
     waited_out: std::sync::atomic::AtomicBool,
+    /// The generation of the shared state this replica holds (adopted or written); 0: none.
+    generation: AtomicU64,
+    /// Set when the state of the fetch just made could not be written: the lock is kept.
+    state_unconfirmed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -120,6 +124,8 @@ impl<S: TokenSource> Shared<S> {
             fingerprints: RandomState::new(),
             stats: Counters::default(),
             waited_out: std::sync::atomic::AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            state_unconfirmed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -356,12 +362,22 @@ impl<S: TokenSource> Shared<S> {
                 self.unlock(owner.as_bytes()).await;
                 return Ok(self.take(token));
             }
-            let state = state
-                .as_deref()
-                .and_then(|sealed| self.cache.inner.key.open(&self.state_key, sealed))
-                .and_then(|plain| String::from_utf8(plain).ok());
-            if let Some(state) = state {
-                self.source.adopt_shared_state(SecretString::from(state));
+            if let Some((generation, state)) = state.as_deref().and_then(|s| self.open_state(s)) {
+                let held = self.generation.load(Ordering::Acquire);
+                if generation >= held {
+                    self.generation.store(generation, Ordering::Release);
+                    self.source.adopt_shared_state(state);
+                } else {
+                    // Only an older value put back (by someone who can write to Redis) is
+                    // older than what this replica wrote or took: its refresh token was used.
+                    tracing::warn!(
+                        target: "tokensmith::redis",
+                        source = self.source.name(),
+                        found = generation,
+                        held,
+                        "the fleet's state in Redis is older than this replica's; ignored"
+                    );
+                }
             }
         }
         self.stats.fetches.fetch_add(1, Ordering::Relaxed);
@@ -381,27 +397,74 @@ impl<S: TokenSource> Shared<S> {
             }
             Err(error) => self.share_backoff(error, previous).await,
         }
-        self.unlock(owner.as_bytes()).await;
+        if self.state_unconfirmed.swap(false, Ordering::AcqRel) {
+            // The next replica would refresh with the refresh token this one just used: the
+            // lock stays until its lease ends, and the fleet waits for it.
+            tracing::warn!(
+                target: "tokensmith::redis",
+                source = self.source.name(),
+                "the rotated refresh token could not be written to Redis; the fetch lock is kept \
+                 until its lease ends rather than handed on"
+            );
+        } else {
+            self.unlock(owner.as_bytes()).await;
+        }
         result
     }
 
-    async fn write(&self, token: &AccessToken) -> Result<(), Error> {
+    /// The generation and the state in a sealed state value, if it opens and reads.
+    fn open_state(&self, sealed: &[u8]) -> Option<(u64, SecretString)> {
+        let plain = zeroize::Zeroizing::new(self.cache.inner.key.open(&self.state_key, sealed)?);
+        let value: Value = serde_json::from_slice(&plain).ok()?;
+        let generation = value.get("generation")?.as_u64()?;
+        let state = value.get("state")?.as_str()?;
+        Some((generation, SecretString::from(state.to_owned())))
+    }
+
+    /// Writes the source's state with the next generation, confirmed: tries again, each try
+    /// bounded by the command timeout, for up to the lock wait (a slow or paused Redis), while
+    /// this replica holds the lock.
+    async fn write_state(&self, state: &SecretString) -> Result<(), Error> {
         let inner = &self.cache.inner;
-        if let Some(state) = self.source.shared_state() {
-            let sealed = inner
-                .key
-                .seal(&self.state_key, state.expose_secret().as_bytes())?;
-            let ttl = millis(inner.state_ttl);
-            let _: () = self
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        let plain = zeroize::Zeroizing::new(
+            json!({"generation": generation, "state": state.expose_secret()}).to_string(),
+        );
+        let sealed = inner.key.seal(&self.state_key, plain.as_bytes())?;
+        let mut last = None;
+        let deadline = Instant::now() + inner.lock_wait;
+        let mut pause = FIRST_POLL;
+        while Instant::now() < deadline {
+            let written: Result<(), Error> = self
                 .cache
                 .run(
                     redis::cmd("SET")
                         .arg(&self.state_key)
-                        .arg(sealed)
+                        .arg(&sealed)
                         .arg("PX")
-                        .arg(ttl),
+                        .arg(millis(inner.state_ttl)),
                 )
-                .await?;
+                .await;
+            match written {
+                Ok(()) => {
+                    self.generation.store(generation, Ordering::Release);
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+        Err(last.unwrap_or_else(|| Error::other("Redis: the state was not written")))
+    }
+
+    async fn write(&self, token: &AccessToken) -> Result<(), Error> {
+        let inner = &self.cache.inner;
+        if let Some(state) = self.source.shared_state()
+            && let Err(e) = self.write_state(&state).await
+        {
+            self.state_unconfirmed.store(true, Ordering::Release);
+            return Err(e);
         }
         // The skew, up to a tenth of what is left (as the in-memory cache does).
         let Some(ttl) = token

@@ -286,3 +286,148 @@ async fn the_fleet_honours_a_retry_after_one_replica_received() {
         server.requests_to(Endpoint::Token).len()
     );
 }
+
+/// Someone who can write to Redis puts back an older sealed refresh token (one already used):
+/// the replica that wrote a newer one never adopts it, so the server sees no reuse and the
+/// session lives. Garbage in every key is ignored, never an error or a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_or_garbage_value_is_never_adopted() {
+    let redis = RedisServer::start().await.unwrap();
+    let server = strict_server().await;
+    let refresh = sign_in(&server).await;
+    let cache = RedisCache::builder(redis.url(), SealingKey::generate().unwrap())
+        .op_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    // The shared source itself, asked directly: each fetch is one the cache would make.
+    let replica = cache.share_as(
+        "session:alice",
+        RefreshTokenGrant::new(endpoint(&server), refresh.as_str()).build_source(),
+    );
+    let state_key = replica.redis_key().replace(":token", ":state");
+    let token_key = replica.redis_key().to_owned();
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let read = |key: String| {
+        let mut raw = raw.clone();
+        async move {
+            let value: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            value
+        }
+    };
+    let rotator = raw.clone();
+    let rotate = || async {
+        tokensmith_core::TokenSource::fetch(&replica).await.unwrap();
+        // Drop the shared access token, so that the next fetch refreshes.
+        let _: () = redis::cmd("DEL")
+            .arg(&token_key)
+            .query_async(&mut rotator.clone())
+            .await
+            .unwrap();
+    };
+    rotate().await;
+    let old_state = read(state_key.clone()).await.expect("the state was shared");
+    rotate().await;
+    assert_ne!(read(state_key.clone()).await.unwrap(), old_state);
+    // Put the older state back, and fetch again.
+    let _: () = redis::cmd("SET")
+        .arg(&state_key)
+        .arg(&old_state)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    rotate().await;
+    rotate().await;
+    assert_eq!(
+        server.counters().refresh_reuses,
+        0,
+        "the rolled-back token was not used"
+    );
+
+    // Garbage in every key: ignored.
+    for key in [&token_key, &state_key] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(b"\x00garbage\xff".as_slice())
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    rotate().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(server.counters().refresh_reuses, 0);
+}
+
+/// Redis stops taking writes (`CLIENT PAUSE … WRITE`) while the replica holding the lock
+/// refreshes: it keeps the lock until the rotated refresh token is confirmed written, so the
+/// next replica refreshes with the new one, never the one just used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_redis_never_hands_on_a_used_refresh_token() {
+    use tokensmith_testkit::{Fault, Target};
+    let redis = RedisServer::start().await.unwrap();
+    let server = strict_server().await;
+    let refresh = sign_in(&server).await;
+    let key = SealingKey::generate().unwrap();
+    let replica = || {
+        let cache = RedisCache::builder(redis.url(), key.clone())
+            .op_timeout(Duration::from_millis(100))
+            .lock_wait(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        std::sync::Arc::new(cache.share_as(
+            "session:alice",
+            RefreshTokenGrant::new(endpoint(&server), refresh.as_str()).build_source(),
+        ))
+    };
+    let (a, b) = (replica(), replica());
+    // The refresh takes 300 ms; Redis takes no writes from 100 ms to 900 ms.
+    server.fail_next(Target::Token, 1, Fault::Delay(Duration::from_millis(300)));
+    let first = {
+        let a = std::sync::Arc::clone(&a);
+        tokio::spawn(async move { tokensmith_core::TokenSource::fetch(&*a).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(800)
+        .arg("WRITE")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let second = {
+        let b = std::sync::Arc::clone(&b);
+        tokio::spawn(async move { tokensmith_core::TokenSource::fetch(&*b).await })
+    };
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    // And once more each, past the token, so that both refresh through the fleet again.
+    for replica in [&a, &b] {
+        let token_key = replica.redis_key().to_owned();
+        let _: () = redis::cmd("DEL")
+            .arg(token_key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        tokensmith_core::TokenSource::fetch(&**replica)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        server.counters().refresh_reuses,
+        0,
+        "no refresh token used twice"
+    );
+}
