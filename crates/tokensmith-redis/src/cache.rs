@@ -67,6 +67,7 @@ pub struct RedisCacheBuilder {
     skew: Duration,
     state_ttl: Duration,
     default_lifetime: Duration,
+    tls_roots: Option<Vec<u8>>,
 }
 
 /// The shortest and longest lock lease accepted.
@@ -74,8 +75,9 @@ const MIN_LEASE: Duration = Duration::from_millis(1);
 const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 
 impl RedisCache {
-    /// The Redis at `url` (`redis://host:port/db`, `rediss://` for TLS when the `redis` crate
-    /// is built with it), sealing under `key`.
+    /// The Redis at `url` (`redis://host:port/db`; `rediss://` for TLS, against the system's
+    /// certificate authorities or [`tls_root_certificates`](RedisCacheBuilder::tls_root_certificates)),
+    /// sealing under `key`.
     pub fn builder(url: impl Into<String>, key: SealingKey) -> RedisCacheBuilder {
         RedisCacheBuilder {
             url: url.into(),
@@ -87,6 +89,7 @@ impl RedisCache {
             skew: Duration::from_secs(5),
             state_ttl: Duration::from_secs(30 * 24 * 3600),
             default_lifetime: Duration::from_secs(3600),
+            tls_roots: None,
         }
     }
 
@@ -332,12 +335,30 @@ impl RedisCacheBuilder {
         self
     }
 
+    /// The certificate authorities (PEM) a `rediss://` server's certificate must chain to,
+    /// instead of the system's: for a server with a private CA.
+    #[must_use]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
     /// Checks the settings; connects on the first fetch, not now.
     pub fn build(self) -> Result<RedisCache, Error> {
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
-            // The URL may carry a password: the text is not repeated.
-            Error::config(format!("the Redis URL is not usable: {}", e.category()))
-        })?;
+        // The URL may carry a password: its text is never repeated.
+        let unusable =
+            |e: redis::RedisError| Error::config(format!("the Redis URL is not usable: {}", e.category()));
+        let client = match &self.tls_roots {
+            None => redis::Client::open(self.url.as_str()).map_err(unusable)?,
+            Some(roots) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(roots.clone()),
+                },
+            )
+            .map_err(unusable)?,
+        };
         if self.op_timeout.is_zero() {
             return Err(Error::config(
                 "the Redis command timeout must be above zero",

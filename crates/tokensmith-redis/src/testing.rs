@@ -2,6 +2,7 @@
 //! free port, stopped by its pid when dropped.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,20 +14,40 @@ use tokio::process::{Child, Command};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// The certificate and key files of a TLS-only server.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisServer {
     /// Starts one on a free port of 127.0.0.1 and waits (up to 10 s) until it answers.
     pub async fn start() -> std::io::Result<Self> {
         let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port,
+            child: None,
+            tls: None,
+        };
         server.restart().await?;
         Ok(server)
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// Starts one that speaks TLS only (`--tls-port`, no plain port), with the certificate
+    /// and key in these PEM files; clients are not asked for certificates.
+    pub async fn start_tls(cert_file: PathBuf, key_file: PathBuf) -> std::io::Result<Self> {
+        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        let mut server = Self {
+            port,
+            child: None,
+            tls: Some((cert_file, key_file)),
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+
+    /// `redis://127.0.0.1:<port>/`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// The port.
@@ -44,9 +65,24 @@ impl RedisServer {
     /// Starts it again on the same port, empty.
     pub async fn restart(&mut self) -> std::io::Result<()> {
         self.stop().await;
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1"]);
+        match &self.tls {
+            None => {
+                command.arg("--port").arg(self.port.to_string());
+            }
+            Some((cert, key)) => {
+                command
+                    .args(["--port", "0", "--tls-port"])
+                    .arg(self.port.to_string())
+                    .arg("--tls-cert-file")
+                    .arg(cert)
+                    .arg("--tls-key-file")
+                    .arg(key)
+                    .args(["--tls-auth-clients", "no"]);
+            }
+        }
+        let child = command
             .args([
                 "--save",
                 "",

@@ -542,3 +542,54 @@ async fn a_token_without_expiry_lives_the_default_lifetime() {
         .unwrap();
     assert!(ttl > 590_000 && ttl <= 600_000, "{ttl}");
 }
+
+/// `rediss://`: a fleet shares its token through a redis-server that speaks TLS only, whose
+/// certificate comes from a CA made for the test.
+#[tokio::test]
+async fn the_fleet_shares_through_redis_over_tls() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer as CaIssuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = CaIssuer::new(ca, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let (cert_file, key_file) = (dir.path().join("server.pem"), dir.path().join("server-key.pem"));
+    std::fs::write(&cert_file, server_cert.pem()).unwrap();
+    std::fs::write(&key_file, server_key.serialize_pem()).unwrap();
+    let redis = RedisServer::start_tls(cert_file, key_file).await.unwrap();
+    assert!(redis.url().starts_with("rediss://"));
+
+    let tokens = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let replica = || {
+        Cached::new(
+            RedisCache::builder(redis.url(), key())
+                .op_timeout(Duration::from_secs(2))
+                .tls_root_certificates(ca_pem.clone())
+                .build()
+                .unwrap()
+                .share_as("orders-api", tokens.clone()),
+        )
+    };
+    let (a, b) = (replica(), replica());
+    assert_eq!(secret(&a.token().await.unwrap()), "token-1");
+    assert_eq!(secret(&b.token().await.unwrap()), "token-1");
+    assert_eq!(tokens.fetches(), 1, "shared over TLS");
+    assert_eq!(b.source().stats().redis_hits, 1);
+
+    // A replica that does not trust the server's CA fetches alone, without an error.
+    let untrusting = Cached::new(
+        RedisCache::builder(redis.url(), key())
+            .op_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+            .share_as("orders-api", tokens.clone()),
+    );
+    untrusting.token().await.unwrap();
+    assert_eq!(untrusting.source().stats().alone, 1);
+}
