@@ -84,21 +84,31 @@ where
         self
     }
 
-    /// When full, drops the keys unused this long before any other.
-    #[must_use]
-    pub fn idle_eviction(mut self, idle: Duration) -> Self {
+    /// When full, drops the keys unused this long before any other (at least a second: a
+    /// shorter time would take every key for idle and empty a full manager at each new key).
+    pub fn idle_eviction(mut self, idle: Duration) -> Result<Self, Error> {
+        if idle < Duration::from_secs(1) {
+            return Err(Error::config(format!(
+                "the idle time before eviction must be at least one second, not {idle:?}"
+            )));
+        }
         self.idle = idle;
-        self
+        Ok(self)
+    }
+
+    /// The cache of `key`, if it has one now (made by an earlier call, not evicted since).
+    pub fn existing(&self, key: &K) -> Option<Arc<Cached<S>>> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots.get(key).map(|slot| {
+            slot.used.store(now(), Ordering::Relaxed);
+            Arc::clone(&slot.cache)
+        })
     }
 
     /// The cache of `key`, made now if it has none.
     pub fn cache(&self, key: &K) -> Result<Arc<Cached<S>>, Error> {
-        {
-            let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(slot) = slots.get(key) {
-                slot.used.store(now(), Ordering::Relaxed);
-                return Ok(Arc::clone(&slot.cache));
-            }
+        if let Some(cache) = self.existing(key) {
+            return Ok(cache);
         }
         let cache = Arc::new((self.make)(key)?);
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
@@ -120,21 +130,28 @@ where
     }
 
     /// Drops the keys idle too long; when none is, the least recently used sixteenth (at least
-    /// one), so that a full manager does not sort on every new key.
+    /// one), so that a full manager does not sort on every new key. A key whose cache is in
+    /// use (a caller holds it, a fetch may be running) is never dropped: a caller after it
+    /// would get a second cache, and a second fetch. With every key in use the manager holds
+    /// more than its capacity until they are done.
     fn evict(&self, slots: &mut HashMap<K, Slot<S>>) {
         let now = now();
         let idle = u64::try_from(self.idle.as_nanos()).unwrap_or(u64::MAX);
+        let in_use = |slot: &Slot<S>| Arc::strong_count(&slot.cache) > 1;
         let before = slots.len();
-        slots.retain(|_, slot| now.saturating_sub(slot.used.load(Ordering::Relaxed)) < idle);
+        slots.retain(|_, slot| {
+            in_use(slot) || now.saturating_sub(slot.used.load(Ordering::Relaxed)) < idle
+        });
         if slots.len() < before && slots.len() < self.capacity {
             return;
         }
         let mut by_use: Vec<(u64, K)> = slots
             .iter()
+            .filter(|(_, slot)| !in_use(slot))
             .map(|(key, slot)| (slot.used.load(Ordering::Relaxed), key.clone()))
             .collect();
         by_use.sort_unstable_by_key(|(used, _)| *used);
-        let drop = (slots.len() / 16).max(slots.len() + 1 - self.capacity);
+        let drop = (slots.len() / 16).max((slots.len() + 1).saturating_sub(self.capacity));
         for (_, key) in by_use.into_iter().take(drop) {
             slots.remove(&key);
         }
@@ -206,14 +223,17 @@ where
         self.manager.token(&self.key).await
     }
 
+    /// An evicted key's token is gone already: nothing is made for it.
     fn invalidate(&self, rejected: &AccessToken) {
-        if let Ok(cache) = self.manager.cache(&self.key) {
+        if let Some(cache) = self.manager.existing(&self.key) {
             cache.invalidate(rejected);
         }
     }
 
+    /// `None` for an evicted key (its next `token` makes its cache again), without making one:
+    /// a look never evicts another key.
     fn current(&self) -> Option<AccessToken> {
-        self.manager.cache(&self.key).ok()?.current()
+        self.manager.existing(&self.key)?.current()
     }
 }
 
@@ -294,6 +314,57 @@ mod tests {
         assert!(
             (1..50).any(|key| !slots.contains_key(&key)),
             "the older one goes first"
+        );
+    }
+
+    #[tokio::test]
+    async fn looking_at_or_invalidating_an_evicted_key_evicts_no_other() {
+        let (manager, made) = manager(2);
+        let manager = Arc::new(manager);
+        let first = manager.provider(1);
+        let token = first.token().await.unwrap();
+        manager.token(&2).await.unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        manager.token(&2).await.unwrap();
+        manager.token(&3).await.unwrap();
+        assert!(
+            manager.existing(&1).is_none(),
+            "1 was the least recently used"
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 3);
+        assert!(first.current().is_none());
+        first.invalidate(&token);
+        assert_eq!(made.load(Ordering::SeqCst), 3, "nothing made for a look");
+        assert!(manager.existing(&2).is_some() && manager.existing(&3).is_some());
+        assert_eq!(manager.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_in_use_is_not_evicted() {
+        let (manager, made) = manager(1);
+        let held = manager.cache(&1).unwrap();
+        manager.token(&2).await.unwrap();
+        assert!(
+            manager.existing(&1).is_some(),
+            "in use: kept past the capacity"
+        );
+        let again = manager.cache(&1).unwrap();
+        assert!(
+            Arc::ptr_eq(&held, &again),
+            "one cache per key, so one fetch"
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+        drop((held, again));
+        manager.token(&3).await.unwrap();
+        assert!(
+            manager.len() <= 2,
+            "back within bounds once unused: {}",
+            manager.len()
+        );
+        assert!(
+            TokenManager::new(|_: &u32| -> Result<Cached<Counting>, Error> { unreachable!() })
+                .idle_eviction(Duration::ZERO)
+                .is_err()
         );
     }
 

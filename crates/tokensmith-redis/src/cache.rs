@@ -346,8 +346,9 @@ impl RedisCacheBuilder {
     /// Checks the settings; connects on the first fetch, not now.
     pub fn build(self) -> Result<RedisCache, Error> {
         // The URL may carry a password: its text is never repeated.
-        let unusable =
-            |e: redis::RedisError| Error::config(format!("the Redis URL is not usable: {}", e.category()));
+        let unusable = |e: redis::RedisError| {
+            Error::config(format!("the Redis URL is not usable: {}", e.category()))
+        };
         let client = match &self.tls_roots {
             None => redis::Client::open(self.url.as_str()).map_err(unusable)?,
             Some(roots) => redis::Client::build_with_tls(

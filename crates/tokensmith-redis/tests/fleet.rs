@@ -559,7 +559,10 @@ async fn the_fleet_shares_through_redis_over_tls() {
         .unwrap()
         .signed_by(&server_key, &issuer)
         .unwrap();
-    let (cert_file, key_file) = (dir.path().join("server.pem"), dir.path().join("server-key.pem"));
+    let (cert_file, key_file) = (
+        dir.path().join("server.pem"),
+        dir.path().join("server-key.pem"),
+    );
     std::fs::write(&cert_file, server_cert.pem()).unwrap();
     std::fs::write(&key_file, server_key.serialize_pem()).unwrap();
     let redis = RedisServer::start_tls(cert_file, key_file).await.unwrap();

@@ -174,7 +174,7 @@ impl<S: TokenSource> Cached<S> {
             // Nothing was started (no runtime here): a later caller may claim it.
             entry.refresh_claimed.store(false, Ordering::Release);
         }
-        shared.counters.hits.bump();
+        Counters::bump(&shared.counters.hits);
         #[cfg(feature = "metrics")]
         shared.metrics.hits.increment(1);
         tracing::debug!(target: "tokensmith::cache", source = shared.source.name(), "token cache hit");
@@ -303,7 +303,7 @@ impl<S: TokenSource> Shared<S> {
             let now = Now::read(self.config.clock);
             // A fetch may have finished between the caller's look and taking the lock.
             if let Some(token) = self.valid_token(&now) {
-                self.counters.hits.bump();
+                Counters::bump(&self.counters.hits);
                 #[cfg(feature = "metrics")]
                 self.metrics.hits.increment(1);
                 return Ok(token);
