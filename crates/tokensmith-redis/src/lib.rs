@@ -31,6 +31,12 @@
 //! release, and locks are left to expire with their lease instead of being released or
 //! renewed: waiters still take the token as soon as it is written.
 //!
+//! # One clock for the fleet
+//! A token is kept with its issue time and expiry on Redis's clock (`TIME`, read in the same
+//! round trip as the token), never a replica's wall clock: replicas whose clocks run ahead or
+//! behind agree on every expiry. A replica reading a token gets its whole lifetime, not what
+//! is left, and applies its own skew and refresh window to it, so none refreshes early.
+//!
 //! # Throttling shared by the fleet
 //! When the fetch a replica makes for the fleet fails with a temporary error (429 or 503 with
 //! `Retry-After`, a 5xx, a timeout), the wait is written to Redis under the key's hash tag

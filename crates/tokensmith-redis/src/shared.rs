@@ -6,7 +6,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -23,6 +23,14 @@ const UNLOCK: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return red
 
 /// Compare-and-extend: renews the lease only if this replica still holds the lock.
 const RENEW: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end"#;
+
+/// What one look at Redis found.
+struct Look {
+    token: Option<AccessToken>,
+    lock: Lock,
+    backoff: Option<FleetBackoff>,
+    clock: FleetClock,
+}
 
 /// What a look at the lock found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +52,30 @@ type ThreeValues = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 /// The longest the fleet backs off after failures without a `Retry-After`, and the longest
 /// `Retry-After` it honours.
 const MAX_FLEET_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The fleet's one clock: Redis's `TIME`, read in a round trip the replica makes anyway, and
+/// carried forward on this replica's monotonic clock. No replica's wall clock enters what the
+/// fleet stores, so replicas whose clocks disagree agree on every expiry.
+#[derive(Debug, Clone, Copy)]
+struct FleetClock {
+    /// Redis's time, in milliseconds since the Unix epoch, when `at` was read.
+    redis_ms: u64,
+    at: Instant,
+}
+
+impl FleetClock {
+    fn from_time((seconds, micros): (u64, u64)) -> Self {
+        Self {
+            redis_ms: seconds.saturating_mul(1000).saturating_add(micros / 1000),
+            at: Instant::now(),
+        }
+    }
+
+    /// Redis's time now.
+    fn now_ms(&self) -> u64 {
+        self.redis_ms.saturating_add(millis(self.at.elapsed()))
+    }
+}
 
 /// A backoff the fleet shares: until when, after how many failures in a row, and why.
 struct FleetBackoff {
@@ -166,16 +198,16 @@ impl<S: TokenSource> Shared<S> {
 
     /// The token in a sealed Redis value, if it opens, lives on, and is not the one this
     /// replica is replacing.
-    fn usable(&self, sealed: Option<&[u8]>) -> Option<AccessToken> {
+    fn usable(&self, sealed: Option<&[u8]>, clock: FleetClock) -> Option<AccessToken> {
         let plain = self.cache.inner.key.open(&self.token_key, sealed?)?;
-        let token = decode(&plain)?;
+        let token = decode(&plain, clock)?;
         let fresh = token.expires_in().is_none_or(|left| left > MIN_REMAINING);
         (fresh && self.last() != Some(self.fingerprint(&token))).then_some(token)
     }
 
     /// The token, the lock's state and the fleet's backoff, in one round trip (one slot: one
     /// hash tag).
-    async fn look(&self) -> Result<(Option<AccessToken>, Lock, Option<FleetBackoff>), Error> {
+    async fn look(&self) -> Result<Look, Error> {
         let mut pipeline = redis::pipe();
         pipeline
             .cmd("MGET")
@@ -183,9 +215,11 @@ impl<S: TokenSource> Shared<S> {
             .arg(&self.lock_key)
             .arg(&self.backoff_key)
             .cmd("PTTL")
-            .arg(&self.lock_key);
-        let ((token, lock, backoff), ttl): (ThreeValues, i64) =
+            .arg(&self.lock_key)
+            .cmd("TIME");
+        let ((token, lock, backoff), ttl, time): (ThreeValues, i64, (u64, u64)) =
             self.cache.run_pipeline(&pipeline).await?;
+        let clock = FleetClock::from_time(time);
         let backoff = backoff.and_then(|sealed| self.open_backoff(&sealed));
         let lease = i64::try_from(millis(self.cache.inner.lease)).unwrap_or(i64::MAX);
         let lock = match lock {
@@ -196,7 +230,12 @@ impl<S: TokenSource> Shared<S> {
             Some(value) if ttl == -1 || ttl > lease => Lock::Broken(value),
             Some(_) => Lock::Held,
         };
-        Ok((self.usable(token.as_deref()), lock, backoff))
+        Ok(Look {
+            token: self.usable(token.as_deref(), clock),
+            lock,
+            backoff,
+            clock,
+        })
     }
 
     fn open_backoff(&self, sealed: &[u8]) -> Option<FleetBackoff> {
@@ -214,7 +253,7 @@ impl<S: TokenSource> Shared<S> {
     /// (`Retry-After`, up to five minutes), or 1 s doubling to five minutes with the failures
     /// in a row, before any replica asks again. Final errors (a wrong secret) are not shared:
     /// each replica's own cache backs off from those.
-    async fn share_backoff(&self, error: &Error, previous: u32) {
+    async fn share_backoff(&self, error: &Error, previous: u32, clock: FleetClock) {
         if !error.is_retryable() {
             return;
         }
@@ -226,7 +265,7 @@ impl<S: TokenSource> Shared<S> {
         if delay.is_zero() {
             return;
         }
-        let until_ms = unix_millis(SystemTime::now()).saturating_add(millis(delay));
+        let until_ms = clock.now_ms().saturating_add(millis(delay));
         let value = json!({
             "until_ms": until_ms,
             "failures": failures,
@@ -352,13 +391,23 @@ impl<S: TokenSource> Shared<S> {
 
     /// Holding the lock: reads again, takes over the fleet's state, fetches, writes, unlocks;
     /// a retryable failure becomes the fleet's backoff (`previous` failures in a row before).
-    async fn fetch_locked(&self, owner: &str, previous: u32) -> Result<AccessToken, Error> {
-        let current: Result<TwoValues, Error> = self
-            .cache
-            .run(redis::cmd("MGET").arg(&self.token_key).arg(&self.state_key))
-            .await;
-        if let Ok((token, state)) = &current {
-            if let Some(token) = self.usable(token.as_deref()) {
+    async fn fetch_locked(
+        &self,
+        owner: &str,
+        previous: u32,
+        mut clock: FleetClock,
+    ) -> Result<AccessToken, Error> {
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("MGET")
+            .arg(&self.token_key)
+            .arg(&self.state_key)
+            .cmd("TIME");
+        let current: Result<(TwoValues, (u64, u64)), Error> =
+            self.cache.run_pipeline(&pipeline).await;
+        if let Ok(((token, state), time)) = &current {
+            clock = FleetClock::from_time(*time);
+            if let Some(token) = self.usable(token.as_deref(), clock) {
                 self.unlock(owner.as_bytes()).await;
                 return Ok(self.take(token));
             }
@@ -385,7 +434,7 @@ impl<S: TokenSource> Shared<S> {
         match &result {
             Ok(token) => {
                 self.remember(token);
-                if let Err(e) = self.write(token).await {
+                if let Err(e) = self.write(token, clock).await {
                     tracing::debug!(target: "tokensmith::redis", error = %e, "could not share the new token");
                 }
                 if previous > 0 {
@@ -395,7 +444,7 @@ impl<S: TokenSource> Shared<S> {
                         .await;
                 }
             }
-            Err(error) => self.share_backoff(error, previous).await,
+            Err(error) => self.share_backoff(error, previous, clock).await,
         }
         if self.state_unconfirmed.swap(false, Ordering::AcqRel) {
             // The next replica would refresh with the refresh token this one just used: the
@@ -458,7 +507,7 @@ impl<S: TokenSource> Shared<S> {
         Err(last.unwrap_or_else(|| Error::other("Redis: the state was not written")))
     }
 
-    async fn write(&self, token: &AccessToken) -> Result<(), Error> {
+    async fn write(&self, token: &AccessToken, clock: FleetClock) -> Result<(), Error> {
         let inner = &self.cache.inner;
         if let Some(state) = self.source.shared_state()
             && let Err(e) = self.write_state(&state).await
@@ -472,16 +521,25 @@ impl<S: TokenSource> Shared<S> {
             .map(|left| left.saturating_sub(inner.skew.min(left / 10)))
         else {
             // No stated expiry: kept for the default lifetime, and replaced on the next fetch.
-            return self.put(token, inner.default_lifetime).await;
+            return self.put(token, inner.default_lifetime, clock).await;
         };
         if ttl.is_zero() {
             return Ok(());
         }
-        self.put(token, ttl).await
+        self.put(token, ttl, clock).await
     }
 
-    async fn put(&self, token: &AccessToken, ttl: Duration) -> Result<(), Error> {
-        let sealed = self.cache.inner.key.seal(&self.token_key, &encode(token))?;
+    async fn put(
+        &self,
+        token: &AccessToken,
+        ttl: Duration,
+        clock: FleetClock,
+    ) -> Result<(), Error> {
+        let sealed = self
+            .cache
+            .inner
+            .key
+            .seal(&self.token_key, &encode(token, clock))?;
         let _: () = self
             .cache
             .run(
@@ -505,7 +563,12 @@ impl<S: TokenSource> TokenSource for Shared<S> {
         let mut waited = false;
         let provider = self.source.name();
         loop {
-            let (token, lock, backoff) = match self.look().await {
+            let Look {
+                token,
+                lock,
+                backoff,
+                clock,
+            } = match self.look().await {
                 Ok(seen) => seen,
                 Err(_) => return self.alone().await,
             };
@@ -520,7 +583,7 @@ impl<S: TokenSource> TokenSource for Shared<S> {
             if !waited {
                 internal::count_shared_lookup(provider, false);
             }
-            let now_ms = unix_millis(SystemTime::now());
+            let now_ms = clock.now_ms();
             if let Some(backoff) = backoff.as_ref().filter(|b| b.until_ms > now_ms) {
                 let left = Duration::from_millis(backoff.until_ms - now_ms);
                 return Err(Error::other(format!(
@@ -552,7 +615,7 @@ impl<S: TokenSource> TokenSource for Shared<S> {
                             internal::record_lock_wait(provider, started.elapsed());
                         }
                         let previous = backoff.as_ref().map_or(0, |b| b.failures);
-                        return self.fetch_locked(&owner, previous).await;
+                        return self.fetch_locked(&owner, previous, clock).await;
                     }
                     Ok(false) => {}
                     Err(_) => return self.alone().await,
@@ -609,20 +672,19 @@ fn owner_token() -> Result<String, Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, millis)
-}
-
-/// The token as the fleet keeps it: its expiry as wall-clock time, since replicas' monotonic
-/// clocks do not agree.
-fn encode(token: &AccessToken) -> Vec<u8> {
+/// The token as the fleet keeps it: when it was issued and when it expires, on the fleet's
+/// clock (Redis's), so that a replica reading it knows its whole lifetime (for its own skew
+/// and refresh window) and its expiry, whatever its own wall clock says.
+fn encode(token: &AccessToken, clock: FleetClock) -> Vec<u8> {
+    let now = clock.now_ms();
+    let issued = now.saturating_sub(millis(token.issued_at().elapsed()));
     let expires = token
         .expires_in()
-        .and_then(|left| SystemTime::now().checked_add(left))
-        .map(unix_millis);
+        .map(|left| now.saturating_add(millis(left)));
     json!({
         "token": token.secret().expose_secret(),
         "type": token.token_type().as_str(),
+        "issued_at_ms": issued,
         "expires_at_ms": expires,
         "scopes": token.scopes(),
     })
@@ -630,10 +692,15 @@ fn encode(token: &AccessToken) -> Vec<u8> {
     .into_bytes()
 }
 
-fn decode(plain: &[u8]) -> Option<AccessToken> {
+fn decode(plain: &[u8], clock: FleetClock) -> Option<AccessToken> {
     let value: Value = serde_json::from_slice(plain).ok()?;
+    let now = clock.now_ms();
+    let issued = value.get("issued_at_ms")?.as_u64()?.min(now);
+    let age = Duration::from_millis(now - issued);
+    let local_issue = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
     let mut builder = AccessToken::builder(value.get("token")?.as_str()?)
         .token_type(TokenType::parse(value.get("type")?.as_str()?))
+        .issued_at(local_issue.into_std().into())
         .scopes(
             value
                 .get("scopes")?
@@ -644,8 +711,7 @@ fn decode(plain: &[u8]) -> Option<AccessToken> {
                 .collect::<Vec<_>>(),
         );
     if let Some(at) = value.get("expires_at_ms").and_then(Value::as_u64) {
-        let now = unix_millis(SystemTime::now());
-        builder = builder.expires_in(Duration::from_millis(at.saturating_sub(now)));
+        builder = builder.expires_in(Duration::from_millis(at.saturating_sub(issued)));
     }
     builder.build().ok()
 }

@@ -596,3 +596,35 @@ async fn the_fleet_shares_through_redis_over_tls() {
     untrusting.token().await.unwrap();
     assert_eq!(untrusting.source().stats().alone, 1);
 }
+
+/// A token read from Redis keeps its whole lifetime and its issue time, measured on the
+/// fleet's clock (Redis's) and not on any replica's wall clock: each replica applies its own
+/// skew and refresh window to the true lifetime, so none refreshes early.
+#[tokio::test]
+async fn a_shared_token_keeps_its_lifetime_on_the_fleets_clock() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let a = replica(&redis.url(), &issuer);
+    let b = replica(&redis.url(), &issuer);
+    let first = a.token().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let read = b.token().await.unwrap();
+    assert_eq!(secret(&read), secret(&first));
+    let lifetime = read.lifetime().unwrap();
+    assert!(
+        lifetime >= Duration::from_millis(3_599_900) && lifetime <= Duration::from_secs(3600),
+        "the whole lifetime, not what was left: {lifetime:?}"
+    );
+    let left = read.expires_in().unwrap();
+    let a_left = first.expires_in().unwrap();
+    let gap = if left > a_left {
+        left - a_left
+    } else {
+        a_left - left
+    };
+    assert!(
+        gap < Duration::from_millis(200),
+        "the same expiry: {left:?} vs {a_left:?}"
+    );
+    assert_eq!(issuer.fetches(), 1);
+}
