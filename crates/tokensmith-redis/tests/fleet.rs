@@ -617,11 +617,7 @@ async fn a_shared_token_keeps_its_lifetime_on_the_fleets_clock() {
     );
     let left = read.expires_in().unwrap();
     let a_left = first.expires_in().unwrap();
-    let gap = if left > a_left {
-        left - a_left
-    } else {
-        a_left - left
-    };
+    let gap = left.abs_diff(a_left);
     assert!(
         gap < Duration::from_millis(200),
         "the same expiry: {left:?} vs {a_left:?}"
