@@ -12,9 +12,9 @@ use tokio::sync::OnceCell;
 use crate::SealingKey;
 use crate::shared::Shared;
 
-/// A Redis server (or a Valkey server, or a Redis Cluster: every key of one token shares a
-/// hash tag, so its value, lock and state sit in one slot) that a fleet of replicas shares its
-/// tokens through. Cloning is cheap; connect lazily, on the first fetch.
+/// A Redis server (or a Valkey server; a Redis Cluster with [`cluster_builder`](Self::cluster_builder):
+/// every key of one token shares a hash tag, so its value, lock and state sit in one slot)
+/// that a fleet of replicas shares its tokens through. Cloning is cheap; connect lazily, on the first fetch.
 ///
 /// ```
 /// use tokensmith_core::Cached;
@@ -38,8 +38,8 @@ pub struct RedisCache {
 }
 
 pub(crate) struct Inner {
-    client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    client: Target,
+    connection: OnceCell<Connection>,
     pub(crate) key: SealingKey,
     pub(crate) prefix: String,
     pub(crate) op_timeout: Duration,
@@ -68,6 +68,8 @@ pub struct RedisCacheBuilder {
     state_ttl: Duration,
     default_lifetime: Duration,
     tls_roots: Option<Vec<u8>>,
+    /// The nodes of a Redis Cluster, when it is one.
+    cluster: Option<Vec<String>>,
 }
 
 /// The shortest and longest lock lease accepted.
@@ -90,7 +92,23 @@ impl RedisCache {
             state_ttl: Duration::from_secs(30 * 24 * 3600),
             default_lifetime: Duration::from_secs(3600),
             tls_roots: None,
+            cluster: None,
         }
+    }
+
+    /// A Redis Cluster reached through any of `nodes` (`redis://host:port/` each; `rediss://`
+    /// for TLS): commands follow the cluster's slots, `MOVED` and `ASK` as slots migrate, and
+    /// its new topology after a failover. A token's keys share a hash tag, so every command
+    /// the fleet sends touches one slot.
+    pub fn cluster_builder<I, T>(nodes: I, key: SealingKey) -> RedisCacheBuilder
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+        let mut builder = Self::builder(nodes.first().cloned().unwrap_or_default(), key);
+        builder.cluster = Some(nodes);
+        builder
     }
 
     /// Shares `source`'s tokens with the fleet, under a Redis key derived from what
@@ -134,16 +152,24 @@ impl RedisCache {
         Shared::new(self.clone(), &name, source)
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+    async fn connection(&self) -> Result<Connection, redis::RedisError> {
         let inner = &self.inner;
         let connection = inner
             .connection
-            .get_or_try_init(|| {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(inner.op_timeout))
-                    .set_response_timeout(Some(inner.op_timeout))
-                    .set_number_of_retries(1);
-                inner.client.get_connection_manager_with_config(config)
+            .get_or_try_init(|| async {
+                match &inner.client {
+                    Target::Node(client) => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(inner.op_timeout))
+                            .set_response_timeout(Some(inner.op_timeout))
+                            .set_number_of_retries(1);
+                        let manager = client.get_connection_manager_with_config(config).await?;
+                        Ok::<_, redis::RedisError>(Connection::Node(manager))
+                    }
+                    Target::Cluster(client) => {
+                        Ok(Connection::Cluster(client.get_async_connection().await?))
+                    }
+                }
             })
             .await?;
         Ok(connection.clone())
@@ -264,6 +290,56 @@ impl RedisCache {
     }
 }
 
+/// Where the fleet's Redis is: one server (or a Sentinel-managed primary's address), or a
+/// Redis Cluster.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per cache, held once behind its Arc: the size costs nothing a user feels"
+)]
+enum Target {
+    Node(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// A connection to the one server (reconnecting after an outage), or to the Cluster (following
+/// `MOVED` and `ASK` as slots move, and its topology after a failover).
+#[derive(Clone)]
+enum Connection {
+    Node(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Node(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 /// Whether an error says that scripts are not allowed here (rather than that Redis is away).
 fn refuses_scripts(error: &redis::RedisError) -> bool {
     let text = error.to_string().to_ascii_lowercase();
@@ -349,16 +425,32 @@ impl RedisCacheBuilder {
         let unusable = |e: redis::RedisError| {
             Error::config(format!("the Redis URL is not usable: {}", e.category()))
         };
-        let client = match &self.tls_roots {
-            None => redis::Client::open(self.url.as_str()).map_err(unusable)?,
-            Some(roots) => redis::Client::build_with_tls(
-                self.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(roots.clone()),
-                },
-            )
-            .map_err(unusable)?,
+        let certificates = |roots: &Vec<u8>| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(roots.clone()),
+        };
+        let client = match (&self.cluster, &self.tls_roots) {
+            (None, None) => Target::Node(redis::Client::open(self.url.as_str()).map_err(unusable)?),
+            (None, Some(roots)) => Target::Node(
+                redis::Client::build_with_tls(self.url.as_str(), certificates(roots))
+                    .map_err(unusable)?,
+            ),
+            (Some(nodes), roots) => {
+                if nodes.is_empty() {
+                    return Err(Error::config(
+                        "a Redis Cluster needs at least one node's URL",
+                    ));
+                }
+                let mut builder =
+                    redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(self.op_timeout)
+                        .response_timeout(self.op_timeout)
+                        .retries(2);
+                if let Some(roots) = roots {
+                    builder = builder.certs(certificates(roots));
+                }
+                Target::Cluster(builder.build().map_err(unusable)?)
+            }
         };
         if self.op_timeout.is_zero() {
             return Err(Error::config(
@@ -411,9 +503,12 @@ impl RedisCacheBuilder {
 
 impl fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.inner.client.get_connection_info();
+        let addr = match &self.inner.client {
+            Target::Node(client) => client.get_connection_info().addr().to_string(),
+            Target::Cluster(_) => "(a Redis Cluster)".to_owned(),
+        };
         f.debug_struct("RedisCache")
-            .field("addr", &info.addr().to_string())
+            .field("addr", &addr)
             .field("prefix", &self.inner.prefix)
             .field("key", &self.inner.key)
             .field("op_timeout", &self.inner.op_timeout)

@@ -78,10 +78,21 @@
 //! Keys look like `tokensmith:{<32 hex digits>}:token` (and `:lock`, `:state`): the digits are
 //! an HMAC, under a key derived from the [`SealingKey`], of what identifies the token (endpoint,
 //! client, scopes, user, and the client secret and password as digest input only). The braces
-//! are a Cluster hash tag: a token's value, lock and state share a slot. Values are sealed
-//! with XChaCha20-Poly1305 under another derived key, bound to their Redis key. For a Redis
-//! Cluster or Valkey, point the URL at it: the commands used (`GET`, `MGET`, `SET`, `EVAL`)
-//! touch one slot each.
+//! are a Cluster hash tag: a token's value, lock, state and backoff share a slot. Values are
+//! sealed with XChaCha20-Poly1305 under another derived key, bound to their Redis key.
+//!
+//! # Cluster, Valkey, Sentinel, TLS
+//! - A Redis Cluster: [`RedisCache::cluster_builder`] with any of its nodes. Commands follow
+//!   the slots, `MOVED` and `ASK` while a slot migrates, and the new topology after a
+//!   failover. While a token's slot migrates, Redis refuses the commands that read several of
+//!   its keys (`TRYAGAIN`): replicas that come then fetch alone, without an error. Tested on
+//!   three masters with a replica each, through a slot migration and a master killed.
+//! - Valkey speaks the same protocol: point the URL (or the cluster nodes) at it.
+//! - Sentinel: point the URL at an address that follows the primary (a service name or proxy
+//!   that Sentinel updates); a failover is an outage of a few seconds, during which replicas
+//!   fetch alone.
+//! - TLS: `rediss://` URLs, against the system's certificate authorities or
+//!   [`RedisCacheBuilder::tls_root_certificates`].
 //!
 //! # Example
 //! See [`RedisCache`], and `examples/fleet.rs`.

@@ -132,3 +132,189 @@ impl Drop for RedisServer {
         }
     }
 }
+
+/// A throwaway Redis Cluster on 127.0.0.1 for tests (feature `testing`): three masters with a
+/// replica each, made with `redis-cli --cluster create`, failing over after 2 s; every
+/// process stopped by its pid when dropped.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<(u16, Option<Child>)>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts six nodes on free ports, joins them, and waits (up to 30 s) until the cluster
+    /// says it is ok.
+    pub async fn start() -> std::io::Result<Self> {
+        let mut ports = Vec::new();
+        // Holding every listener until all ports are chosen keeps them distinct.
+        let listeners: Vec<TcpListener> = (0..6)
+            .map(|_| TcpListener::bind(("127.0.0.1", 0)))
+            .collect::<Result<_, _>>()?;
+        for listener in &listeners {
+            ports.push(listener.local_addr()?.port());
+        }
+        drop(listeners);
+        let dir = std::env::temp_dir().join(format!(
+            "tokensmith-cluster-{}-{}",
+            std::process::id(),
+            ports[0]
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            dir,
+        };
+        for port in ports {
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port"])
+                .arg(port.to_string())
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-node-timeout",
+                    "2000",
+                    "--cluster-config-file",
+                ])
+                .arg(cluster.dir.join(format!("nodes-{port}.conf")))
+                .arg("--dir")
+                .arg(&cluster.dir)
+                // Replicas sync at once (no 5 s wait for more replicas): a replica that has
+                // not synced cannot take over from its master.
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()?;
+            cluster.nodes.push((port, Some(child)));
+        }
+        for (port, _) in &cluster.nodes {
+            wait_for_port(*port).await?;
+        }
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await?;
+        if !created.success() {
+            return Err(std::io::Error::other("redis-cli --cluster create failed"));
+        }
+        for _ in 0..300 {
+            if cluster.is_ok().await {
+                return Ok(cluster);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(std::io::Error::other(
+            "the Redis Cluster was not ok within 30 s",
+        ))
+    }
+
+    /// Whether every running node says `cluster_state:ok`, and every replica has synced with
+    /// its master.
+    pub async fn is_ok(&self) -> bool {
+        for (port, child) in &self.nodes {
+            if child.is_none() {
+                continue;
+            }
+            let Some(info) = node_command(*port, &["CLUSTER", "INFO"]).await else {
+                return false;
+            };
+            if !info.contains("cluster_state:ok") {
+                return false;
+            }
+            let Some(replication) = node_command(*port, &["INFO", "replication"]).await else {
+                return false;
+            };
+            if replication.contains("role:slave") && !replication.contains("master_link_status:up")
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The URL of every node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|(port, _)| format!("redis://127.0.0.1:{port}/"))
+            .collect()
+    }
+
+    /// The ports of the running nodes.
+    pub fn ports(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|(_, child)| child.is_some())
+            .map(|(port, _)| *port)
+            .collect()
+    }
+
+    /// Kills the node on `port` by its pid, as a crash would.
+    pub async fn kill(&mut self, port: u16) {
+        for (node, child) in &mut self.nodes {
+            if *node == port
+                && let Some(mut process) = child.take()
+            {
+                let _ = process.kill().await;
+            }
+        }
+    }
+}
+
+/// One command's answer from the node on `port`, as text (`None` when it does not answer).
+async fn node_command(port: u16, args: &[&str]) -> Option<String> {
+    let output = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .await
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+async fn wait_for_port(port: u16) -> std::io::Result<()> {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(std::io::Error::other(format!(
+        "redis-server did not answer on port {port} within 10 s"
+    )))
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.nodes {
+            if let Some(child) = child.as_mut() {
+                let _ = child.start_kill();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
