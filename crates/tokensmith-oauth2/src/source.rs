@@ -29,6 +29,9 @@ pub struct GrantSource {
     name: &'static str,
     refresh: Mutex<Option<RefreshToken>>,
     store: Option<Arc<dyn TokenStore>>,
+    /// Set by `sign_out`: answers that arrive after it (a refresh in flight) are revoked and
+    /// dropped, never kept.
+    signed_out: std::sync::atomic::AtomicBool,
 }
 
 impl GrantSource {
@@ -40,6 +43,7 @@ impl GrantSource {
             name,
             refresh: Mutex::new(None),
             store: None,
+            signed_out: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -52,6 +56,7 @@ impl GrantSource {
             name: "refresh_token",
             refresh: Mutex::new(Some(refresh_token)),
             store: None,
+            signed_out: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -86,7 +91,14 @@ impl GrantSource {
     /// server's revocation endpoint (RFC 7009), which also ends the access tokens of the same
     /// grant on most servers. Without a revocation endpoint only the local copies go.
     /// A [`Cached`] provider over this source should be invalidated too.
+    ///
+    /// Final: a refresh in flight when it is called ends in an error, and the refresh token
+    /// its answer brings is revoked and dropped, so that none is left in memory or the store
+    /// once this returns; later fetches fail with a config error. A fleet sharing the session
+    /// through Redis also removes it there (`Shared::sign_out` in `tokensmith-redis`).
     pub async fn sign_out(&self) -> Result<(), Error> {
+        self.signed_out
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let refresh = self
             .refresh
             .lock()
@@ -113,10 +125,34 @@ impl GrantSource {
         Cached::new(self)
     }
 
-    async fn accept(&self, answer: TokenResponse) -> AccessToken {
+    /// Whether `sign_out` was called.
+    pub fn is_signed_out(&self) -> bool {
+        self.signed_out.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn signed_out_error() -> Error {
+        Error::config("this session was signed out").with_hint("the user has to sign in again")
+    }
+
+    async fn accept(&self, answer: TokenResponse) -> Result<AccessToken, Error> {
         let (token, refresh, _) = answer.into_parts();
+        if self.is_signed_out() {
+            // The answer to a request sent before the sign-out: nothing of it is kept.
+            if let Some(refresh) = refresh
+                && self.endpoint.revocation_url().is_some()
+            {
+                let _ = self
+                    .endpoint
+                    .revoke(
+                        refresh.expose_secret(),
+                        Some(crate::TokenTypeHint::RefreshToken),
+                    )
+                    .await;
+            }
+            return Err(Self::signed_out_error());
+        }
         let Some(refresh) = refresh else {
-            return token;
+            return Ok(token);
         };
         {
             let mut held = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
@@ -133,8 +169,31 @@ impl GrantSource {
             if let Err(e) = store.save(&StoredTokens::new(refresh, Some(&token))).await {
                 tracing::warn!(target: "tokensmith::oauth2", grant = self.name, error = %e, "could not save the refreshed tokens");
             }
+            if self.is_signed_out() {
+                // Signed out while saving: the store is cleared again.
+                let _ = store.clear().await;
+            }
         }
-        token
+        if self.is_signed_out() {
+            let late = self
+                .refresh
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(late) = late
+                && self.endpoint.revocation_url().is_some()
+            {
+                let _ = self
+                    .endpoint
+                    .revoke(
+                        late.expose_secret(),
+                        Some(crate::TokenTypeHint::RefreshToken),
+                    )
+                    .await;
+            }
+            return Err(Self::signed_out_error());
+        }
+        Ok(token)
     }
 
     /// Drops `dead` if it is still the refresh token held.
@@ -153,16 +212,21 @@ impl GrantSource {
             .secret_param("refresh_token", refresh.expose_secret())
             .single_use();
         let answer = self.endpoint.exchange(&request).await?;
-        Ok(self.accept(answer).await)
+        self.accept(answer).await
     }
 }
 
 #[async_trait]
 impl TokenSource for GrantSource {
     async fn fetch(&self) -> Result<AccessToken, Error> {
+        if self.is_signed_out() {
+            return Err(Self::signed_out_error());
+        }
         if let Some(refresh) = self.refresh_token() {
             match self.refresh_with(&refresh).await {
                 Ok(token) => return Ok(token),
+                // Refused because the sign-out revoked the grant meanwhile: say so.
+                Err(_) if self.is_signed_out() => return Err(Self::signed_out_error()),
                 Err(e) if e.oauth().is_some_and(|o| o.code == ErrorCode::InvalidGrant) => {
                     self.drop_refresh(&refresh);
                     if self.grant.is_none() {
@@ -184,7 +248,7 @@ impl TokenSource for GrantSource {
             );
         };
         let answer = self.endpoint.exchange(&grant.request()).await?;
-        Ok(self.accept(answer).await)
+        self.accept(answer).await
     }
 
     fn name(&self) -> &str {
@@ -275,6 +339,9 @@ impl TokenSource for GrantSource {
     }
 
     fn adopt_shared_state(&self, state: SecretString) {
+        if self.is_signed_out() {
+            return;
+        }
         *self.refresh.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(RefreshToken::new(state.expose_secret()));
     }

@@ -172,6 +172,22 @@ impl<S: TokenSource> Shared<S> {
         &self.token_key
     }
 
+    /// Removes this key's token and state (a rotating refresh token) from Redis: what a
+    /// user's sign-out does for the fleet, after the source's own (`GrantSource::sign_out`,
+    /// which revokes the grant at the server and drops the local copies).
+    pub async fn forget(&self) -> Result<(), Error> {
+        let _: i64 = self
+            .cache
+            .run(
+                redis::cmd("DEL")
+                    .arg(&self.token_key)
+                    .arg(&self.state_key)
+                    .arg(&self.backoff_key),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// What this replica has done.
     pub fn stats(&self) -> SharedStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);

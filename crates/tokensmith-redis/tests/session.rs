@@ -431,3 +431,67 @@ async fn a_paused_redis_never_hands_on_a_used_refresh_token() {
         "no refresh token used twice"
     );
 }
+
+/// `sign_out()` while a refresh is in flight: once it (and the fleet's `forget`) returned, no
+/// refresh token is left in memory, in the store or in Redis, and the refresh in flight ends
+/// in an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_racing_a_refresh_leaves_no_refresh_token_anywhere() {
+    use std::sync::Arc;
+    use tokensmith_oauth2::{MemoryStore, TokenStore};
+    use tokensmith_testkit::{Fault, Target};
+    let redis = RedisServer::start().await.unwrap();
+    let server = strict_server().await;
+    let refresh = sign_in(&server).await;
+    let store = Arc::new(MemoryStore::default());
+    let with_revocation = TokenEndpoint::builder(server.token_url())
+        .client_id(DEFAULT_CLIENT_ID)
+        .client_secret(DEFAULT_CLIENT_SECRET)
+        .revocation_url(server.revocation_url())
+        .build()
+        .unwrap();
+    let session = RefreshTokenGrant::new(with_revocation, refresh.as_str())
+        .store(Arc::clone(&store))
+        .build_source();
+    let cache = RedisCache::builder(redis.url(), SealingKey::generate().unwrap())
+        .op_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let shared = Arc::new(cache.share_as("session:alice", session));
+    // A first refresh puts the session in Redis and the store.
+    tokensmith_core::TokenSource::fetch(&*shared).await.unwrap();
+    let state_key = shared.redis_key().replace(":token", ":state");
+    let token_key = shared.redis_key().to_owned();
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&token_key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+
+    // The next refresh takes 500 ms; the user signs out 100 ms into it.
+    server.fail_next(Target::Token, 1, Fault::Delay(Duration::from_millis(500)));
+    let in_flight = {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move { tokensmith_core::TokenSource::fetch(&*shared).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shared.source().sign_out().await.unwrap();
+    shared.forget().await.unwrap();
+    let err = in_flight.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("signed out"), "{err}");
+
+    assert!(shared.source().refresh_token().is_none(), "none in memory");
+    assert!(store.load().await.unwrap().is_none(), "none in the store");
+    let left: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(&state_key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(left.is_none(), "none in Redis");
+    assert!(tokensmith_core::TokenSource::fetch(&*shared).await.is_err());
+}

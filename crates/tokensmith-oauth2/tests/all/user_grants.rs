@@ -298,3 +298,62 @@ async fn rotated_refresh_tokens_are_persisted_and_picked_up_by_a_second_provider
         .unwrap_err();
     assert!(err.to_string().contains("corrupt"), "{err}");
 }
+
+/// The server has already answered a refresh with a new refresh token when the user signs
+/// out, and the answer arrives after: it is revoked and dropped, never kept in memory or the
+/// store.
+#[tokio::test]
+async fn a_refresh_answered_after_sign_out_is_revoked_and_dropped() {
+    use std::sync::Arc;
+    use tokensmith_oauth2::{MemoryStore, RefreshTokenGrant, TokenStore};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({
+                    "access_token": "at-2", "expires_in": 60, "refresh_token": "rt-late"
+                }))
+                .set_delay(std::time::Duration::from_millis(400)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let endpoint = crate::support::endpoint(&server, ClientAuth::Basic)
+        .revocation_url(format!("{}/revoke", server.uri()))
+        .build()
+        .unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let source = Arc::new(
+        RefreshTokenGrant::new(endpoint, "rt-1")
+            .store(Arc::clone(&store))
+            .build_source(),
+    );
+    let in_flight = {
+        let source = Arc::clone(&source);
+        tokio::spawn(async move { tokensmith_core::TokenSource::fetch(&*source).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    source.sign_out().await.unwrap();
+    let err = in_flight.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("signed out"), "{err}");
+    assert!(source.refresh_token().is_none(), "none in memory");
+    assert!(store.load().await.unwrap().is_none(), "none in the store");
+    let revoked: Vec<String> = crate::support::requests(&server)
+        .await
+        .iter()
+        .filter(|r| r.url.path() == "/revoke")
+        .filter_map(|r| crate::support::form_value(r, "token"))
+        .collect();
+    assert!(revoked.contains(&"rt-1".to_owned()), "{revoked:?}");
+    assert!(
+        revoked.contains(&"rt-late".to_owned()),
+        "the late one too: {revoked:?}"
+    );
+}
