@@ -16,6 +16,7 @@ use tokensmith_testkit::{
 use tokio::runtime::Runtime;
 
 /// Set in a replica process: `token_url|redis_url|base64 key|seconds|refresh token or -`.
+/// A replica with `hold` for the refresh token fetches once and waits to be killed.
 pub(crate) const REPLICA_ENV: &str = "TOKENSMITH_FLEET_REPLICA";
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -38,7 +39,7 @@ pub(crate) fn replica_main(spec: &str) {
             .build()
             .unwrap();
         // A service's client credentials, or a user's session (a rotating refresh token).
-        let grant = if *session == "-" {
+        let grant = if matches!(*session, "-" | "hold") {
             ClientCredentials::basic(*token_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
                 .unwrap()
                 .build_source()
@@ -56,6 +57,12 @@ pub(crate) fn replica_main(spec: &str) {
             )
             .build()
             .unwrap();
+        if *session == "hold" {
+            // The fleet's fetch under the lock, slow at the endpoint: the parent kills this
+            // process while it holds the lock.
+            let _ = tokio::time::timeout(Duration::from_secs_f64(seconds), cache.token()).await;
+            return 0;
+        }
         let started = Instant::now();
         let mut errors = 0u64;
         // Bounded: at most 10,000 calls.
@@ -125,6 +132,17 @@ fn errors_of(children: Vec<std::process::Child>, limit: Duration) -> u64 {
 pub(crate) struct Figures {
     /// Token requests of 16 replicas that start together (target 1).
     pub(crate) start_requests: u64,
+    /// Token requests of 64 replicas that start together (target 1).
+    pub(crate) start_requests_64: u64,
+    /// A replica killed (SIGKILL) while it held the fetch lock: the extra latency of the next
+    /// replica's first token over one without a dead holder, and its errors.
+    pub(crate) dead_holder_extra_ms: f64,
+    pub(crate) dead_holder_errors: u64,
+    /// Token requests of 16 replicas in 4 s against an endpoint that answers 429 with
+    /// `Retry-After: 2` (target: one per period).
+    pub(crate) throttled_requests: u64,
+    /// p99 of a bare `GET` of the token's key with a Redis client of its own, in the same run.
+    pub(crate) redis_get_p99_us: f64,
     /// Token requests of 16 replicas over three 2 s lifetimes, refreshing 30% ahead.
     pub(crate) lifetimes_requests: u64,
     /// Errors callers saw with Redis stopped midway, and the token requests meanwhile.
@@ -157,6 +175,16 @@ impl Figures {
             self.session_errors,
             self.session_reuses,
             self.session_refreshes
+        ) + &format!(
+            ",\"fleet_token_requests_64\":{},\"fleet_dead_holder_extra_ms\":{:.0},\
+             \"fleet_dead_holder_errors\":{},\"fleet_429_requests\":{},\
+             \"fleet_redis_get_p99_us\":{:.1},\"fleet_l2_hit_p99_over_redis_get\":{:.2}",
+            self.start_requests_64,
+            self.dead_holder_extra_ms,
+            self.dead_holder_errors,
+            self.throttled_requests,
+            self.redis_get_p99_us,
+            self.l2_hit_p99_us / self.redis_get_p99_us.max(0.001)
         )
     }
 }
@@ -189,13 +217,36 @@ pub(crate) fn figures(rt: &Runtime) -> Option<Figures> {
         };
     let (_, start_requests) = run(Duration::from_secs(3600), 1.0, None, &mut redis);
     rt.block_on(redis.restart()).unwrap();
+    let start_requests_64 = {
+        let server = rt.block_on(TestServer::start()).unwrap();
+        server.fail_share(Target::Token, 1.0, Fault::Delay(Duration::from_millis(50)));
+        let fleet = replicas(64, &server.token_url(), &redis.url(), 2.0, None);
+        errors_of(fleet, Duration::from_secs(40));
+        server.counters().token_requests
+    };
+    rt.block_on(redis.restart()).unwrap();
+    let (dead_holder_extra_ms, dead_holder_errors) = dead_holder(rt, &redis);
+    rt.block_on(redis.restart()).unwrap();
+    let throttled_requests = {
+        let server = rt.block_on(TestServer::start()).unwrap();
+        server.fail_share(Target::Token, 1.0, Fault::too_many_requests(2));
+        let fleet = replicas(16, &server.token_url(), &redis.url(), 4.0, None);
+        errors_of(fleet, Duration::from_secs(40));
+        server.counters().token_requests
+    };
+    rt.block_on(redis.restart()).unwrap();
     let (_, lifetimes_requests) = run(Duration::from_secs(2), 6.0, None, &mut redis);
     rt.block_on(redis.restart()).unwrap();
     let (down_errors, down_requests) = run(Duration::from_secs(1), 4.0, Some(2.0), &mut redis);
-    let (l2_hit_p99_us, memory_hit_p99_us) = l2_hits(rt, &redis);
+    let (l2_hit_p99_us, memory_hit_p99_us, redis_get_p99_us) = l2_hits(rt, &redis);
     let (session_errors, session_reuses, session_refreshes) = session(rt, &redis);
     Some(Figures {
         start_requests,
+        start_requests_64,
+        dead_holder_extra_ms,
+        dead_holder_errors,
+        throttled_requests,
+        redis_get_p99_us,
         lifetimes_requests,
         down_errors,
         down_requests,
@@ -204,6 +255,67 @@ pub(crate) fn figures(rt: &Runtime) -> Option<Figures> {
         session_errors,
         session_reuses,
         session_refreshes,
+    })
+}
+
+/// A replica process takes the fleet's lock for a fetch the endpoint holds for 10 s and is
+/// killed (SIGKILL) holding it; then a replica in this process asks for the token. Returns
+/// its latency over that of a replica that finds no lock (ms), and its errors.
+fn dead_holder(rt: &Runtime, redis: &RedisServer) -> (f64, u64) {
+    rt.block_on(async {
+        let server = TestServer::start().await.unwrap();
+        let replica = || {
+            let cache = RedisCache::builder(redis.url(), SealingKey::from_base64(KEY).unwrap())
+                .op_timeout(Duration::from_millis(50))
+                .build()
+                .unwrap();
+            let grant = ClientCredentials::basic(
+                server.token_url(),
+                DEFAULT_CLIENT_ID,
+                DEFAULT_CLIENT_SECRET,
+            )
+            .unwrap()
+            .build_source();
+            Cached::new(cache.share_as("fleet", grant))
+        };
+        // Without a dead holder: the baseline.
+        let baseline = replica();
+        let started = Instant::now();
+        baseline.token().await.unwrap();
+        let base = started.elapsed();
+        let lock = baseline.source().redis_key().replace(":token", ":lock");
+        let token = baseline.source().redis_key().to_owned();
+        let mut raw = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(&token)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        server.fail_next(Target::Token, 1, Fault::Delay(Duration::from_secs(10)));
+        let mut holder = replicas(1, &server.token_url(), &redis.url(), 20.0, Some("hold"));
+        for _ in 0..500 {
+            let held: Option<String> = redis::cmd("GET")
+                .arg(&lock)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            if held.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut holder = holder.remove(0);
+        let _ = holder.kill();
+        let _ = holder.wait();
+        let next = replica();
+        let started = Instant::now();
+        let errors = u64::from(next.token().await.is_err());
+        let extra = started.elapsed().saturating_sub(base);
+        (extra.as_secs_f64() * 1000.0, errors)
     })
 }
 
@@ -240,8 +352,9 @@ fn session(rt: &Runtime, redis: &RedisServer) -> (u64, u64, u64) {
 }
 
 /// p99 of 2,000 fetches that find the token in Redis (a fresh replica each, so the token is
-/// not the one it is replacing), and of 2,000 reads from memory.
-fn l2_hits(rt: &Runtime, redis: &RedisServer) -> (f64, f64) {
+/// not the one it is replacing), of 2,000 reads from memory, and of 2,000 bare `GET`s of the
+/// token's key with the same Redis client library.
+fn l2_hits(rt: &Runtime, redis: &RedisServer) -> (f64, f64, f64) {
     rt.block_on(async {
         let server = TestServer::start().await.unwrap();
         let cache = RedisCache::builder(redis.url(), SealingKey::from_base64(KEY).unwrap())
@@ -269,9 +382,23 @@ fn l2_hits(rt: &Runtime, redis: &RedisServer) -> (f64, f64) {
             memory.token().await.unwrap();
             hits.push(start.elapsed().as_nanos() as u64);
         }
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut connection = client.get_connection_manager().await.unwrap();
+        let key = memory.source().redis_key().to_owned();
+        let mut gets = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let start = Instant::now();
+            let _: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            gets.push(start.elapsed().as_nanos() as u64);
+        }
         (
             crate::p99(l2) as f64 / 1000.0,
             crate::p99(hits) as f64 / 1000.0,
+            crate::p99(gets) as f64 / 1000.0,
         )
     })
 }

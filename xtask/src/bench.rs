@@ -227,10 +227,47 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "1",
                 |v| v == 1.0,
             ),
-            Row::new(
+            Row::target(
+                "fleet_token_requests_64",
+                number("fleet_token_requests_64")?,
+                "token requests of 64 replica processes starting together",
+                "1",
+                |v| v == 1.0,
+            ),
+            Row::target(
                 "fleet_token_requests_3_lifetimes",
                 number("fleet_token_requests_3_lifetimes")?,
                 "same over three 2 s lifetimes, refreshing 30% ahead (16 alone: ~16x)",
+                "<= 4",
+                |v| v <= 4.0,
+            ),
+            Row::target(
+                "fleet_dead_holder_extra_ms",
+                number("fleet_dead_holder_extra_ms")?,
+                "extra latency after the lock holder was SIGKILLed mid-fetch",
+                "<= lock_wait (3000)",
+                |v| v <= 3100.0,
+            ),
+            Row::target(
+                "fleet_dead_holder_errors",
+                number("fleet_dead_holder_errors")?,
+                "errors the next replica saw",
+                "0",
+                |v| v == 0.0,
+            ),
+            Row::target(
+                "fleet_429_requests",
+                number("fleet_429_requests")?,
+                "token requests of 16 replicas in 4 s against 429 with Retry-After: 2",
+                "<= 1 per period (2)",
+                |v| v <= 2.0,
+            ),
+            Row::target(
+                "fleet_l2_hit_p99_over_redis_get",
+                number("fleet_l2_hit_p99_over_redis_get")?,
+                "p99 of a token read from Redis / p99 of a bare GET, same client library, same run",
+                "<= 2",
+                |v| v <= 2.0,
             ),
             Row::target(
                 "fleet_redis_down_errors",

@@ -425,6 +425,18 @@ impl RedisCacheBuilder {
         let unusable = |e: redis::RedisError| {
             Error::config(format!("the Redis URL is not usable: {}", e.category()))
         };
+        let tls = self.url.starts_with("rediss:")
+            || self
+                .cluster
+                .iter()
+                .flatten()
+                .any(|node| node.starts_with("rediss:"));
+        if tls {
+            // Without a process-level provider (a build with both of rustls' providers has
+            // none), the redis crate's TLS set-up would panic: aws-lc-rs is installed unless
+            // the application installed one.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
         let certificates = |roots: &Vec<u8>| redis::TlsCertificates {
             client_tls: None,
             root_cert: Some(roots.clone()),

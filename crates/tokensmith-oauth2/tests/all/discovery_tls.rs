@@ -21,7 +21,11 @@ async fn https_metadata(
     let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
     let ca_pem = cert.pem();
-    let config = ServerConfig::builder()
+    // The provider named: a build with both of rustls' providers has no process default.
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
         .with_no_client_auth()
         .with_single_cert(
             vec![CertificateDer::from(cert.der().to_vec())],
