@@ -25,7 +25,9 @@
 //! A replica waits for another's fetch at most its `lock_wait` (3 s by default, always under the
 //! cache's 30 s load timeout), then fetches alone (still one fetch at a time within the
 //! process) and says so once: a replica killed while holding the lock costs the others that
-//! much latency and no error. A lock with no expiry, or one longer than the lease, is taken for
+//! much latency and no error. A holder renews its lease every third of the lock wait while it
+//! fetches; a waiter that sees the lease renewed knows the holder is alive (a slow endpoint, a
+//! `Retry-After` honoured inside the fetch) and waits on, up to 25 s in all. A lock with no expiry, or one longer than the lease, is taken for
 //! broken: it is removed and the replica fetches at once. Where the server refuses scripts (an
 //! ACL without `EVAL`, some managed Redis and Valkey offerings), this is said once at the first
 //! release, and locks are left to expire with their lease instead of being released or

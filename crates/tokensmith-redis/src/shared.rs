@@ -36,8 +36,8 @@ struct Look {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Lock {
     Free,
-    /// Held, and expiring within the lease.
-    Held,
+    /// Held, and expiring within the lease: in this many milliseconds.
+    Held(i64),
     /// Held with no expiry, or one beyond the lease: its holder cannot be trusted to release
     /// it, and it would hold the fleet up; the value it holds.
     Broken(Vec<u8>),
@@ -86,6 +86,10 @@ struct FleetBackoff {
 
 /// The shortest remaining lifetime worth reading from Redis.
 const MIN_REMAINING: Duration = Duration::from_secs(1);
+
+/// The longest a replica waits for a holder that keeps renewing its lease (a slow endpoint,
+/// a `Retry-After` honoured inside its fetch): below the cache's 30 s load timeout.
+const MAX_LIVE_WAIT: Duration = Duration::from_secs(25);
 
 /// The first and longest pause between looks while another replica fetches.
 const FIRST_POLL: Duration = Duration::from_millis(10);
@@ -244,7 +248,7 @@ impl<S: TokenSource> Shared<S> {
             Some(_) if ttl == -2 => Lock::Free,
             // -1: no expiry at all; or a lease longer than any this fleet sets.
             Some(value) if ttl == -1 || ttl > lease => Lock::Broken(value),
-            Some(_) => Lock::Held,
+            Some(_) => Lock::Held(ttl),
         };
         Ok(Look {
             token: self.usable(token.as_deref(), clock),
@@ -371,7 +375,12 @@ impl<S: TokenSource> Shared<S> {
 
     /// Runs the source's fetch, renewing the lock's lease every third of it while it runs.
     async fn fetch_renewing(&self, owner: &str) -> Result<AccessToken, Error> {
-        let period = (self.cache.inner.lease / 3).max(Duration::from_millis(1));
+        // Often enough that a waiter sees the lease renewed within its lock wait, and so
+        // tells a live holder from a dead one.
+        let inner = &self.cache.inner;
+        let period = (inner.lease / 3)
+            .min(inner.lock_wait / 3)
+            .max(Duration::from_millis(1));
         let fetch = self.source.fetch();
         tokio::pin!(fetch);
         loop {
@@ -574,7 +583,11 @@ impl<S: TokenSource> Shared<S> {
 impl<S: TokenSource> TokenSource for Shared<S> {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let started = Instant::now();
-        let give_up = started + self.cache.inner.lock_wait;
+        let lock_wait = self.cache.inner.lock_wait;
+        let mut give_up = started + lock_wait;
+        // A holder that renews its lease is alive: waited for, up to this long in all.
+        let live_limit = started + MAX_LIVE_WAIT;
+        let mut last_ttl = None;
         let mut pause = FIRST_POLL;
         let mut waited = false;
         let provider = self.source.name();
@@ -622,6 +635,13 @@ impl<S: TokenSource> TokenSource for Shared<S> {
                 );
                 self.unlock(holder).await;
                 return self.alone().await;
+            }
+            if let Lock::Held(ttl) = lock {
+                if last_ttl.is_some_and(|previous| ttl > previous) {
+                    // Renewed since the last look: the holder is fetching, not dead.
+                    give_up = give_up.max((Instant::now() + lock_wait).min(live_limit));
+                }
+                last_ttl = Some(ttl);
             }
             if lock == Lock::Free {
                 let owner = owner_token()?;

@@ -624,3 +624,34 @@ async fn a_shared_token_keeps_its_lifetime_on_the_fleets_clock() {
     );
     assert_eq!(issuer.fetches(), 1);
 }
+
+/// A holder whose fetch takes longer than the others' lock wait, but who renews its lease,
+/// is alive: the others keep waiting for its token instead of fetching alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_holder_is_waited_for_past_the_lock_wait() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::from_millis(2000), Duration::from_secs(3600));
+    let build = || {
+        Arc::new(replica_waiting(
+            &redis.url(),
+            &issuer,
+            Duration::from_millis(600),
+        ))
+    };
+    let (holder, waiter) = (build(), build());
+    let first = {
+        let holder = Arc::clone(&holder);
+        tokio::spawn(async move { holder.token().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let second = waiter.token().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(secret(&first.await.unwrap().unwrap()), secret(&second));
+    assert_eq!(issuer.fetches(), 1, "waited for the live holder");
+    assert_eq!(waiter.source().stats().alone, 0);
+}
