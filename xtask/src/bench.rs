@@ -258,9 +258,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             Row::target(
                 "fleet_429_requests",
                 number("fleet_429_requests")?,
-                "token requests of 16 replicas in 4 s against 429 with Retry-After: 2",
-                "<= 1 per period (2)",
-                |v| v <= 2.0,
+                "token requests of 16 replicas in 4 s against 429 with Retry-After: 2 (one at \
+                 0 s, 2 s and 4 s is one per period)",
+                "<= 3",
+                |v| v <= 3.0,
             ),
             Row::target(
                 "fleet_l2_hit_p99_over_redis_get",
