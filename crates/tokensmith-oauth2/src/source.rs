@@ -95,7 +95,7 @@ impl GrantSource {
     /// Final: a refresh in flight when it is called ends in an error, and the refresh token
     /// its answer brings is revoked and dropped, so that none is left in memory or the store
     /// once this returns; later fetches fail with a config error. A fleet sharing the session
-    /// through Redis also removes it there (`Shared::sign_out` in `tokensmith-redis`).
+    /// through Redis also removes it there (`Shared::forget` in `tokensmith-redis`).
     pub async fn sign_out(&self) -> Result<(), Error> {
         self.signed_out
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -107,6 +107,11 @@ impl GrantSource {
         if let Some(store) = &self.store {
             store.clear().await?;
         }
+        self.revoke(refresh).await
+    }
+
+    /// Revokes `refresh` at the revocation endpoint, when there is one and a token to revoke.
+    async fn revoke(&self, refresh: Option<RefreshToken>) -> Result<(), Error> {
         match refresh {
             Some(refresh) if self.endpoint.revocation_url().is_some() => {
                 self.endpoint
@@ -138,17 +143,7 @@ impl GrantSource {
         let (token, refresh, _) = answer.into_parts();
         if self.is_signed_out() {
             // The answer to a request sent before the sign-out: nothing of it is kept.
-            if let Some(refresh) = refresh
-                && self.endpoint.revocation_url().is_some()
-            {
-                let _ = self
-                    .endpoint
-                    .revoke(
-                        refresh.expose_secret(),
-                        Some(crate::TokenTypeHint::RefreshToken),
-                    )
-                    .await;
-            }
+            let _ = self.revoke(refresh).await;
             return Err(Self::signed_out_error());
         }
         let Some(refresh) = refresh else {
@@ -180,17 +175,7 @@ impl GrantSource {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
-            if let Some(late) = late
-                && self.endpoint.revocation_url().is_some()
-            {
-                let _ = self
-                    .endpoint
-                    .revoke(
-                        late.expose_secret(),
-                        Some(crate::TokenTypeHint::RefreshToken),
-                    )
-                    .await;
-            }
+            let _ = self.revoke(late).await;
             return Err(Self::signed_out_error());
         }
         Ok(token)
