@@ -290,6 +290,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "p99 of a token read from Redis on loopback (a miss in memory)",
             ),
             Row::new(
+                "fleet_redis_get_p99_us",
+                number("fleet_redis_get_p99_us")?,
+                "baseline: p99 of a bare GET of the same key, alternating with those reads",
+            ),
+            Row::new(
                 "fleet_memory_hit_p99_us",
                 number("fleet_memory_hit_p99_us")?,
                 "p99 of a token read from memory",
