@@ -655,3 +655,61 @@ async fn a_live_holder_is_waited_for_past_the_lock_wait() {
     assert_eq!(issuer.fetches(), 1, "waited for the live holder");
     assert_eq!(waiter.source().stats().alone, 0);
 }
+
+/// Set in the child process of [`a_holder_killed_mid_fetch_costs_the_lock_wait`]: the Redis URL.
+const HOLDER_ENV: &str = "TOKENSMITH_TEST_LOCK_HOLDER";
+
+/// Not a test of its own: in the child process (with `HOLDER_ENV` set) it takes the fleet's
+/// lock for a fetch that never ends, and waits to be killed.
+#[tokio::test]
+async fn lock_holder_process() {
+    let Ok(url) = std::env::var(HOLDER_ENV) else {
+        return;
+    };
+    let issuer = Issuer::new(Duration::from_secs(3600), Duration::from_secs(3600));
+    let holder = replica_waiting(&url, &issuer, Duration::from_secs(3));
+    let _ = tokio::time::timeout(Duration::from_secs(60), holder.token()).await;
+}
+
+/// A replica *process* holding the lock mid-fetch is killed with SIGKILL: the next replica
+/// waits its lock wait, not the lease, and gets a token without an error.
+#[tokio::test]
+async fn a_holder_killed_mid_fetch_costs_the_lock_wait() {
+    let redis = RedisServer::start().await.unwrap();
+    let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
+    let next = replica_waiting(&redis.url(), &issuer, Duration::from_millis(800));
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "lock_holder_process", "--nocapture"])
+        .env(HOLDER_ENV, redis.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut raw = raw(&redis).await;
+    let lock = lock_key(&next);
+    let mut held = false;
+    for _ in 0..500 {
+        let value: Option<String> = redis::cmd("GET")
+            .arg(&lock)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        if value.is_some() {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held, "the child took the lock");
+    child.kill().await.unwrap();
+    let started = Instant::now();
+    let token = next.token().await.expect("no error after the holder died");
+    let waited = started.elapsed();
+    assert_eq!(secret(&token), "token-1");
+    assert!(
+        waited >= Duration::from_millis(700) && waited < Duration::from_millis(2500),
+        "about the lock wait, far below the 35 s lease: {waited:?}"
+    );
+    assert_eq!(next.source().stats().alone, 1);
+}
