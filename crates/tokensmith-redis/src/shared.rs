@@ -53,6 +53,23 @@ type ThreeValues = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 /// `Retry-After` it honours.
 const MAX_FLEET_BACKOFF: Duration = Duration::from_secs(300);
 
+impl FleetBackoff {
+    /// What a replica is told while the fleet waits (`now_ms` on the fleet's clock).
+    fn error(&self, now_ms: u64) -> Error {
+        let left = Duration::from_millis(self.until_ms.saturating_sub(now_ms));
+        Error::other(format!(
+            "the fleet is waiting {left:?} before asking the token endpoint again, after {} \
+             failure(s) in a row; last: {}",
+            self.failures, self.message
+        ))
+        .with_retry_after(Some(left))
+        .with_hint(
+            "one replica's request failed with a temporary error (429, 503, a timeout); the \
+             fleet honours its Retry-After, or backs off, as one",
+        )
+    }
+}
+
 /// The fleet's one clock: Redis's `TIME`, read in a round trip the replica makes anyway, and
 /// carried forward on this replica's monotonic clock. No replica's wall clock enters what the
 /// fleet stores, so replicas whose clocks disagree agree on every expiry.
@@ -614,17 +631,7 @@ impl<S: TokenSource> TokenSource for Shared<S> {
             }
             let now_ms = clock.now_ms();
             if let Some(backoff) = backoff.as_ref().filter(|b| b.until_ms > now_ms) {
-                let left = Duration::from_millis(backoff.until_ms - now_ms);
-                return Err(Error::other(format!(
-                    "the fleet is waiting {left:?} before asking the token endpoint again, after \
-                     {} failure(s) in a row; last: {}",
-                    backoff.failures, backoff.message
-                ))
-                .with_retry_after(Some(left))
-                .with_hint(
-                    "one replica's request failed with a temporary error (429, 503, a timeout); \
-                     the fleet honours its Retry-After, or backs off, as one",
-                ));
+                return Err(backoff.error(now_ms));
             }
             if let Lock::Broken(holder) = &lock {
                 tracing::warn!(
