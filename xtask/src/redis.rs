@@ -1,18 +1,21 @@
-//! `cargo xtask redis`: makes sure `redis-server` is installed, for the tests of
-//! `tokensmith-redis` (each starts its own server on 127.0.0.1 and stops it by its pid).
-//! Installs Debian's `redis-server` package with apt when it is missing and this runs as root.
+//! `cargo xtask redis`: makes sure `redis-server` and `redis-cli` are installed, for the tests
+//! of `tokensmith-redis` (each starts its own servers on 127.0.0.1 and stops them by their pid;
+//! the Cluster test joins six with `redis-cli --cluster create`). Installs Debian's
+//! `redis-server` and `redis-tools` packages with apt when one is missing and this runs as root.
 
 use std::process::{Command, Stdio};
 
 use crate::run::step;
 
 fn installed() -> bool {
-    Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    ["redis-server", "redis-cli"].iter().all(|program| {
+        Command::new(program)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
 }
 
 fn is_root() -> bool {
@@ -27,13 +30,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("`redis` takes no arguments, got `{extra}`"));
     }
     if installed() {
-        println!("==> redis-server: installed");
+        println!("==> redis-server and redis-cli: installed");
         return Ok(());
     }
     if !is_root() {
         return Err(
-            "redis-server is not installed and this is not root: install Debian's `redis-server` \
-             package (`sudo apt-get install redis-server`) for the tests of tokensmith-redis"
+            "redis-server or redis-cli is not installed and this is not root: install Debian's \
+             `redis-server` and `redis-tools` packages (`sudo apt-get install redis-server \
+             redis-tools`) for the tests of tokensmith-redis"
                 .into(),
         );
     }
@@ -48,12 +52,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "-qq",
             "--no-install-recommends",
             "redis-server",
+            "redis-tools",
         ])
         .env("DEBIAN_FRONTEND", "noninteractive");
-    step("apt-get install redis-server", install)?;
+    step("apt-get install redis-server redis-tools", install)?;
     if installed() {
         Ok(())
     } else {
-        Err("redis-server is still not on the PATH after installing it".into())
+        Err("redis-server or redis-cli is still not on the PATH after installing them".into())
     }
 }
