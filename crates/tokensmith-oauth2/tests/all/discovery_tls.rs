@@ -1,5 +1,6 @@
-//! Discovery from an https issuer, against a TLS server on 127.0.0.1 with a certificate made
-//! for the test: metadata that sends the client to plain http is refused.
+//! Discovery against servers on 127.0.0.1 that misbehave: an https issuer (a TLS server with a
+//! certificate made for the test) whose metadata sends the client to plain http, and a
+//! document that names another issuer in hostile text.
 
 use std::sync::Arc;
 
@@ -120,4 +121,30 @@ async fn an_https_issuer_whose_metadata_names_plain_http_endpoints_is_refused() 
     .await;
     let metadata = issuer_at(&base, &ca).metadata().await.unwrap();
     assert_eq!(metadata.issuer, base);
+}
+
+/// A document naming another issuer, with control characters and a page of text in that
+/// name: the refusal quotes it cut short and without the control characters.
+#[tokio::test]
+async fn the_issuer_mismatch_text_is_bounded_and_free_of_control_characters() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let hostile = format!("https://evil.example/\u{1b}[31m\r\n{}", "x".repeat(10_000));
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "issuer": hostile,
+            "token_endpoint": "https://evil.example/token",
+        })))
+        .mount(&server)
+        .await;
+    let err = Issuer::new(server.uri())
+        .unwrap()
+        .metadata()
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err.kind(), ErrorKind::Refused { .. }), "{err:?}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text}");
+    assert!(text.len() < 2_000, "{} bytes", text.len());
 }
