@@ -14,6 +14,7 @@ use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
 use url::Url;
 
 use crate::AuthError;
+use crate::redirect::MAX_REDIRECTS;
 
 /// Attaches `Authorization: <type> <token>` (and any extra headers, such as an API key) to
 /// requests for the allowed origins, and nowhere else.
@@ -171,9 +172,6 @@ impl Middleware for Middle {
         self.0.handle(request, extensions, next)
     }
 }
-
-/// Most redirects the middleware follows in a row (with DPoP), as reqwest's default policy.
-const MAX_REDIRECTS: usize = 10;
 
 impl BearerAuth {
     /// Sends `request` and follows redirects within its origin, each hop a request of its

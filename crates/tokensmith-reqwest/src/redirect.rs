@@ -8,7 +8,7 @@
 use reqwest::redirect::{Attempt, Policy};
 
 /// Most redirects followed in a row, as reqwest's default policy.
-const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// A redirect policy that follows redirects within one origin (scheme, host, port) and stops
 /// at the first one to another origin.
