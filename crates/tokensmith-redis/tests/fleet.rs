@@ -251,18 +251,14 @@ async fn a_lock_whose_holder_died_expires_with_its_lease() {
             .unwrap()
             .share_as("orders-api", issuer.clone()),
     );
-    let lock = replica.source().redis_key().replace(":token", ":lock");
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
     // A replica took the lock and died: its lease runs 1.5 s.
-    let _: () = redis::cmd("SET")
-        .arg(&lock)
-        .arg("dead-replica")
-        .arg("PX")
-        .arg(1500)
-        .query_async(&mut raw)
-        .await
-        .unwrap();
+    plant_lock(
+        &mut raw(&redis).await,
+        &lock_key(&replica),
+        "dead-replica",
+        Some(1500),
+    )
+    .await;
     let started = Instant::now();
     assert_eq!(secret(&replica.token().await.unwrap()), "token-1");
     let waited = started.elapsed();
@@ -307,6 +303,22 @@ async fn raw(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
+/// Leaves a lock as a replica that took it and died would: `owner`, expiring in `px` ms (or
+/// never).
+async fn plant_lock(
+    raw: &mut redis::aio::MultiplexedConnection,
+    lock: &str,
+    owner: &str,
+    px: Option<u64>,
+) {
+    let mut set = redis::cmd("SET");
+    set.arg(lock).arg(owner);
+    if let Some(ms) = px {
+        set.arg("PX").arg(ms);
+    }
+    let _: () = set.query_async(raw).await.unwrap();
+}
+
 fn lock_key(replica: &Cached<Shared<Issuer>>) -> String {
     replica.source().redis_key().replace(":token", ":lock")
 }
@@ -330,14 +342,7 @@ async fn a_dead_holder_costs_the_lock_wait_and_no_error() {
     let issuer = Issuer::new(Duration::ZERO, Duration::from_secs(3600));
     let replica = replica_waiting(&redis.url(), &issuer, Duration::from_millis(600));
     let mut raw = raw(&redis).await;
-    let _: () = redis::cmd("SET")
-        .arg(lock_key(&replica))
-        .arg("dead-replica")
-        .arg("PX")
-        .arg(20_000)
-        .query_async(&mut raw)
-        .await
-        .unwrap();
+    plant_lock(&mut raw, &lock_key(&replica), "dead-replica", Some(20_000)).await;
     let started = Instant::now();
     assert_eq!(secret(&replica.token().await.unwrap()), "token-1");
     let waited = started.elapsed();
@@ -363,12 +368,7 @@ async fn a_lock_without_expiry_or_beyond_the_lease_is_broken() {
             .query_async(&mut raw)
             .await
             .unwrap();
-        let mut set = redis::cmd("SET");
-        set.arg(lock_key(&replica)).arg("zombie");
-        if let Some(ms) = expiry {
-            set.arg("PX").arg(ms);
-        }
-        let _: () = set.query_async(&mut raw).await.unwrap();
+        plant_lock(&mut raw, &lock_key(&replica), "zombie", expiry).await;
         let started = Instant::now();
         replica.token().await.unwrap();
         assert!(
