@@ -275,6 +275,7 @@ impl TokenEndpoint {
         if inner.attempt_timeout.is_some() {
             request_builder = request_builder.timeout(attempt_timeout);
         }
+        let sent_at = Instant::now();
         let response = request_builder.send().await.map_err(|e| Failure {
             unprocessed: e.is_connect(),
             error: transport_error(e, call.display, attempt_timeout),
@@ -358,6 +359,7 @@ impl TokenEndpoint {
             status,
             content_type: content_type.as_deref(),
             date,
+            sent_at,
             body: &body,
             secrets: &secrets,
             vendor: inner.vendor.as_deref(),

@@ -74,6 +74,9 @@ pub(crate) struct RawAnswer<'a> {
     pub(crate) content_type: Option<&'a str>,
     /// The answer's `Date` header, used to read a JWT's `exp` against the server's clock.
     pub(crate) date: Option<SystemTime>,
+    /// When the request was sent: `expires_in` counts from the moment the server answered,
+    /// which is no earlier, so a token's life measured from here never outlasts the server's.
+    pub(crate) sent_at: Instant,
     pub(crate) body: &'a [u8],
     /// Values to mask in any excerpt of the body (the client secret, a password).
     pub(crate) secrets: &'a [&'a str],
@@ -330,12 +333,21 @@ fn token_from(
             .unwrap_or_else(|| TokenType::parse(&kind)),
         _ => TokenType::Bearer,
     };
-    let now = Instant::now();
-    let lifetime = match fields.remove("expires_in") {
+    let stated = match fields.remove("expires_in") {
         Some(value) => expires_in(&value),
         None => None,
-    }
-    .or_else(|| jwt_lifetime(&access, answer.date));
+    };
+    // A JWT's `exp` read against the server's own `Date` is as trustworthy as `expires_in`,
+    // and the earlier of the two is when the API starts refusing the token. Without a `Date`,
+    // `exp` is read against the local clock, which may be off: then only when nothing else
+    // says.
+    let lifetime = match (stated, answer.date) {
+        (Some(stated), Some(_)) => {
+            Some(jwt_lifetime(&access, answer.date).map_or(stated, |exp| exp.min(stated)))
+        }
+        (Some(stated), None) => Some(stated),
+        (None, date) => jwt_lifetime(&access, date),
+    };
     let scopes = match fields.remove("scope") {
         Some(Value::String(scope)) => scope.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(items)) => items
@@ -351,7 +363,7 @@ fn token_from(
     };
     let mut builder = AccessToken::builder(access)
         .token_type(token_type)
-        .issued_at(now)
+        .issued_at(answer.sent_at)
         .scopes(scopes);
     if let Some(lifetime) = lifetime {
         builder = builder.expires_in(lifetime);
@@ -431,6 +443,7 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             content_type,
             date: None,
+            sent_at: Instant::now(),
             body,
             secrets: &[],
             vendor: None,
@@ -530,11 +543,26 @@ mod tests {
         raw.date = Some(server_now);
         let r = parse(&raw).unwrap();
         assert_eq!(r.access_token().lifetime(), Some(Duration::from_secs(900)));
-        // expires_in wins over exp.
+        // With the server's date, the earlier of `exp` and `expires_in` counts.
         let body = format!(r#"{{"access_token":"{jwt}","expires_in":60}}"#);
+        let mut raw = answer(200, JSON, body.as_bytes());
+        raw.date = Some(server_now);
+        let r = parse(&raw).unwrap();
+        assert_eq!(r.access_token().lifetime(), Some(Duration::from_secs(60)));
+        let body = format!(r#"{{"access_token":"{jwt}","expires_in":3600}}"#);
+        let mut raw = answer(200, JSON, body.as_bytes());
+        raw.date = Some(server_now);
+        let r = parse(&raw).unwrap();
+        assert_eq!(
+            r.access_token().lifetime(),
+            Some(Duration::from_secs(900)),
+            "`exp` says 900 s on the server's clock"
+        );
+        // Without a date, `exp` (on a clock that may be off) never shortens `expires_in`:
+        // here the local clock is years past `exp`.
         assert_eq!(
             ok(200, JSON, &body).access_token().lifetime(),
-            Some(Duration::from_secs(60))
+            Some(Duration::from_secs(3600))
         );
     }
 
@@ -774,6 +802,7 @@ mod tests {
                 status: StatusCode::from_u16(status).unwrap(),
                 content_type: content_type.as_deref(),
                 date: None,
+                sent_at: Instant::now(),
                 body: &body,
                 secrets: &[],
                 vendor: None,
@@ -793,6 +822,7 @@ mod tests {
                 status: StatusCode::from_u16(status).unwrap(),
                 content_type: Some("application/json"),
                 date: None,
+                sent_at: Instant::now(),
                 body: body.as_bytes(),
                 secrets: &[],
                 vendor: None,
@@ -824,6 +854,7 @@ mod tests {
                 status: StatusCode::from_u16(status).unwrap(),
                 content_type: Some("application/json"),
                 date: None,
+                sent_at: Instant::now(),
                 body: body.as_bytes(),
                 secrets: &[],
                 vendor: None,

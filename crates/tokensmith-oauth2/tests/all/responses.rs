@@ -132,3 +132,30 @@ async fn a_wrong_path_gets_the_url_hint() {
     let err = source.fetch().await.unwrap_err();
     assert!(err.hint().unwrap().contains("wrong URL"), "{err}");
 }
+
+/// `expires_in` counts from when the server answered, some time after the request left: a slow
+/// answer's token is counted from the request, so its life is never longer than the server's.
+#[tokio::test]
+async fn expires_in_counts_from_the_request_not_from_a_slow_answer() {
+    let (_server, source) = answering(
+        ResponseTemplate::new(200)
+            .set_delay(Duration::from_millis(1500))
+            .set_body_json(
+                json!({"access_token": "slow", "token_type": "Bearer", "expires_in": 60}),
+            ),
+    )
+    .await;
+    let sent = tokio::time::Instant::now();
+    let token = source.fetch().await.unwrap();
+    let expires_at = token.expires_at().unwrap();
+    assert!(
+        expires_at <= sent + Duration::from_secs(60) + Duration::from_millis(200),
+        "counted from the request: {:?} after it",
+        expires_at - sent
+    );
+    assert!(
+        token.expires_in().unwrap() <= Duration::from_millis(58_600),
+        "the 1.5 s the answer took is already spent: {:?}",
+        token.expires_in()
+    );
+}
