@@ -9,7 +9,6 @@
 //!    proof per request (method, URL, token hash, nonce),
 //! 3. shows that the same token sent as a plain bearer token is refused.
 
-use tokensmith::ExposeSecret;
 use tokensmith::dpop::DpopKey;
 use tokensmith::oauth2::{ClientCredentials, Issuer};
 use tokensmith::reqwest::BearerAuth;

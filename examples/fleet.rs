@@ -13,12 +13,12 @@
 
 use std::time::Duration;
 
+use tokensmith::Cached;
 use tokensmith::oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith::redis::testing::RedisServer;
 use tokensmith::redis::{RedisCache, SealingKey, Shared};
 use tokensmith::reqwest::BearerAuth;
 use tokensmith::testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TestServer};
-use tokensmith::{Cached, ExposeSecret};
 
 /// One replica: its own Redis connection and in-memory cache, the fleet's key.
 fn replica(

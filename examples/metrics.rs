@@ -7,9 +7,9 @@
 //! prints each series with its labels. Labels carry a provider name and the endpoint's host,
 //! never a token or a full URL.
 
+use tokensmith::Cached;
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{Cached, ExposeSecret};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MetricsCapture, TestServer};
 
 #[tokio::main]

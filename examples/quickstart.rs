@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
+use tokensmith::TokenProvider;
 use tokensmith::oauth2::{ClientAuth, ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{ExposeSecret, TokenProvider};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 
 #[tokio::main]

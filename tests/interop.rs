@@ -14,7 +14,7 @@ use tokensmith::oauth2::{
     TokenEndpoint,
 };
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{ErrorCode, ExposeSecret, TokenProvider, TokenSource};
+use tokensmith::{ErrorCode, TokenProvider, TokenSource};
 
 const WHY: &str = "needs the interop server: run `cargo xtask interop`";
 

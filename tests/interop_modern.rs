@@ -18,7 +18,7 @@ use tokensmith::oauth2::{
     RefreshTokenGrant, TokenEndpoint, TokenExchange, TokenTypeHint, token_type,
 };
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{ErrorCode, ErrorKind, ExposeSecret, TokenSource};
+use tokensmith::{ErrorCode, ErrorKind, TokenSource};
 
 struct Facts(Value);
 

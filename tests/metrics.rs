@@ -7,7 +7,7 @@ use tokensmith::metrics::{
 };
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{Cached, ExposeSecret, RetryPolicy};
+use tokensmith::{Cached, RetryPolicy};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, MetricsCapture, TestServer};
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use tokensmith::oauth2::{
     RefreshTokenGrant, TokenEndpoint, TokenExchange, token_type,
 };
 use tokensmith::reqwest::BearerAuth;
-use tokensmith::{ErrorCode, ErrorKind, ExposeSecret, TokenSource};
+use tokensmith::{ErrorCode, ErrorKind, TokenSource};
 use tokensmith_testkit::{ClientConfig, Endpoint, TestServer, TraceCapture};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};

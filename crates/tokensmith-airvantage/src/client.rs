@@ -7,7 +7,7 @@ use reqwest::Method;
 use reqwest::header::ACCEPT;
 use serde::de::DeserializeOwned;
 use tokensmith_core::internal::shared_provider;
-use tokensmith_core::{Error, ExposeSecret, TokenProvider};
+use tokensmith_core::{Error, TokenProvider};
 use tokensmith_oauth2::{
     AuthorizationCode, ClientAuth, ClientSecret, Password, RefreshTokenGrant, TokenEndpoint,
     TokenResponse, UserPassword,

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use tokensmith_basic::BasicClient;
-use tokensmith_core::{ErrorCode, ExposeSecret, TokenSource};
+use tokensmith_core::{ErrorCode, TokenSource};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

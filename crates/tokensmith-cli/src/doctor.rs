@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 use tokensmith_airvantage::{Region, TOKEN_PATH};
 use tokensmith_core::internal::display_url;
-use tokensmith_core::{ExposeSecret, RetryPolicy, TokenSource};
+use tokensmith_core::{RetryPolicy, TokenSource};
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, TokenEndpoint};
 use url::Url;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use time::UtcOffset;
-use tokensmith_core::{AccessToken, Error, ErrorKind, ExposeSecret, TokenSource};
+use tokensmith_core::{AccessToken, Error, ErrorKind, TokenSource};
 use tokensmith_oauth2::{
     AuthorizationCode, Callback, ClientAuth, ClientCredentials, DeviceAuthorization, Password,
     TokenEndpoint, TokenResponse,

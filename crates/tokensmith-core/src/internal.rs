@@ -420,7 +420,6 @@ impl Attach {
         };
         #[cfg(feature = "dpop")]
         {
-            use secrecy::ExposeSecret as _;
             let key = self.dpop.as_ref().ok_or_else(|| {
                 dpop_key_missing(&format!(
                     "pass the token endpoint's key to the {}: `.dpop(key.clone())`",

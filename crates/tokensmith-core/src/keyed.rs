@@ -52,7 +52,7 @@ pub struct TokenManager<K, S: TokenSource> {
 }
 
 struct Slot<S: TokenSource> {
-    cache: Arc<Cached<S>>,
+    cache: Cached<S>,
     /// The coarse monotonic clock at the last use, in nanoseconds.
     used: AtomicU64,
 }
@@ -97,24 +97,24 @@ where
     }
 
     /// The cache of `key`, if it has one now (made by an earlier call, not evicted since).
-    pub fn existing(&self, key: &K) -> Option<Arc<Cached<S>>> {
+    pub fn existing(&self, key: &K) -> Option<Cached<S>> {
         let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
         slots.get(key).map(|slot| {
             slot.used.store(now(), Ordering::Relaxed);
-            Arc::clone(&slot.cache)
+            slot.cache.clone()
         })
     }
 
     /// The cache of `key`, made now if it has none.
-    pub fn cache(&self, key: &K) -> Result<Arc<Cached<S>>, Error> {
+    pub fn cache(&self, key: &K) -> Result<Cached<S>, Error> {
         if let Some(cache) = self.existing(key) {
             return Ok(cache);
         }
-        let cache = Arc::new((self.make)(key)?);
+        let cache = (self.make)(key)?;
         let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(slot) = slots.get(key) {
             // Made by another caller meanwhile: one cache per key.
-            return Ok(Arc::clone(&slot.cache));
+            return Ok(slot.cache.clone());
         }
         if slots.len() >= self.capacity {
             self.evict(&mut slots);
@@ -122,7 +122,7 @@ where
         slots.insert(
             key.clone(),
             Slot {
-                cache: Arc::clone(&cache),
+                cache: cache.clone(),
                 used: AtomicU64::new(now()),
             },
         );
@@ -137,7 +137,7 @@ where
     fn evict(&self, slots: &mut HashMap<K, Slot<S>>) {
         let now = now();
         let idle = u64::try_from(self.idle.as_nanos()).unwrap_or(u64::MAX);
-        let in_use = |slot: &Slot<S>| Arc::strong_count(&slot.cache) > 1;
+        let in_use = |slot: &Slot<S>| slot.cache.in_use();
         let before = slots.len();
         slots.retain(|_, slot| {
             in_use(slot) || now.saturating_sub(slot.used.load(Ordering::Relaxed)) < idle
@@ -277,7 +277,6 @@ mod tests {
         for _ in 0..3 {
             for key in 0..5 {
                 let token = manager.token(&key).await.unwrap();
-                use crate::ExposeSecret;
                 assert_eq!(token.secret().expose_secret(), format!("token-{key}"));
             }
         }
@@ -350,7 +349,7 @@ mod tests {
         );
         let again = manager.cache(&1).unwrap();
         assert!(
-            Arc::ptr_eq(&held, &again),
+            Cached::ptr_eq(&held, &again),
             "one cache per key, so one fetch"
         );
         assert_eq!(made.load(Ordering::SeqCst), 2);

@@ -60,4 +60,4 @@ pub use crate::keyed::TokenManager;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;
 pub use crate::provider::{RequestAuth, StaticToken, TokenIdentity, TokenProvider, TokenSource};
-pub use crate::token::{AccessToken, AccessTokenBuilder, TokenType};
+pub use crate::token::{AccessToken, AccessTokenBuilder, TokenSecret, TokenType};

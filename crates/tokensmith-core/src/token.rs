@@ -64,8 +64,8 @@ impl fmt::Display for TokenType {
 /// An access token as a token endpoint issued it.
 ///
 /// Cloning is a reference-count increment: the token is cloned on every request. The secret is
-/// held in a [`SecretString`] and is printed by neither `Debug` nor any error; the prepared
-/// `Authorization` header value is marked sensitive.
+/// held once, inside the prepared `Authorization` header value (marked sensitive), and is
+/// printed by neither `Debug` nor any error.
 ///
 /// # Example
 /// ```
@@ -87,12 +87,38 @@ pub struct AccessToken {
 }
 
 struct Inner {
-    secret: SecretString,
     token_type: TokenType,
     issued_at: Instant,
     expires_at: Option<Instant>,
-    scopes: Vec<String>,
+    scopes: Box<[String]>,
+    /// `<type> <secret>`: the only copy of the secret (a token of a kilobyte or more, as JWTs
+    /// are, would otherwise be held twice by every cached key).
     header: HeaderValue,
+}
+
+/// An access token's secret, borrowed from its [`AccessToken`]; `Debug` prints `[redacted]`.
+///
+/// `expose_secret()` gives the text, for where it must leave the process.
+#[derive(Clone, Copy)]
+pub struct TokenSecret<'a>(&'a str);
+
+impl<'a> TokenSecret<'a> {
+    /// The token itself, borrowed for as long as the token is.
+    pub fn expose_secret(self) -> &'a str {
+        self.0
+    }
+}
+
+impl ExposeSecret<str> for TokenSecret<'_> {
+    fn expose_secret(&self) -> &str {
+        self.0
+    }
+}
+
+impl fmt::Debug for TokenSecret<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Redacted.fmt(f)
+    }
 }
 
 impl AccessToken {
@@ -114,8 +140,13 @@ impl AccessToken {
     }
 
     /// The token itself. Call `expose_secret()` on it only where it must leave the process.
-    pub fn secret(&self) -> &SecretString {
-        &self.inner.secret
+    pub fn secret(&self) -> TokenSecret<'_> {
+        let scheme = self.inner.token_type.as_str().len() + 1;
+        let bytes = self.inner.header.as_bytes();
+        // Checked to be printable ASCII when the token was built: never fails.
+        TokenSecret(
+            std::str::from_utf8(bytes.get(scheme..).unwrap_or_default()).unwrap_or_default(),
+        )
     }
 
     /// The token type (`Bearer` unless the server said otherwise).
@@ -262,11 +293,10 @@ impl AccessTokenBuilder {
             .or_else(|| self.expires_in.map(|d| add_saturating(issued_at, d)));
         Ok(AccessToken {
             inner: Arc::new(Inner {
-                secret: self.secret,
                 token_type: self.token_type,
                 issued_at,
                 expires_at,
-                scopes: self.scopes,
+                scopes: self.scopes.into_boxed_slice(),
                 header,
             }),
         })

@@ -435,8 +435,8 @@ fn jwt_lifetime(token: &str, server_date: Option<SystemTime>) -> Option<Duration
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use tokensmith_core::ErrorCode;
     use tokensmith_core::ErrorKind;
-    use tokensmith_core::{ErrorCode, ExposeSecret};
 
     fn answer<'a>(status: u16, content_type: Option<&'a str>, body: &'a [u8]) -> RawAnswer<'a> {
         RawAnswer {

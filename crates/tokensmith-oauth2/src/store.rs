@@ -43,7 +43,7 @@ impl StoredTokens {
     /// A refresh token, and optionally the access token that came with it.
     pub fn new(refresh_token: RefreshToken, access_token: Option<&AccessToken>) -> Self {
         let access_token = access_token.map(|token| StoredAccessToken {
-            token: token.secret().clone(),
+            token: tokensmith_core::SecretString::from(token.secret().expose_secret()),
             token_type: token.token_type().as_str().to_owned(),
             expires_at: token.expires_in().map(|left| SystemTime::now() + left),
             scopes: token.scopes().to_vec(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokensmith_core::{AccessToken, Cached, Error, ExposeSecret, TokenSource};
+use tokensmith_core::{AccessToken, Cached, Error, TokenSource};
 use tokensmith_redis::testing::RedisCluster;
 use tokensmith_redis::{RedisCache, SealingKey, Shared};
 

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokensmith_core::{
-    AccessToken, Cached, Error, ExposeSecret, RefreshAhead, TokenProvider, TokenSource,
-};
+use tokensmith_core::{AccessToken, Cached, Error, RefreshAhead, TokenProvider, TokenSource};
 use tokensmith_redis::testing::RedisServer;
 use tokensmith_redis::{RedisCache, SealingKey, Shared};
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokensmith_core::{Cached, ExposeSecret, RefreshAhead};
+use tokensmith_core::{Cached, RefreshAhead};
 use tokensmith_oauth2::{GrantSource, Password, RefreshTokenGrant, TokenEndpoint};
 use tokensmith_redis::testing::RedisServer;
 use tokensmith_redis::{RedisCache, SealingKey};

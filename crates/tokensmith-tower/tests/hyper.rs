@@ -45,7 +45,7 @@ async fn tokens_go_to_the_named_origin_and_a_401_gets_a_fresh_one() {
 
     // The server revokes the token: the POST is refused, replayed once with a fresh token.
     let token = tokens.token().await.unwrap();
-    assert!(server.revoke(tokensmith_core::ExposeSecret::expose_secret(token.secret())));
+    assert!(server.revoke(token.secret().expose_secret()));
     let post = Request::post(server.url_of("/api/orders"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(b"{\"item\":1}")))
@@ -277,7 +277,6 @@ async fn a_connect_request_carries_no_credentials() {
 #[cfg(feature = "dpop")]
 #[tokio::test]
 async fn a_hop_with_a_copied_dpop_proof_gets_a_new_one() {
-    use tokensmith_core::ExposeSecret;
     let (server, key, tokens) = dpop_setup(false).await;
     let token = tokens.token().await.unwrap();
     let first_url = url::Url::parse(&server.url_of("/api/old")).unwrap();

@@ -11,7 +11,6 @@ use std::task::{Context, Poll};
 
 use http::uri::PathAndQuery;
 use tokensmith_core::Cached;
-use tokensmith_core::ExposeSecret;
 use tokensmith_oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 use tokensmith_tower::AuthLayer;

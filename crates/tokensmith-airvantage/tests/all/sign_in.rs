@@ -134,7 +134,7 @@ async fn logout_revokes_the_token_and_never_logs_it() {
         2,
         "a new sign-in after logout"
     );
-    let secret = tokensmith_core::ExposeSecret::expose_secret(token.secret()).to_owned();
+    let secret = token.secret().expose_secret().to_owned();
     assert!(!capture.text().contains(&secret));
     assert!(!format!("{client:?}").contains(&secret));
 }

@@ -196,7 +196,7 @@ async fn the_key_and_token_go_to_avionte_only_and_never_to_logs() {
         .await
         .unwrap_err();
     let token = client.provider().current().unwrap();
-    let token = tokensmith_core::ExposeSecret::expose_secret(token.secret()).to_owned();
+    let token = token.secret().expose_secret().to_owned();
     let texts = [
         format!("{err} {err:?}"),
         format!("{client:?} {wrong:?}"),

@@ -100,6 +100,12 @@ impl Default for RefreshAhead {
 }
 
 impl CacheConfig {
+    /// The default settings, one copy for every cache that keeps them.
+    pub(crate) fn shared_default() -> Arc<Self> {
+        static DEFAULT: std::sync::OnceLock<Arc<CacheConfig>> = std::sync::OnceLock::new();
+        Arc::clone(DEFAULT.get_or_init(|| Arc::new(CacheConfig::default())))
+    }
+
     pub(crate) fn entry_for(&self, token: AccessToken) -> Entry {
         let issued = token.issued_at();
         let expires_at = token
@@ -130,50 +136,55 @@ impl CacheConfig {
 /// Builds a [`Cached`] provider; see [`Cached::builder`].
 pub struct CachedBuilder<S> {
     source: S,
-    config: CacheConfig,
+    /// Only once a setting changes: a cache with the defaults shares their one copy.
+    config: Option<CacheConfig>,
 }
 
 impl<S: TokenSource> CachedBuilder<S> {
     pub(crate) fn new(source: S) -> Self {
         Self {
             source,
-            config: CacheConfig::default(),
+            config: None,
         }
+    }
+
+    fn config(&mut self) -> &mut CacheConfig {
+        self.config.get_or_insert_with(CacheConfig::default)
     }
 
     /// A token counts as expired this long before its stated expiry (default 30 s), but never
     /// more than a tenth of its lifetime, so that short-lived tokens stay usable.
     #[must_use]
     pub fn skew(mut self, skew: Duration) -> Self {
-        self.config.skew = skew;
+        self.config().skew = skew;
         self
     }
 
     /// How to refresh ahead of expiry (see [`RefreshAhead`]; on by default).
     #[must_use]
     pub fn refresh_ahead(mut self, refresh: RefreshAhead) -> Self {
-        self.config.refresh = Some(refresh);
+        self.config().refresh = Some(refresh);
         self
     }
 
     /// Never refresh ahead: fetch only once the token has expired or was invalidated.
     #[must_use]
     pub fn no_refresh_ahead(mut self) -> Self {
-        self.config.refresh = None;
+        self.config().refresh = None;
         self
     }
 
     /// The spacing of fetch attempts after consecutive failures (default 1 s doubling to 30 s).
     #[must_use]
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.config.backoff = backoff;
+        self.config().backoff = backoff;
         self
     }
 
     /// The lifetime assumed for tokens that state none (default: valid until invalidated).
     #[must_use]
     pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.default_lifetime = Some(lifetime);
+        self.config().default_lifetime = Some(lifetime);
         self
     }
 
@@ -181,7 +192,7 @@ impl<S: TokenSource> CachedBuilder<S> {
     /// that takes longer fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout), and its waiters get that error.
     #[must_use]
     pub fn load_timeout(mut self, timeout: Duration) -> Self {
-        self.config.load_timeout = timeout;
+        self.config().load_timeout = timeout;
         self
     }
 
@@ -191,7 +202,7 @@ impl<S: TokenSource> CachedBuilder<S> {
     /// then costs a full clock read, and a host suspend goes unnoticed.
     #[must_use]
     pub fn follow_tokio_clock(mut self) -> Self {
-        self.config.clock = ClockSource::Tokio;
+        self.config().clock = ClockSource::Tokio;
         self
     }
 
@@ -200,7 +211,7 @@ impl<S: TokenSource> CachedBuilder<S> {
     /// with many values cost the metrics backend.
     #[must_use]
     pub fn metrics_name(mut self, name: impl Into<String>) -> Self {
-        self.config.metrics_name = Some(name.into());
+        self.config().metrics_name = Some(name.into());
         self
     }
 
@@ -209,13 +220,16 @@ impl<S: TokenSource> CachedBuilder<S> {
     /// panics loses that event and nothing else.
     #[must_use]
     pub fn on_event(mut self, listener: impl Fn(&CacheEvent<'_>) + Send + Sync + 'static) -> Self {
-        self.config.listener = Some(Arc::new(listener));
+        self.config().listener = Some(Arc::new(listener));
         self
     }
 
     /// Checks the settings and builds the provider.
     pub fn build(self) -> Result<Cached<S>, Error> {
-        if let Some(refresh) = &self.config.refresh {
+        let Some(config) = self.config else {
+            return Ok(Cached::new(self.source));
+        };
+        if let Some(refresh) = &config.refresh {
             if !(refresh.fraction > 0.0 && refresh.fraction <= 1.0) {
                 return Err(Error::config(format!(
                     "refresh-ahead fraction must be in (0, 1], got {}",
@@ -240,36 +254,38 @@ impl<S: TokenSource> CachedBuilder<S> {
                 )));
             }
         }
-        if self.config.backoff.initial().is_zero() {
+        if config.backoff.initial().is_zero() {
             return Err(Error::config(
                 "the failure backoff must start above zero, or a broken endpoint gets one request per caller",
             ));
         }
-        if self.config.load_timeout.is_zero() {
+        if config.load_timeout.is_zero() {
             return Err(Error::config(
                 "the load timeout must be above zero, or every fetch fails at once",
             ));
         }
-        if self.config.default_lifetime.is_some_and(|d| d.is_zero()) {
+        if config.default_lifetime.is_some_and(|d| d.is_zero()) {
             return Err(Error::config(
                 "the default token lifetime must be above zero",
             ));
         }
         Ok(Cached {
-            shared: Arc::new(Shared::new(self.source, self.config)),
+            shared: Arc::new(Shared::new(self.source, Arc::new(config))),
         })
     }
 }
 
 impl<S> fmt::Debug for CachedBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let default = CacheConfig::default();
+        let config = self.config.as_ref().unwrap_or(&default);
         f.debug_struct("CachedBuilder")
-            .field("skew", &self.config.skew)
-            .field("refresh", &self.config.refresh)
-            .field("backoff", &self.config.backoff)
-            .field("default_lifetime", &self.config.default_lifetime)
-            .field("load_timeout", &self.config.load_timeout)
-            .field("clock", &self.config.clock)
+            .field("skew", &config.skew)
+            .field("refresh", &config.refresh)
+            .field("backoff", &config.backoff)
+            .field("default_lifetime", &config.default_lifetime)
+            .field("load_timeout", &config.load_timeout)
+            .field("clock", &config.clock)
             .finish_non_exhaustive()
     }
 }

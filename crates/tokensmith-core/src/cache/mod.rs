@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use self::clock::ClockSource;
 use self::config::CacheConfig;
 pub use self::config::{CachedBuilder, RefreshAhead};
 use self::entry::{Entry, Now};
@@ -103,9 +104,14 @@ impl<S> fmt::Debug for Cached<S> {
 
 struct Shared<S> {
     source: S,
-    config: CacheConfig,
+    /// The clocks every hit reads, kept beside the source rather than behind `config`.
+    clock: ClockSource,
+    /// Settings, one copy for all caches made alike (see [`Cached::with_source`]).
+    config: Arc<CacheConfig>,
     entry: ArcSwapOption<Entry>,
-    flight: Mutex<Flight>,
+    /// Held only while there is something to remember (a fetch, failures, a backoff): an idle
+    /// cache, as most of a keyed manager's are, keeps no flight state.
+    flight: Mutex<Option<Box<Flight>>>,
     counters: Counters,
     #[cfg(feature = "metrics")]
     metrics: crate::metrics::CacheMetrics,
@@ -126,17 +132,97 @@ struct Flight {
     rejections: u32,
 }
 
+impl Flight {
+    const IDLE: Flight = Flight {
+        running: None,
+        failures: 0,
+        retry_at: None,
+        last_error: None,
+        rejections: 0,
+    };
+
+    fn is_idle(&self) -> bool {
+        self.running.is_none()
+            && self.failures == 0
+            && self.retry_at.is_none()
+            && self.last_error.is_none()
+            && self.rejections == 0
+    }
+}
+
+/// The flight state, locked: made on first change, dropped on unlock once idle again.
+struct FlightGuard<'a>(MutexGuard<'a, Option<Box<Flight>>>);
+
+impl std::ops::Deref for FlightGuard<'_> {
+    type Target = Flight;
+
+    fn deref(&self) -> &Flight {
+        self.0.as_deref().unwrap_or(&Flight::IDLE)
+    }
+}
+
+impl std::ops::DerefMut for FlightGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Flight {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.as_deref().is_some_and(Flight::is_idle) {
+            *self.0 = None;
+        }
+    }
+}
+
 impl<S: TokenSource> Cached<S> {
     /// Caches what `source` fetches, with the default settings.
     pub fn new(source: S) -> Self {
         Self {
-            shared: Arc::new(Shared::new(source, CacheConfig::default())),
+            shared: Arc::new(Shared::new(source, CacheConfig::shared_default())),
+        }
+    }
+
+    /// A cache for another source, with this cache's settings (listener and metrics name
+    /// included). The two share one copy of the settings: a [`TokenManager`](crate::TokenManager)
+    /// whose factory makes each key's cache this way pays for the settings once, not per key.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokensmith_core::{AccessToken, Cached, Error, TokenManager, TokenSource};
+    /// # struct PerTenant(String);
+    /// # #[async_trait::async_trait]
+    /// # impl TokenSource for PerTenant {
+    /// #     async fn fetch(&self) -> Result<AccessToken, Error> { AccessToken::bearer("t") }
+    /// # }
+    /// let template = Cached::builder(PerTenant(String::new()))
+    ///     .skew(Duration::from_secs(60))
+    ///     .build()?;
+    /// let manager = TokenManager::new(move |tenant: &String| {
+    ///     Ok(template.with_source(PerTenant(tenant.clone())))
+    /// });
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_source<T: TokenSource>(&self, source: T) -> Cached<T> {
+        Cached {
+            shared: Arc::new(Shared::new(source, Arc::clone(&self.shared.config))),
         }
     }
 
     /// Starts a cache with other settings (skew, refresh ahead, backoff, listener).
     pub fn builder(source: S) -> CachedBuilder<S> {
         CachedBuilder::new(source)
+    }
+
+    /// Whether two handles are of one cache (clones share their cache).
+    pub fn ptr_eq(this: &Self, other: &Self) -> bool {
+        Arc::ptr_eq(&this.shared, &other.shared)
+    }
+
+    /// Whether anything besides this handle holds the cache: another handle, or a fetch
+    /// under way.
+    pub(crate) fn in_use(&self) -> bool {
+        Arc::strong_count(&self.shared) > 1
     }
 
     /// The token source behind the cache.
@@ -162,7 +248,7 @@ impl<S: TokenSource> Cached<S> {
         let shared = &self.shared;
         let guard = shared.entry.load();
         let entry = guard.as_deref()?;
-        let now = Now::read(shared.config.clock);
+        let now = Now::read(shared.clock);
         if !entry.is_valid(&now) {
             return None;
         }
@@ -186,7 +272,7 @@ impl<S: TokenSource> Cached<S> {
     /// does not fetch again.
     pub fn prime(&self, token: AccessToken) {
         let entry = Arc::new(self.shared.config.entry_for(token));
-        let now = Now::read(self.shared.config.clock);
+        let now = Now::read(self.shared.clock);
         self.shared.entry.rcu(|current| match current.as_deref() {
             Some(existing) if existing.is_valid(&now) => current.clone(),
             _ => Some(Arc::clone(&entry)),
@@ -220,7 +306,7 @@ impl<S: TokenSource> TokenProvider for Cached<S> {
 }
 
 impl<S: TokenSource> Shared<S> {
-    fn new(source: S, config: CacheConfig) -> Self {
+    fn new(source: S, config: Arc<CacheConfig>) -> Self {
         #[cfg(feature = "metrics")]
         let metrics = {
             let endpoint = source.identity().and_then(|identity| {
@@ -234,9 +320,10 @@ impl<S: TokenSource> Shared<S> {
         };
         Self {
             source,
+            clock: config.clock,
             config,
             entry: ArcSwapOption::empty(),
-            flight: Mutex::new(Flight::default()),
+            flight: Mutex::new(None),
             counters: Counters::default(),
             #[cfg(feature = "metrics")]
             metrics,
@@ -245,19 +332,19 @@ impl<S: TokenSource> Shared<S> {
 }
 
 impl<S> Shared<S> {
-    fn lock(&self) -> MutexGuard<'_, Flight> {
+    fn lock(&self) -> FlightGuard<'_> {
         // The flight state stays consistent even if a holder panicked: every update is a
         // plain assignment.
-        self.flight.lock().unwrap_or_else(PoisonError::into_inner)
+        FlightGuard(self.flight.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn stats(&self) -> CacheStats {
         let mut stats = self.counters.snapshot();
         stats.consecutive_failures = self.lock().failures;
-        let now = Now::read(self.config.clock);
+        let now = Now::read(self.clock);
         if let Some(entry) = self.entry.load().as_deref().filter(|e| e.is_valid(&now)) {
             stats.has_token = true;
-            stats.remaining = entry.valid_until.map(|until| until.left(&now));
+            stats.remaining = entry.valid_until().map(|until| until.left(&now));
         }
         stats
     }
@@ -300,7 +387,7 @@ impl<S: TokenSource> Shared<S> {
     async fn wait_for_fetch(self: &Arc<Self>) -> Result<AccessToken, Error> {
         let next = {
             let mut flight = self.lock();
-            let now = Now::read(self.config.clock);
+            let now = Now::read(self.clock);
             // A fetch may have finished between the caller's look and taking the lock.
             if let Some(token) = self.valid_token(&now) {
                 Counters::bump(&self.counters.hits);
@@ -404,7 +491,7 @@ impl<S: TokenSource> Shared<S> {
         span.record("duration_ms", elapsed.as_millis() as u64);
         let fetched = result.and_then(|token| {
             let entry = self.config.entry_for(token);
-            if entry.is_valid(&Now::read(self.config.clock)) {
+            if entry.is_valid(&Now::read(self.clock)) {
                 Ok(entry)
             } else {
                 Err(expired_on_arrival(&entry.token))
@@ -444,7 +531,7 @@ impl<S: TokenSource> Shared<S> {
 
     fn record_failure(&self, error: &Error) {
         Counters::bump(&self.counters.failures);
-        let now = Now::read(self.config.clock);
+        let now = Now::read(self.clock);
         let mut flight = self.lock();
         flight.running = None;
         flight.failures = flight.failures.saturating_add(1);

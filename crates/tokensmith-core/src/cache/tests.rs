@@ -8,7 +8,7 @@ use http::StatusCode;
 use tokio::time::{Instant, sleep};
 
 use super::*;
-use crate::{Backoff, ExposeSecret, OAuthError};
+use crate::{Backoff, OAuthError};
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -2,7 +2,7 @@
 //! hook): each gets its code, its text and the hint of its cause.
 
 use serde_json::{Value, json};
-use tokensmith_core::{Error, ErrorCode, ErrorKind, ExposeSecret, TokenSource};
+use tokensmith_core::{Error, ErrorCode, ErrorKind, TokenSource};
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, TokenEndpoint};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,7 +1,7 @@
 //! Each grant's wire format, and refresh-token handling.
 
 use serde_json::json;
-use tokensmith_core::{ErrorCode, ExposeSecret, TokenSource};
+use tokensmith_core::{ErrorCode, TokenSource};
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, Password, RefreshTokenGrant};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

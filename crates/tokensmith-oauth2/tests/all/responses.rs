@@ -7,7 +7,7 @@ use tokensmith_core::RetryPolicy;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use tokensmith_core::{ErrorCode, ExposeSecret, TokenSource};
+use tokensmith_core::{ErrorCode, TokenSource};
 use tokensmith_oauth2::{ClientAuth, ClientCredentials, GrantSource};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

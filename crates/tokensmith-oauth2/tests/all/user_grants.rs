@@ -4,7 +4,7 @@
 use std::time::Duration;
 use tokensmith_core::ErrorKind;
 
-use tokensmith_core::{ErrorCode, ExposeSecret};
+use tokensmith_core::ErrorCode;
 use tokensmith_oauth2::{
     AuthorizationCode, Callback, ClientAuth, DeviceAuthorization, FileStore, GrantRequest,
     PendingAuthorization, RefreshTokenGrant, TokenEndpoint,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokensmith_core::{ExposeSecret, TokenProvider};
+use tokensmith_core::TokenProvider;
 use tokensmith_oauth2::ClientCredentials;
 use tokensmith_reqwest::BearerAuth;
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TestServer};
