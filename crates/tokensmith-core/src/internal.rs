@@ -12,7 +12,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use url::{Host, Url};
 
-pub use crate::scrub::{EXCERPT_CHARS, scrub_excerpt};
+pub use crate::scrub::{EXCERPT_CHARS, mask_secrets, scrub_excerpt};
 use crate::{Error, TokenProvider};
 
 /// Why a body could not be read.

@@ -52,17 +52,37 @@ const SCHEMES: &[&[u8]] = &[b"basic", b"bearer", b"dpop", b"mac", b"token"];
 /// ```
 pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {
     let window = &body[..body.len().min(WINDOW_BYTES)];
-    let mut text = String::from_utf8_lossy(window).into_owned();
-    for secret in known_secrets.iter().filter(|s| !s.is_empty()) {
+    let text = mask_secrets(&String::from_utf8_lossy(window), known_secrets);
+    let text = mask_secret_fields(&text);
+    let text = mask_token_runs(&text);
+    fold_and_cut(&text)
+}
+
+/// `text` with every occurrence of each of `known_secrets` replaced by `[redacted]`, in each
+/// form a server may echo it (as sent, form- and percent-encoded, escaped in a JSON string);
+/// nothing else changed, nothing cut. Longer secrets go first, so that one that contains
+/// another is masked whole.
+///
+/// ```
+/// let text = tokensmith_core::internal::mask_secrets("bad secret: s%2Fx and s/x", &["s/x"]);
+/// assert_eq!(text, "bad secret: [redacted] and [redacted]");
+/// ```
+pub fn mask_secrets(text: &str, known_secrets: &[&str]) -> String {
+    let mut secrets: Vec<&str> = known_secrets
+        .iter()
+        .copied()
+        .filter(|s| !s.is_empty())
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut text = text.to_owned();
+    for secret in secrets {
         for form in encodings(secret) {
             if text.contains(form.as_ref()) {
                 text = text.replace(form.as_ref(), REDACTED);
             }
         }
     }
-    let text = mask_secret_fields(&text);
-    let text = mask_token_runs(&text);
-    fold_and_cut(&text)
+    text
 }
 
 /// `secret` as a server may echo it: as sent, form-encoded (`+` for a space), percent-encoded,
