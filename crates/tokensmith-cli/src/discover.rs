@@ -24,7 +24,7 @@ pub(crate) async fn run(args: DiscoverArgs, out: &Out) -> Result<Outcome, UsageE
     let issuer = builder.build()?;
     let metadata = match issuer.metadata().await {
         Ok(metadata) => metadata,
-        Err(error) => return crate::token::failed(&error, out),
+        Err(error) => return crate::token::failed(&error, "", out),
     };
     let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let list = |v: &[String]| {

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use tokensmith_oauth2::{ClientAuth, Issuer, TokenEndpoint, TokenEndpointBuilder};
 
 use crate::UsageError;
+use crate::out::Out;
 
 /// The environment variable that holds the client secret.
 pub(crate) const SECRET_VAR: &str = "TOKENSMITH_CLIENT_SECRET";
@@ -26,9 +27,10 @@ pub(crate) struct EndpointArgs {
     /// A scope to ask for; repeat it, or give several separated by spaces.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub(crate) scopes: Vec<String>,
-    /// An extra header on token requests, `NAME:VALUE`; a VALUE of `env:VAR` is read from the
-    /// environment variable VAR, so that an API key stays off the command line.
-    #[arg(long = "header", value_name = "NAME:VALUE")]
+    /// An extra header on token requests, `NAME:env:VAR` (its value read from the environment
+    /// variable VAR) or `NAME:prompt` (asked for on the terminal). Values never come from the
+    /// command line, where `ps` and shell history keep them; they are masked in all output.
+    #[arg(long = "header", value_name = "NAME:env:VAR")]
     pub(crate) headers: Vec<String>,
     /// The user, for the password grant. The password comes from TOKENSMITH_PASSWORD or a
     /// prompt.
@@ -68,6 +70,11 @@ fn secret(var: &str, prompt: &str) -> Result<Option<String>, UsageError> {
     if let Ok(value) = std::env::var(var) {
         return Ok(Some(value));
     }
+    ask(prompt)
+}
+
+/// A value typed on the terminal without echo; `None` without a terminal.
+fn ask(prompt: &str) -> Result<Option<String>, UsageError> {
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let value = rpassword::prompt_password(prompt)
             .map_err(|e| UsageError(format!("cannot read {prompt}: {e}")))?;
@@ -76,48 +83,89 @@ fn secret(var: &str, prompt: &str) -> Result<Option<String>, UsageError> {
     Ok(None)
 }
 
-/// The client secret, or why there is none.
-pub(crate) fn client_secret(required: bool) -> Result<Option<String>, UsageError> {
+/// The client secret of `client_id`, or why there is none; masked in all output from here on.
+pub(crate) fn client_secret(
+    client_id: &str,
+    required: bool,
+    out: &Out,
+) -> Result<Option<String>, UsageError> {
     match secret(SECRET_VAR, "client secret: ")? {
         None if required => Err(UsageError(format!(
             "no client secret: set {SECRET_VAR} (secrets are never taken from the command line), \
              or use --auth none for a public client"
         ))),
-        found => Ok(found),
+        found => {
+            if let Some(secret) = &found {
+                out.secrets().add_client(client_id, secret);
+            }
+            Ok(found)
+        }
     }
 }
 
-/// The password of `username`.
-pub(crate) fn password(username: &str) -> Result<String, UsageError> {
-    secret(PASSWORD_VAR, &format!("password for {username}: "))?.ok_or_else(|| {
-        UsageError(format!(
-            "no password for {username}: set {PASSWORD_VAR} (secrets are never taken from the \
+/// The password of `username`; masked in all output from here on.
+pub(crate) fn password(username: &str, out: &Out) -> Result<String, UsageError> {
+    let password =
+        secret(PASSWORD_VAR, &format!("password for {username}: "))?.ok_or_else(|| {
+            UsageError(format!(
+                "no password for {username}: set {PASSWORD_VAR} (secrets are never taken from the \
              command line)"
-        ))
-    })
+            ))
+        })?;
+    out.secrets().add(&password);
+    Ok(password)
 }
 
-/// The `--header` values: `(name, value)`, values from the environment where asked.
-pub(crate) fn headers(args: &EndpointArgs) -> Result<Vec<(String, String)>, UsageError> {
+/// The `--header` values: `(name, value, variable)`, each value from the environment variable
+/// named (or a prompt: the variable is then `HEADER_VALUE`), and masked in all output from
+/// here on.
+pub(crate) fn headers(
+    args: &EndpointArgs,
+    out: &Out,
+) -> Result<Vec<(String, String, String)>, UsageError> {
     args.headers
         .iter()
         .map(|header| {
-            let (name, value) = header.split_once(':').ok_or_else(|| {
+            let (name, source) = header.split_once(':').ok_or_else(|| {
                 UsageError(format!(
-                    "--header wants NAME:VALUE, got `{}`",
+                    "--header wants NAME:env:VAR or NAME:prompt, got `{}`",
                     header_name(header)
                 ))
             })?;
-            let value = match value.trim().strip_prefix("env:") {
-                Some(var) => std::env::var(var).map_err(|_| {
+            let name = name.trim();
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(UsageError(format!(
+                    "--header: `{}` is not a header name",
+                    crate::safe::one_line(name, 60)
+                )));
+            }
+            let source = source.trim();
+            let (value, var) = if let Some(var) = source.strip_prefix("env:") {
+                let var = var.trim();
+                if var.is_empty() || var.contains(['=', '\0']) {
+                    return Err(UsageError(format!(
+                        "--header {name}: `env:` wants a variable name"
+                    )));
+                }
+                let value = std::env::var(var).map_err(|_| {
+                    UsageError(format!("--header {name}: the variable {var} is not set"))
+                })?;
+                (value, var.to_owned())
+            } else if source == "prompt" {
+                let value = ask(&format!("{name}: "))?.ok_or_else(|| {
                     UsageError(format!(
-                        "--header {}: the variable {var} is not set",
-                        name.trim()
+                        "--header {name}:prompt needs a terminal; use {name}:env:VAR"
                     ))
-                })?,
-                None => value.trim().to_owned(),
+                })?;
+                (value, "HEADER_VALUE".to_owned())
+            } else {
+                return Err(UsageError(format!(
+                    "--header {name}: give the value as {name}:env:VAR (or {name}:prompt), not \
+                     on the command line, where `ps` and shell history keep it"
+                )));
             };
-            Ok((name.trim().to_owned(), value))
+            out.secrets().add(&value);
+            Ok((name.to_owned(), value, var))
         })
         .collect()
 }
@@ -136,7 +184,10 @@ pub(crate) fn scopes(args: &EndpointArgs) -> Vec<String> {
 }
 
 /// The token endpoint builder: from the URL, or from the issuer's metadata.
-pub(crate) async fn builder(args: &EndpointArgs) -> Result<TokenEndpointBuilder, UsageError> {
+pub(crate) async fn builder(
+    args: &EndpointArgs,
+    out: &Out,
+) -> Result<TokenEndpointBuilder, UsageError> {
     let builder = match (&args.token_url, &args.issuer) {
         (Some(url), _) => TokenEndpoint::builder(url),
         (None, Some(issuer)) => {
@@ -156,7 +207,7 @@ pub(crate) async fn builder(args: &EndpointArgs) -> Result<TokenEndpointBuilder,
     if args.insecure_http {
         builder = builder.danger_allow_insecure_http();
     }
-    for (name, value) in headers(args)? {
+    for (name, value, _) in headers(args, out)? {
         builder = builder.header(name, value);
     }
     Ok(builder)

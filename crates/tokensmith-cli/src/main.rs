@@ -11,6 +11,7 @@ mod discover;
 mod doctor;
 mod endpoint;
 mod out;
+mod safe;
 mod token;
 
 use std::process::ExitCode;

@@ -21,6 +21,10 @@ use crate::{Outcome, UsageError};
 const CALLBACK_WAIT: Duration = Duration::from_secs(300);
 /// The most of a callback request read.
 const MAX_CALLBACK: usize = 16 * 1024;
+/// How long a connection to the redirect listener may take to send its request.
+const IDLE: Duration = Duration::from_secs(10);
+/// The most connections to the redirect listener served at once.
+const MAX_CONNECTIONS: usize = 16;
 
 #[derive(Args, Debug)]
 pub(crate) struct TokenArgs {
@@ -89,10 +93,12 @@ pub(crate) async fn run(
     let secret = match args.auth {
         AuthArg::None => None,
         // A user-facing grant without a secret is a public client.
-        AuthArg::Auto if user_grant => endpoint::client_secret(false)?,
-        _ => endpoint::client_secret(true)?,
+        AuthArg::Auto if user_grant => {
+            endpoint::client_secret(&args.endpoint.client_id, false, out)?
+        }
+        _ => endpoint::client_secret(&args.endpoint.client_id, true, out)?,
     };
-    let mut builder = endpoint::builder(&args.endpoint).await?;
+    let mut builder = endpoint::builder(&args.endpoint, out).await?;
     let auth = match (&secret, args.auth) {
         (None, _) => ClientAuth::None,
         (Some(_), auth) => auth.client_auth(),
@@ -120,7 +126,7 @@ pub(crate) async fn run(
                 .username
                 .clone()
                 .ok_or_else(|| UsageError("the password grant needs --username".into()))?;
-            let password = endpoint::password(&username)?;
+            let password = endpoint::password(&username, out)?;
             let source = Password::new(endpoint, username, password)
                 .scope(&scopes)
                 .build_source();
@@ -141,17 +147,49 @@ pub(crate) async fn run(
             show(&got, args.show_token, out, offset);
             Ok(Outcome::Ok)
         }
-        Err(error) => failed(&error, out),
+        Err(error) => failed(&error, grant_name(args.grant), out),
     }
 }
 
-/// Reports a failure: a configuration error is a usage error (exit 2), the rest a refusal.
-pub(crate) fn failed(error: &Error, out: &Out) -> Result<Outcome, UsageError> {
+/// The `grant_type` of a grant.
+fn grant_name(grant: GrantArg) -> &'static str {
+    match grant {
+        GrantArg::ClientCredentials => "client_credentials",
+        GrantArg::Password => "password",
+        GrantArg::Device => "urn:ietf:params:oauth:grant-type:device_code",
+        GrantArg::Code => "authorization_code",
+    }
+}
+
+/// Reports a failure: a configuration error is a usage error (exit 2), the rest a refusal,
+/// with the doctor's verdict when the server's error names a cause it knows.
+pub(crate) fn failed(error: &Error, grant: &str, out: &Out) -> Result<Outcome, UsageError> {
     if matches!(error.kind(), ErrorKind::Config { .. }) {
         return Err(UsageError(error.to_string()));
     }
     out.mark(Mark::Fail, &error.to_string());
-    out.document(&json!({"ok": false, "error": error.to_string(), "hint": error.hint()}));
+    let verdict = error.oauth().and_then(|oauth| {
+        crate::doctor::from_oauth_error(
+            error.status().map_or(400, |s| s.as_u16()),
+            oauth.code.as_str(),
+            oauth.description.as_deref().unwrap_or(""),
+            grant,
+        )
+    });
+    if let Some(verdict) = &verdict {
+        out.mark(Mark::Info, &format!("verdict {}", verdict.line()));
+    }
+    out.document(&json!({
+        "ok": false,
+        "error": error.to_string(),
+        "hint": error.hint(),
+        "verdict": verdict.as_ref().map(|v| json!({
+            "code": v.code.as_str(),
+            "cause": v.cause,
+            "fix": v.fix,
+            "config": v.config,
+        })),
+    }));
     if !out.json() {
         crate::out::note!("tokensmith: no token");
     }
@@ -237,13 +275,16 @@ async fn device(
             .verification_uri_complete
             .as_deref()
             .unwrap_or(&prompt.verification_uri);
-        // To standard error, so that --json output stays one document.
-        crate::out::note!("open {uri}");
-        crate::out::note!("and enter the code: {}", prompt.user_code);
-        crate::out::note!(
+        // To standard error, so that --json output stays one document; server text cleaned.
+        out.note(&format!("open {}", crate::safe::one_line(uri, 2000)));
+        out.note(&format!(
+            "and enter the code: {}",
+            crate::safe::one_line(&prompt.user_code, 100)
+        ));
+        out.note(&format!(
             "(the code is good for {}; waiting for you to approve)",
             span(prompt.expires_in.as_secs())
-        );
+        ));
     });
     let mut run = std::pin::pin!(run);
     let frames = ['|', '/', '-', '\\'];
@@ -289,13 +330,19 @@ async fn code(
     }
     .scope(scopes);
     let pending = flow.start()?;
-    crate::out::note!("sign in at: {}", pending.url());
-    crate::out::note!("(waiting for the browser at {redirect})");
+    out.note(&format!("sign in at: {}", pending.url()));
+    out.note(&format!("(waiting for the browser at {redirect})"));
     if !args.no_browser {
-        open_browser(pending.url().as_str());
+        let header_vars: Vec<&str> = args
+            .endpoint
+            .headers
+            .iter()
+            .filter_map(|h| h.split_once(":env:").map(|(_, var)| var.trim()))
+            .collect();
+        open_browser(pending.url().as_str(), &header_vars);
     }
     out.progress("waiting for the sign-in to come back");
-    let query = tokio::time::timeout(CALLBACK_WAIT, callback(&listener))
+    let query = tokio::time::timeout(CALLBACK_WAIT, callback(&listener, pending.state()))
         .await
         .map_err(|_| {
             Error::timeout(&redirect, CALLBACK_WAIT)
@@ -305,15 +352,46 @@ async fn code(
     pending.finish(Callback::from_query(&query)).await
 }
 
-/// The query of the first request to `/callback`, answered with a short page.
-async fn callback(listener: &tokio::net::TcpListener) -> Result<String, Error> {
+/// The query of the first request to `/callback` that carries this sign-in's `state`,
+/// answered with a short page. Each connection is served on its own task, so that one that
+/// sends nothing (dropped after [`IDLE`]) holds up no other; a request for another path or
+/// with a wrong or missing `state` is answered and the wait goes on. At most
+/// [`MAX_CONNECTIONS`] are served at once.
+async fn callback(listener: &tokio::net::TcpListener, state: &str) -> Result<String, Error> {
+    let (found, mut arrived) = tokio::sync::mpsc::channel::<String>(1);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (mut stream, _) = listener
-            .accept()
-            .await
-            .map_err(|e| Error::other(format!("the redirect listener failed: {e}")))?;
-        let mut buffer = vec![0u8; MAX_CALLBACK];
-        let mut read = 0;
+        let accepted = tokio::select! {
+            query = arrived.recv() => {
+                if let Some(query) = query {
+                    return Ok(query);
+                }
+                continue;
+            }
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, _) =
+            accepted.map_err(|e| Error::other(format!("the redirect listener failed: {e}")))?;
+        let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
+        let found = found.clone();
+        let state = state.to_owned();
+        tokio::spawn(async move {
+            if let Some(query) = serve_callback(stream, &state).await {
+                let _ = found.send(query).await;
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Reads one request on the redirect listener and answers it; the query when it is this
+/// sign-in's callback.
+async fn serve_callback(mut stream: tokio::net::TcpStream, state: &str) -> Option<String> {
+    let mut buffer = vec![0u8; MAX_CALLBACK];
+    let mut read = 0;
+    tokio::time::timeout(IDLE, async {
         while read < buffer.len() {
             let n = stream.read(&mut buffer[read..]).await.unwrap_or(0);
             if n == 0 {
@@ -324,28 +402,56 @@ async fn callback(listener: &tokio::net::TcpListener) -> Result<String, Error> {
                 break;
             }
         }
-        let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
-        let target = request.split_whitespace().nth(1).unwrap_or("");
-        let Some(query) = target.strip_prefix("/callback") else {
-            let _ = stream
-                .write_all(
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                )
-                .await;
-            continue;
-        };
-        let page = "<!doctype html><title>tokensmith</title><p>Signed in: you can close this window and return to the terminal.</p>";
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+    })
+    .await
+    .ok()?;
+    let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
+    let target = request.split_whitespace().nth(1).unwrap_or("");
+    let query = target.strip_prefix("/callback").and_then(|rest| {
+        let query = rest.strip_prefix('?').unwrap_or(rest);
+        (rest.is_empty() || rest.starts_with('?')).then_some(query)
+    });
+    let page = |status: &str, text: &str| {
+        let page = format!("<!doctype html><title>tokensmith</title><p>{text}</p>");
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
             page.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
-        return Ok(query.trim_start_matches('?').to_owned());
+        )
+    };
+    let Some(query) = query else {
+        let _ = stream
+            .write_all(page("404 Not Found", "Not here.").as_bytes())
+            .await;
+        return None;
+    };
+    let carries_state = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(name, value)| name == "state" && value == state);
+    if !carries_state {
+        let _ = stream
+            .write_all(
+                page(
+                    "400 Bad Request",
+                    "This is not the sign-in tokensmith is waiting for.",
+                )
+                .as_bytes(),
+            )
+            .await;
+        return None;
     }
+    let _ = stream
+        .write_all(
+            page(
+                "200 OK",
+                "Signed in: you can close this window and return to the terminal.",
+            )
+            .as_bytes(),
+        )
+        .await;
+    Some(query.to_owned())
 }
 
 /// Opens `url` in the desktop's browser, if there is one; the URL was printed either way.
-fn open_browser(url: &str) {
+fn open_browser(url: &str, header_vars: &[&str]) {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return;
@@ -357,7 +463,18 @@ fn open_browser(url: &str) {
     } else {
         "xdg-open"
     };
-    let _ = std::process::Command::new(opener)
+    // The browser gets none of the secrets this process was given.
+    let mut command = std::process::Command::new(opener);
+    command
+        .env_remove(crate::endpoint::SECRET_VAR)
+        .env_remove(crate::endpoint::PASSWORD_VAR);
+    for var in header_vars
+        .iter()
+        .filter(|v| !v.is_empty() && !v.contains(['=', '\0']))
+    {
+        command.env_remove(var);
+    }
+    let _ = command
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
