@@ -2,29 +2,17 @@
 //! command's grants, decode and discover. The binary runs as a child process, stopped by its
 //! id if it overruns.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokensmith_testkit::{
     ClientConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PASSWORD, DEFAULT_USERNAME,
     Endpoint, TestServer,
 };
 
-const LIMIT: Duration = Duration::from_secs(60);
+mod support;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
+use support::{LIMIT, Run, finish};
 
 fn command(args: &[&str], secret: Option<&str>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tokensmith"));
@@ -40,49 +28,6 @@ fn command(args: &[&str], secret: Option<&str>) -> Command {
         command.env("TOKENSMITH_CLIENT_SECRET", secret);
     }
     command
-}
-
-/// Waits for `child`, killing it by its id after the limit; standard error is read unless
-/// the test took it.
-fn finish(mut child: Child) -> Run {
-    let started = Instant::now();
-    let read = |stream: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut stream) = stream {
-                let _ = stream.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let out = read(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err = read(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tokensmith (pid {}) ran over {LIMIT:?}", child.id());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
 }
 
 async fn run(args: &[&str], secret: Option<&str>) -> Run {

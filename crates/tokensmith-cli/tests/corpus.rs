@@ -4,12 +4,13 @@
 //! secret, the API key nor a token appears in any output format (text, `--curl`, `--json`,
 //! standard error), and no raw control character reaches the terminal.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -17,6 +18,7 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
+use support::{LIMIT, Run, finish};
 
 const CLIENT_ID: &str = "doctor-client";
 const SECRET: &str = "canary-S3cret-7f1d";
@@ -25,8 +27,6 @@ const ODD_SECRET: &str = "canary+S3cret/7f1d=";
 const API_KEY: &str = "canary-ApiKey-b8e2";
 const TOKEN: &str = "canary-Token-4c6a";
 const PASSWORD: &str = "canary-Passw0rd-33";
-/// How long one run of the binary may take.
-const LIMIT: Duration = Duration::from_secs(60);
 
 /// A request as the simulator saw it.
 struct Req {
@@ -238,12 +238,6 @@ async fn serve(handler: Handler) -> SocketAddr {
     addr
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs the binary, stopped by its id if it overruns.
 fn run(args: &[String], secret: &str, env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tokensmith"));
@@ -259,36 +253,7 @@ fn run(args: &[String], secret: &str, env: &[(&str, &str)]) -> Run {
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tokensmith (pid {}) ran over {LIMIT:?}", child.id());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    finish(command.spawn().unwrap())
 }
 
 /// Everything a scenario must never print, in the forms a server may echo it.
@@ -913,27 +878,11 @@ async fn the_code_grant_names_a_redirect_uri_mismatch_and_a_used_code() {
         });
         let sign_in = wait.recv_timeout(LIMIT).expect("the sign-in URL");
         let _ = reqwest::get(&sign_in).await;
-        let mut stdout = child.stdout.take().unwrap();
-        let pid = child.id();
-        let (status, text) = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let status = loop {
-                if let Some(status) = child.try_wait().unwrap() {
-                    break status;
-                }
-                if started.elapsed() > LIMIT {
-                    let _ = child.kill();
-                    panic!("tokensmith (pid {pid}) ran over {LIMIT:?}");
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            };
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text);
-            (status, text)
-        })
-        .await
-        .unwrap();
-        assert_eq!(status.code(), Some(1), "{text}");
+        let run = tokio::task::spawn_blocking(move || finish(child))
+            .await
+            .unwrap();
+        let text = run.stdout;
+        assert_eq!(run.code, 1, "{text}");
         assert!(
             text.contains(&format!("verdict [{expect}]")),
             "{source}: {text}"
