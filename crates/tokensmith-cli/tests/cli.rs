@@ -478,6 +478,23 @@ async fn discover_shows_the_metadata() {
     assert_eq!(json["issuer"], server.url());
     let refused = self::run(&["discover", "http://login.example.com"], None).await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
+    // The doctor takes the token endpoint from the same metadata.
+    let doctor = self::run(
+        &[
+            "doctor",
+            "--issuer",
+            &server.url(),
+            "--client-id",
+            DEFAULT_CLIENT_ID,
+            "--json",
+        ],
+        Some(DEFAULT_CLIENT_SECRET),
+    )
+    .await;
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    let json = doctor.json();
+    assert_eq!(json["verdict"]["code"], "ok");
+    assert_eq!(json["endpoint"], server.token_url());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,11 +69,27 @@ pub(crate) struct TokenTimes {
     pub(crate) local: f64,
 }
 
+/// How a token answer was written, where it differs from RFC 6749 §5.1.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TokenShape {
+    /// The status, when not 200.
+    pub(crate) status: Option<u16>,
+    /// The answer was form-encoded rather than JSON.
+    pub(crate) form: bool,
+    /// `token_type` as sent, when it is not exactly `Bearer`; `None` when absent.
+    pub(crate) token_type: Option<String>,
+    pub(crate) token_type_missing: bool,
+    /// `expires_in` was a string, or absent.
+    pub(crate) expires_in_string: bool,
+    pub(crate) expires_in_missing: bool,
+}
+
 /// What one answer was. Server text in it is masked and printable already.
 #[derive(Clone, Debug)]
 pub(crate) enum Seen {
     Token {
         times: TokenTimes,
+        shape: TokenShape,
     },
     /// An error in the OAuth shape (`error`, and perhaps `error_description`), or one of the
     /// shapes vendors use instead, read into the same fields.
@@ -559,7 +575,8 @@ pub(crate) fn diagnose(attempts: &[Attempt], context: &Context) -> Diagnosis {
         .iter()
         .max_by_key(|a| (a.seen.progress(), std::cmp::Reverse(rank(a.probe))))
         .unwrap_or(first);
-    if let Seen::Token { times } = &best.seen {
+    if let Seen::Token { times, shape } = &best.seen {
+        shape_notes(shape, &mut notes);
         let verdict = token_verdict(best.probe, times, &mut notes);
         return Diagnosis {
             verdict,
@@ -572,6 +589,55 @@ pub(crate) fn diagnose(attempts: &[Attempt], context: &Context) -> Diagnosis {
         verdict,
         notes,
         best: (best.seen.progress() >= 2).then_some(best.probe),
+    }
+}
+
+/// Notes on a token answer that tokensmith reads although it departs from RFC 6749 §5.1.
+fn shape_notes(shape: &TokenShape, notes: &mut Vec<Note>) {
+    let mut note = |code: &'static str, text: String| notes.push(Note { code, text });
+    if let Some(status) = shape.status {
+        note(
+            "token_status",
+            format!("the token comes with status {status}, not 200; tokensmith takes any 2xx"),
+        );
+    }
+    if shape.form {
+        note(
+            "form_encoded_answer",
+            "the token comes form-encoded (key=value&…), not as JSON; tokensmith reads both".into(),
+        );
+    }
+    if shape.token_type_missing {
+        note(
+            "no_token_type",
+            "no token_type: tokensmith takes the token as Bearer".into(),
+        );
+    } else if let Some(kind) = &shape.token_type {
+        note(
+            "token_type",
+            format!(
+                "token_type is `{kind}`; tokensmith sends {}",
+                if kind.eq_ignore_ascii_case("bearer") {
+                    "`Authorization: Bearer` as RFC 6750 spells it".to_owned()
+                } else {
+                    format!("`Authorization: {kind} …`")
+                }
+            ),
+        );
+    }
+    if shape.expires_in_string {
+        note(
+            "string_expires_in",
+            "expires_in is a string; tokensmith reads it as a number".into(),
+        );
+    }
+    if shape.expires_in_missing {
+        note(
+            "no_expires_in",
+            "no expires_in: tokensmith keeps the token until an API answers 401 (or the \
+             lifetime CachedBuilder::default_lifetime sets, if the vendor documents one)"
+                .into(),
+        );
     }
 }
 

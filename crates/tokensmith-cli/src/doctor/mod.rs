@@ -123,12 +123,30 @@ pub(crate) async fn run(args: DoctorArgs, out: &Out) -> Result<Outcome, UsageErr
             .map_err(|e| UsageError(e.to_string()))?
             .to_string(),
         (_, Some(url)) => url.clone(),
-        (None, None) => {
-            return Err(UsageError(
-                "say which token endpoint to check: --token-url URL (or --vendor and --region)"
-                    .into(),
-            ));
-        }
+        (None, None) => match &args.endpoint.issuer {
+            Some(issuer) => {
+                let mut builder = tokensmith_oauth2::Issuer::builder(issuer);
+                if args.endpoint.insecure_http {
+                    builder = builder.danger_allow_insecure_http();
+                }
+                builder
+                    .build()?
+                    .metadata()
+                    .await?
+                    .token_endpoint
+                    .clone()
+                    .ok_or_else(|| {
+                        UsageError("the issuer's metadata names no token endpoint".into())
+                    })?
+            }
+            None => {
+                return Err(UsageError(
+                    "say which token endpoint to check: --token-url URL, --issuer URL, or \
+                     --vendor and --region"
+                        .into(),
+                ));
+            }
+        },
     };
     let url = Url::parse(url_text.trim())
         .map_err(|e| UsageError(format!("the token endpoint URL is not a URL: {e}")))?;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tokensmith_core::internal::{display_url, display_url_text, read_limited, scrub_excerpt};
 use url::Url;
 
-use super::diagnose::{Probe, Seen, Shape, Style, TokenTimes};
+use super::diagnose::{Probe, Seen, Shape, Style, TokenShape, TokenTimes};
 use crate::endpoint::{PASSWORD_VAR, SECRET_VAR};
 use crate::out::Out;
 use crate::safe::{one_line, shell_quote};
@@ -286,6 +286,20 @@ impl Client<'_> {
                 Some(Value::String(s)) => s.trim().parse().ok(),
                 _ => None,
             };
+            let token_type = fields.get("token_type").and_then(Value::as_str);
+            let form = !text.trim_start().starts_with('{');
+            let shape = TokenShape {
+                status: (status != 200).then_some(status),
+                // A form-encoded answer has only strings: its expires_in is no departure.
+                form,
+                token_type: token_type
+                    .filter(|kind| *kind != "Bearer")
+                    .map(|kind| one_line(kind, 40)),
+                token_type_missing: token_type.is_none(),
+                expires_in_string: !form
+                    && matches!(fields.get("expires_in"), Some(Value::String(_))),
+                expires_in_missing: expires_in.is_none(),
+            };
             return (
                 Seen::Token {
                     times: TokenTimes {
@@ -295,6 +309,7 @@ impl Client<'_> {
                         server_date,
                         local,
                     },
+                    shape,
                 },
                 Some(access.clone()),
             );

@@ -25,6 +25,7 @@ fn token() -> Seen {
             local: 1_700_000_000.0,
             ..TokenTimes::default()
         },
+        shape: TokenShape::default(),
     }
 }
 
@@ -316,6 +317,7 @@ fn tokens_that_arrive_expired_or_from_a_skewed_clock() {
     let with = |times: TokenTimes| {
         verdict(&context(), move |_| Seen::Token {
             times: times.clone(),
+            shape: TokenShape::default(),
         })
     };
     let now = 1_700_000_000.0;
@@ -415,4 +417,30 @@ fn no_secret_ever_goes_in_a_url() {
             );
         }
     }
+}
+
+#[test]
+fn answers_that_depart_from_the_rfc_get_notes_not_failures() {
+    let (_, diagnosis) = run(&context(), |_| Seen::Token {
+        times: TokenTimes::default(),
+        shape: TokenShape {
+            status: Some(201),
+            form: true,
+            token_type: Some("bearer".into()),
+            token_type_missing: false,
+            expires_in_string: false,
+            expires_in_missing: true,
+        },
+    });
+    assert_eq!(diagnosis.verdict.code, Code::Ok);
+    let codes: Vec<&str> = diagnosis.notes.iter().map(|n| n.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "token_status",
+            "form_encoded_answer",
+            "token_type",
+            "no_expires_in"
+        ]
+    );
 }
