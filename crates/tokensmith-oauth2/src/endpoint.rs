@@ -14,7 +14,7 @@ use tokensmith_core::RetryPolicy;
 
 use crate::discovery::choose_auth;
 use crate::jwt::SecretSigner;
-use crate::{ClientAuth, ClientSecret, ServerMetadata, Signer, TokenVendor};
+use crate::{ClientAssertion, ClientAuth, ClientSecret, ServerMetadata, Signer, TokenVendor};
 
 /// Default cap on the size of a token endpoint's answer.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) vendor: Option<Arc<dyn TokenVendor>>,
     /// Signs client assertions (`private_key_jwt`, `client_secret_jwt`).
     pub(crate) signer: Option<Arc<dyn Signer>>,
+    /// Gives client assertions someone else issued (a workload identity token).
+    pub(crate) assertion: Option<Arc<dyn ClientAssertion>>,
     /// `aud` of client assertions.
     pub(crate) assertion_audience: String,
     /// The server's issuer identifier, for RFC 9207 checks.
@@ -115,6 +117,7 @@ impl TokenEndpoint {
             allow_short_hmac_secret: false,
             vendor: None,
             signer: None,
+            assertion: None,
             assertion_audience: None,
             identity: None,
             certificate: Certificate::None,
@@ -218,6 +221,14 @@ impl fmt::Debug for TokenEndpoint {
                 "signer",
                 &self.inner.signer.as_deref().map(crate::jwt::SignerName),
             )
+            .field(
+                "client_assertion",
+                &self
+                    .inner
+                    .assertion
+                    .as_deref()
+                    .map(ClientAssertion::assertion_type),
+            )
             .field("issuer", &self.inner.issuer)
             .field(
                 "extra_headers",
@@ -263,6 +274,7 @@ pub struct TokenEndpointBuilder {
     allow_short_hmac_secret: bool,
     vendor: Option<Arc<dyn TokenVendor>>,
     signer: Option<Arc<dyn Signer>>,
+    assertion: Option<Arc<dyn ClientAssertion>>,
     assertion_audience: Option<String>,
     identity: Option<reqwest::Identity>,
     certificate: Certificate,
@@ -371,6 +383,15 @@ impl TokenEndpointBuilder {
     #[must_use]
     pub fn signer(mut self, signer: impl Signer) -> Self {
         self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// Client assertions someone else issued (a workload identity token: see
+    /// [`ClientAssertion`]), sent as [`ClientAuth::PrivateKeyJwt`] sends signed ones; setting
+    /// it makes that the default authentication. No secret is needed.
+    #[must_use]
+    pub fn client_assertion(mut self, assertion: impl ClientAssertion) -> Self {
+        self.assertion = Some(Arc::new(assertion));
         self
     }
 
@@ -591,6 +612,10 @@ impl TokenEndpointBuilder {
                 allow_http: self.allow_http,
                 vendor: self.vendor,
                 signer,
+                assertion: match auth {
+                    ClientAuth::PrivateKeyJwt => self.assertion,
+                    _ => None,
+                },
                 issuer: self.issuer,
                 metadata: self.metadata,
                 revocation,
@@ -606,26 +631,28 @@ impl TokenEndpointBuilder {
     fn choose_auth(&self) -> Result<ClientAuth, Error> {
         let has_secret = self.client_secret.is_some();
         let has_cert = self.identity.is_some() || self.http.is_some();
+        let asserts = self.signer.is_some() || self.assertion.is_some();
         let can = |auth: ClientAuth| match auth {
-            ClientAuth::PrivateKeyJwt => self.signer.is_some(),
+            ClientAuth::PrivateKeyJwt => asserts,
             ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth => {
                 self.identity.is_some() && !has_secret
             }
-            ClientAuth::None => !has_secret && self.signer.is_none() && self.identity.is_none(),
+            ClientAuth::None => !has_secret && !asserts && self.identity.is_none(),
             ClientAuth::AutoDetect => false,
             _ => has_secret,
         };
         let auth = match (&self.metadata, self.auth) {
             (Some(metadata), configured) => choose_auth(metadata, configured, &can)?,
             (None, Some(auth)) => auth,
-            (None, None) if self.signer.is_some() => ClientAuth::PrivateKeyJwt,
+            (None, None) if asserts => ClientAuth::PrivateKeyJwt,
             (None, None) if self.identity.is_some() && !has_secret => ClientAuth::TlsClientAuth,
             (None, None) => ClientAuth::Basic,
         };
         let missing = match auth {
-            ClientAuth::PrivateKeyJwt if self.signer.is_none() => Some((
+            ClientAuth::PrivateKeyJwt if !asserts => Some((
                 "a signing key",
-                "set `.signer(JwtKey::from_pem(..)?)`, or a `Signer` backed by a KMS",
+                "set `.signer(JwtKey::from_pem(..)?)`, a `Signer` backed by a KMS, or \
+                 `.client_assertion(..)` with a workload identity token",
             )),
             ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth if !has_cert => Some((
                 "a client certificate",

@@ -226,12 +226,22 @@ impl TokenEndpoint {
             unprocessed: false,
             wants_nonce: false,
         };
-        let client_assertion = match (&inner.signer, style) {
-            (Some(signer), ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
+        let client_assertion = match (&inner.signer, &inner.assertion, style) {
+            (Some(signer), _, ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
                 let id = &inner.client.id;
                 let audience = self.assertion_audience_for(call.url);
                 let claims = assertion_claims(id, id, &audience).map_err(failed)?;
-                Some(sign_jwt(&**signer, None, &claims).await.map_err(failed)?)
+                Some((
+                    sign_jwt(&**signer, None, &claims).await.map_err(failed)?,
+                    JWT_BEARER_ASSERTION_TYPE,
+                ))
+            }
+            (None, Some(given), ClientAuth::PrivateKeyJwt) => {
+                let assertion = given.assertion().await.map_err(failed)?;
+                Some((
+                    tokensmith_core::ExposeSecret::expose_secret(&assertion).to_owned(),
+                    given.assertion_type(),
+                ))
             }
             _ => None,
         };
@@ -242,7 +252,9 @@ impl TokenEndpoint {
         let body = self.form_body(
             request,
             style,
-            client_assertion.as_deref(),
+            client_assertion
+                .as_ref()
+                .map(|(value, kind)| (value.as_str(), *kind)),
             grant_assertion.as_deref(),
         );
 
@@ -306,7 +318,7 @@ impl TokenEndpoint {
 
         // A server that echoes the request must show none of it, in any encoding.
         let mut secrets: Vec<&str> = request.secret_values.clone();
-        secrets.extend(client_assertion.as_deref());
+        secrets.extend(client_assertion.as_ref().map(|(value, _)| value.as_str()));
         secrets.extend(grant_assertion.as_deref());
         secrets.extend(self.secret_values());
 
@@ -372,7 +384,7 @@ impl TokenEndpoint {
         &self,
         request: &GrantRequest<'_>,
         style: ClientAuth,
-        client_assertion: Option<&str>,
+        client_assertion: Option<(&str, &str)>,
         grant_assertion: Option<&str>,
     ) -> String {
         let inner = &self.inner;
@@ -389,8 +401,8 @@ impl TokenEndpoint {
         for (name, value) in inner.client.body_params(style) {
             form.append_pair(name, value);
         }
-        if let Some(assertion) = client_assertion {
-            form.append_pair("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+        if let Some((assertion, kind)) = client_assertion {
+            form.append_pair("client_assertion_type", kind);
             form.append_pair("client_assertion", assertion);
         }
         for (name, value) in &inner.params {

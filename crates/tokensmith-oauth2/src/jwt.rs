@@ -26,6 +26,28 @@ pub const JWT_BEARER_ASSERTION_TYPE: &str =
 /// enough that a captured one is soon useless.
 pub(crate) const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
+/// A client assertion that someone else issued: a platform's workload identity token (a
+/// Kubernetes service account token, a SPIFFE JWT-SVID, a CI provider's OIDC token), which a
+/// server that trusts the platform's issuer takes in place of a client secret. It is sent
+/// with [`ClientAuth::PrivateKeyJwt`](crate::ClientAuth::PrivateKeyJwt)'s wire format (RFC
+/// 7523 §2.2): `client_assertion_type` and `client_assertion`, plus `client_id`.
+///
+/// [`assertion`](Self::assertion) is called for every token request, so a source that
+/// rotates (a projected token file) is read anew each time; the value is a secret and is
+/// masked in every error.
+#[async_trait]
+pub trait ClientAssertion: Send + Sync + 'static {
+    /// `client_assertion_type`: [`JWT_BEARER_ASSERTION_TYPE`] unless the assertion's kind
+    /// has its own (the SPIFFE client authentication draft's
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-spiffe`).
+    fn assertion_type(&self) -> &str {
+        JWT_BEARER_ASSERTION_TYPE
+    }
+
+    /// The assertion for the next request.
+    async fn assertion(&self) -> Result<tokensmith_core::SecretString, Error>;
+}
+
 /// Signs JWS signing input with a private key, wherever that key lives.
 ///
 /// `sign` gets the bytes `BASE64URL(header) . BASE64URL(claims)` and returns the raw
