@@ -1,0 +1,582 @@
+//! Where a platform's identity token comes from, and when it is read again.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use tokensmith_core::internal::{display_url_text, read_limited, scrub_excerpt};
+use tokensmith_core::{Error, ExposeSecret, SecretString};
+use tokensmith_oauth2::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
+use tokio::io::AsyncReadExt;
+use tokio::sync::Mutex;
+
+/// `client_assertion_type` of the SPIFFE client authentication draft
+/// (draft-ietf-oauth-spiffe-client-auth): a JWT-SVID as the client assertion.
+pub const SPIFFE_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+
+/// The largest token read: platform tokens are a few kilobytes.
+const MAX_TOKEN: usize = 64 * 1024;
+/// A token this close to its expiry is not handed out: the request it goes on takes time too.
+const MARGIN: Duration = Duration::from_secs(10);
+/// A token fetched from a command or an endpoint is fetched again this long before it expires.
+const REFETCH_AHEAD: Duration = Duration::from_secs(60);
+/// How long a command or the GitHub endpoint may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A platform's identity token: a JWT issued to this workload (a Kubernetes projected service
+/// account token, a SPIFFE JWT-SVID, a CI provider's OIDC token). A secret: `Debug` shows its
+/// claims, never the token.
+#[derive(Clone)]
+pub struct PlatformToken {
+    secret: SecretString,
+    claims: Claims,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Claims {
+    issuer: Option<String>,
+    subject: Option<String>,
+    audiences: Vec<String>,
+    expires_at: Option<SystemTime>,
+}
+
+impl PlatformToken {
+    /// The token itself, for where it must leave the process.
+    pub fn secret(&self) -> &SecretString {
+        &self.secret
+    }
+
+    /// `iss`, when the token is a JWT that has it.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claims.issuer.as_deref()
+    }
+
+    /// `sub`, when the token is a JWT that has it.
+    pub fn subject(&self) -> Option<&str> {
+        self.claims.subject.as_deref()
+    }
+
+    /// `aud`, as a list.
+    pub fn audiences(&self) -> &[String] {
+        &self.claims.audiences
+    }
+
+    /// `exp`, when the token is a JWT that has it.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.claims.expires_at
+    }
+}
+
+impl fmt::Debug for PlatformToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlatformToken")
+            .field("token", &"[redacted]")
+            .field("issuer", &self.claims.issuer)
+            .field("subject", &self.claims.subject)
+            .field("audiences", &self.claims.audiences)
+            .field("expires_at", &self.claims.expires_at)
+            .finish()
+    }
+}
+
+/// Reads a JWT's claims without verifying it: the server that takes the token verifies it.
+fn claims_of(token: &str) -> Claims {
+    let mut parts = token.split('.');
+    let payload = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(payload), Some(_), None) => payload,
+        _ => return Claims::default(),
+    };
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
+        return Claims::default();
+    };
+    let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Claims::default();
+    };
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    Claims {
+        issuer: text("iss"),
+        subject: text("sub"),
+        audiences: match claims.get("aud") {
+            Some(Value::String(aud)) => vec![aud.clone()],
+            Some(Value::Array(auds)) => auds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        },
+        expires_at: claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .filter(|exp| exp.is_finite() && *exp > 0.0)
+            .and_then(|exp| UNIX_EPOCH.checked_add(Duration::from_secs_f64(exp.min(1e11)))),
+    }
+}
+
+/// Where the token comes from.
+enum Source {
+    File(PathBuf),
+    Env(String),
+    Command {
+        program: String,
+        args: Vec<String>,
+    },
+    GitHub {
+        url: String,
+        request_token: SecretString,
+        audience: Option<String>,
+        http: reqwest::Client,
+    },
+}
+
+impl Source {
+    /// Where the token came from, as errors name it.
+    fn name(&self) -> String {
+        match self {
+            Self::File(path) => format!("the file {}", path.display()),
+            Self::Env(var) => format!("the environment variable {var}"),
+            Self::Command { program, .. } => format!("the command `{program}`"),
+            Self::GitHub { url, .. } => format!(
+                "the GitHub Actions OIDC endpoint ({})",
+                display_url_text(url)
+            ),
+        }
+    }
+
+    /// Whether reading it is cheap enough to do for every token request.
+    fn cheap(&self) -> bool {
+        matches!(self, Self::File(_) | Self::Env(_))
+    }
+}
+
+struct Inner {
+    source: Source,
+    assertion_type: String,
+    /// The last token read, and the text it was read from.
+    last: Mutex<Option<PlatformToken>>,
+}
+
+/// A source of the platform's identity token, read again whenever it may have changed: a file
+/// on every use (Kubernetes rotates projected tokens by swapping a symlink, so the path is
+/// opened anew each time and never held), a variable on every use, a command or the GitHub
+/// Actions endpoint once per token, a minute before it expires.
+///
+/// It is a [`ClientAssertion`]: give it to
+/// [`TokenEndpointBuilder::client_assertion`](tokensmith_oauth2::TokenEndpointBuilder::client_assertion)
+/// to authenticate without a secret, or to a [`WorkloadGrant`](crate::WorkloadGrant) for the
+/// JWT bearer grant or token exchange. A token that has expired is never sent: the error names
+/// the source and the likely cause.
+///
+/// ```no_run
+/// use tokensmith_oauth2::{ClientCredentials, TokenEndpoint};
+/// use tokensmith_workload::WorkloadIdentity;
+///
+/// let identity = WorkloadIdentity::file("/var/run/secrets/tokens/oidc-token");
+/// let endpoint = TokenEndpoint::builder("https://login.example.com/oauth2/token")
+///     .client_id("reports")
+///     .client_assertion(identity)
+///     .build()?;
+/// let tokens = ClientCredentials::new(endpoint).scope(["reports.read"]).build();
+/// # Ok::<(), tokensmith_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WorkloadIdentity {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for WorkloadIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkloadIdentity")
+            .field("source", &self.inner.source.name())
+            .field("assertion_type", &self.inner.assertion_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkloadIdentity {
+    fn with(source: Source) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                assertion_type: JWT_BEARER_ASSERTION_TYPE.to_owned(),
+                last: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The token in a file, read on every use: a Kubernetes projected service account token
+    /// (`/var/run/secrets/tokens/...`), `AZURE_FEDERATED_TOKEN_FILE`, a file a sidecar keeps
+    /// fresh.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        Self::with(Source::File(path.as_ref().to_owned()))
+    }
+
+    /// A SPIFFE JWT-SVID in a file (as spiffe-helper writes it), sent with the SPIFFE
+    /// assertion type ([`SPIFFE_ASSERTION_TYPE`]) when used as a client assertion.
+    pub fn spiffe_jwt_svid_file(path: impl AsRef<Path>) -> Self {
+        Self::file(path).assertion_type(SPIFFE_ASSERTION_TYPE)
+    }
+
+    /// The token in an environment variable, read on every use.
+    pub fn env(var: impl Into<String>) -> Self {
+        Self::with(Source::Env(var.into()))
+    }
+
+    /// The token a command prints on standard output (trimmed), run once per token and again a
+    /// minute before it expires (on every use when the token states no expiry). The command
+    /// gets 30 seconds.
+    pub fn command<I, S>(program: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::with(Source::Command {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// The GitHub Actions OIDC token for `audience` (the job needs `permissions: id-token:
+    /// write`, which sets `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`).
+    /// The request token goes only to the URL GitHub gave.
+    pub fn github_actions(audience: Option<&str>) -> Result<Self, Error> {
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                Error::config(format!("{name} is not set")).with_hint(
+                    "GitHub sets ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN \
+                     only in a job with `permissions: id-token: write`",
+                )
+            })
+        };
+        let url = var("ACTIONS_ID_TOKEN_REQUEST_URL")?;
+        let request_token = SecretString::from(var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")?);
+        Self::github_endpoint(&url, request_token, audience)
+    }
+
+    /// [`github_actions`](Self::github_actions) with the URL and request token given, for a
+    /// runner that passes them otherwise (and for tests).
+    pub fn github_endpoint(
+        url: &str,
+        request_token: SecretString,
+        audience: Option<&str>,
+    ) -> Result<Self, Error> {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
+        if parsed.scheme() != "https" && !tokensmith_core::internal::is_loopback(&parsed) {
+            return Err(Error::config(
+                "ACTIONS_ID_TOKEN_REQUEST_URL is not https: the request token would cross the \
+                 network unencrypted",
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
+        Ok(Self::with(Source::GitHub {
+            url: url.to_owned(),
+            request_token,
+            audience: audience.map(str::to_owned),
+            http,
+        }))
+    }
+
+    /// The `client_assertion_type` sent when this is a client assertion (default JWT bearer).
+    #[must_use]
+    pub fn assertion_type(self, assertion_type: impl Into<String>) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            source: match &shared.source {
+                Source::File(path) => Source::File(path.clone()),
+                Source::Env(var) => Source::Env(var.clone()),
+                Source::Command { program, args } => Source::Command {
+                    program: program.clone(),
+                    args: args.clone(),
+                },
+                Source::GitHub {
+                    url,
+                    request_token,
+                    audience,
+                    http,
+                } => Source::GitHub {
+                    url: url.clone(),
+                    request_token: request_token.clone(),
+                    audience: audience.clone(),
+                    http: http.clone(),
+                },
+            },
+            assertion_type: shared.assertion_type.clone(),
+            last: Mutex::new(None),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                assertion_type: assertion_type.into(),
+                ..inner
+            }),
+        }
+    }
+
+    /// Where the token comes from, as errors and the CLI name it.
+    pub fn source_name(&self) -> String {
+        self.inner.source.name()
+    }
+
+    /// The current token: read anew when the source is a file or a variable, fetched anew
+    /// from a command or an endpoint when the last one is near its expiry.
+    pub async fn token(&self) -> Result<PlatformToken, Error> {
+        let source = &self.inner.source;
+        let mut last = self.inner.last.lock().await;
+        if !source.cheap()
+            && let Some(token) = last.as_ref()
+            && token
+                .claims
+                .expires_at
+                .is_some_and(|exp| exp > SystemTime::now() + REFETCH_AHEAD)
+        {
+            return Ok(token.clone());
+        }
+        let text = self.read().await?;
+        let token = match last.as_ref() {
+            // The same text as before: nothing to parse again.
+            Some(known) if known.secret.expose_secret() == text.expose_secret() => known.clone(),
+            _ => PlatformToken {
+                claims: claims_of(text.expose_secret()),
+                secret: text,
+            },
+        };
+        self.check(&token)?;
+        *last = Some(token.clone());
+        Ok(token)
+    }
+
+    /// A token that has expired (or is about to) is refused, naming the source.
+    fn check(&self, token: &PlatformToken) -> Result<(), Error> {
+        let Some(exp) = token.claims.expires_at else {
+            return Ok(());
+        };
+        let now = SystemTime::now();
+        if exp > now + MARGIN {
+            return Ok(());
+        }
+        let ago = now.duration_since(exp).unwrap_or_default().as_secs();
+        let cause = match &self.inner.source {
+            Source::File(_) => {
+                "the platform has not rotated it: on Kubernetes, check that the projected volume \
+                 is mounted and the kubelet runs (a copied token file never rotates); elsewhere, \
+                 that whatever writes the file still runs"
+            }
+            Source::Env(_) => {
+                "a variable is read once by whoever set it: prefer a file the platform rotates"
+            }
+            Source::Command { .. } => "the command printed an expired token",
+            Source::GitHub { .. } => "the runner's clock, or GitHub's, is far off",
+        };
+        Err(Error::other(format!(
+            "the workload identity token from {} expired {ago} s ago (or expires within {} s)",
+            self.inner.source.name(),
+            MARGIN.as_secs()
+        ))
+        .with_hint(cause))
+    }
+
+    /// Reads the token's text from its source.
+    async fn read(&self) -> Result<SecretString, Error> {
+        let source = &self.inner.source;
+        let text = match source {
+            Source::File(path) => read_file(path).await.map_err(|e| {
+                Error::other(format!("cannot read {}: {e}", source.name())).with_hint(
+                    "on Kubernetes: a projected service account token volume mounted at that \
+                     path; for Azure, AZURE_FEDERATED_TOKEN_FILE names it",
+                )
+            })?,
+            Source::Env(var) => std::env::var(var)
+                .map(SecretString::from)
+                .map_err(|_| Error::config(format!("{} is not set", source.name())))?,
+            Source::Command { program, args } => run(program, args).await?,
+            Source::GitHub {
+                url,
+                request_token,
+                audience,
+                http,
+            } => github(http, url, request_token, audience.as_deref()).await?,
+        };
+        let trimmed = text.expose_secret().trim();
+        if trimmed.is_empty() {
+            return Err(Error::other(format!("{} holds no token", source.name())));
+        }
+        if !trimmed.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            return Err(Error::other(format!(
+                "{} holds something other than a token (spaces, control or non-ASCII \
+                 characters)",
+                source.name()
+            )));
+        }
+        Ok(SecretString::from(trimmed.to_owned()))
+    }
+}
+
+#[async_trait]
+impl ClientAssertion for WorkloadIdentity {
+    fn assertion_type(&self) -> &str {
+        &self.inner.assertion_type
+    }
+
+    async fn assertion(&self) -> Result<SecretString, Error> {
+        Ok(self.token().await?.secret)
+    }
+}
+
+/// The file's contents, at most [`MAX_TOKEN`] bytes, through whatever symlinks lead to it now.
+async fn read_file(path: &Path) -> Result<SecretString, String> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > MAX_TOKEN {
+        return Err(format!("larger than {} KiB", MAX_TOKEN / 1024));
+    }
+    String::from_utf8(bytes)
+        .map(SecretString::from)
+        .map_err(|_| "not UTF-8 text".to_owned())
+}
+
+/// Runs a command for its standard output, bounded in time and size.
+async fn run(program: &str, args: &[String]) -> Result<SecretString, Error> {
+    let name = format!("the command `{program}`");
+    let output = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        tokio::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .map_err(|_| Error::timeout(&name, FETCH_TIMEOUT))?
+    .map_err(|e| Error::other(format!("cannot run {name}: {e}")))?;
+    if !output.status.success() {
+        let stderr = scrub_excerpt(&output.stderr, &[]);
+        return Err(Error::other(format!(
+            "{name} failed ({}){}",
+            output.status,
+            if stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {stderr}")
+            }
+        )));
+    }
+    if output.stdout.len() > MAX_TOKEN {
+        return Err(Error::other(format!(
+            "{name} printed more than {} KiB",
+            MAX_TOKEN / 1024
+        )));
+    }
+    String::from_utf8(output.stdout)
+        .map(SecretString::from)
+        .map_err(|_| Error::other(format!("{name} printed something other than text")))
+}
+
+/// The GitHub Actions OIDC token: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` with the
+/// request token as a bearer token, answered with `{"value": "<jwt>"}`.
+async fn github(
+    http: &reqwest::Client,
+    url: &str,
+    request_token: &SecretString,
+    audience: Option<&str>,
+) -> Result<SecretString, Error> {
+    let display = display_url_text(url);
+    let mut target = url::Url::parse(url)
+        .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
+    if let Some(audience) = audience {
+        target.query_pairs_mut().append_pair("audience", audience);
+    }
+    let response = http
+        .get(target)
+        .bearer_auth(request_token.expose_secret())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                Error::timeout(&display, FETCH_TIMEOUT)
+            } else {
+                Error::transport(&display, e.without_url().to_string(), None)
+            }
+        })?;
+    let status = response.status();
+    let body = read_limited(http::Response::from(response).into_body(), MAX_TOKEN)
+        .await
+        .map_err(|_| Error::other(format!("{display} answered more than 64 KiB")))?;
+    if !status.is_success() {
+        return Err(Error::other(format!(
+            "{display} answered {status}: {}",
+            scrub_excerpt(&body, &[request_token.expose_secret()])
+        ))
+        .with_hint(
+            "the request token lives as long as the job; the job needs `permissions: id-token: \
+             write`",
+        ));
+    }
+    serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("value").and_then(Value::as_str).map(str::to_owned))
+        .map(SecretString::from)
+        .ok_or_else(|| Error::other(format!("{display} answered without a `value`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: Value) -> String {
+        format!(
+            "e30.{}.sig",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap())
+        )
+    }
+
+    #[test]
+    fn claims_are_read_without_verifying() {
+        let claims = claims_of(&jwt(serde_json::json!({
+            "iss": "https://kubernetes.default.svc",
+            "sub": "system:serviceaccount:ns:app",
+            "aud": ["api://AzureADTokenExchange"],
+            "exp": 2_000_000_000u64,
+        })));
+        assert_eq!(
+            claims.issuer.as_deref(),
+            Some("https://kubernetes.default.svc")
+        );
+        assert_eq!(claims.audiences, ["api://AzureADTokenExchange"]);
+        assert_eq!(
+            claims.expires_at,
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+        assert!(claims_of("opaque").expires_at.is_none());
+        assert!(claims_of("a.%%%.c").issuer.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_token_is_never_in_debug_output() {
+        let canary = jwt(serde_json::json!({"sub": "canary-sub", "exp": 4_000_000_000u64}));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, format!("{canary}\n")).unwrap();
+        let identity = WorkloadIdentity::file(&path);
+        let token = identity.token().await.unwrap();
+        assert_eq!(token.secret().expose_secret(), canary, "trimmed");
+        for text in [format!("{token:?}"), format!("{identity:?}")] {
+            assert!(!text.contains(&canary), "{text}");
+        }
+        assert!(format!("{token:?}").contains("canary-sub"));
+    }
+}
