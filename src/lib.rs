@@ -39,6 +39,11 @@ pub use tokensmith_avionte as avionte;
 #[cfg(feature = "basic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "basic")))]
 pub use tokensmith_basic as basic;
+/// Secretless clients: a platform's workload identity token in place of a client secret
+/// (the `tokensmith-workload` crate).
+#[cfg(feature = "workload")]
+#[cfg_attr(docsrs, doc(cfg(feature = "workload")))]
+pub use tokensmith_workload as workload;
 
 /// The token cache a fleet of replicas shares through Redis (the `tokensmith-redis` crate).
 #[cfg(feature = "redis")]

@@ -189,6 +189,9 @@ const provider = new Provider(issuer, {
   ],
   features: {
     devInteractions: { enabled: false },
+    // Open registration (RFC 7591): the workload identity tests register clients whose
+    // jwks_uri is the JWKS of a platform they run themselves.
+    registration: { enabled: true },
     clientCredentials: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
@@ -237,10 +240,39 @@ provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
 // Token exchange (RFC 8693) as a custom grant: an opaque access token of this server for a new
 // one, acting for the subject token's client, with `act` naming the client that asked.
+// A platform's identity token (a JWT or an ID token) is taken from a client registered with
+// that platform's jwks_uri: this server trusts the platform the client names (workload
+// identity federation).
+const platformKeys = new Map();
+async function platformClaims(client, token, audience) {
+  if (!client.jwksUri) throw new errors.InvalidGrant('the client names no platform (jwks_uri)');
+  if (!platformKeys.has(client.jwksUri)) platformKeys.set(client.jwksUri, jose.createRemoteJWKSet(new URL(client.jwksUri)));
+  try {
+    const { payload } = await jose.jwtVerify(token ?? '', platformKeys.get(client.jwksUri), { audience, maxTokenAge: '1h' });
+    return payload;
+  } catch (e) {
+    throw new errors.InvalidGrant(`platform token rejected: ${e.message}`);
+  }
+}
+const PLATFORM_TOKEN_TYPES = ['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token'];
+
 provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
   const params = ctx.oidc.params;
+  if (PLATFORM_TOKEN_TYPES.includes(params.subject_token_type)) {
+    const claims = await platformClaims(ctx.oidc.client, params.subject_token, issuer);
+    const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: params.scope });
+    subjectClaims.set(token, { sub: claims.sub, platform_issuer: claims.iss });
+    ctx.body = {
+      access_token: await token.save(),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: token.expiration,
+      scope: token.scope,
+    };
+    return;
+  }
   if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
-    throw new errors.InvalidRequest('subject_token_type must be an access token');
+    throw new errors.InvalidRequest('subject_token_type must be an access token, a JWT or an ID token');
   }
   const subject = await provider.ClientCredentials.find(params.subject_token);
   if (!subject || subject.isExpired) throw new errors.InvalidGrant('subject token is invalid or expired');
@@ -262,6 +294,13 @@ provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
 // for this token endpoint.
 provider.registerGrantType(JWT_BEARER, async (ctx) => {
   let claims;
+  if (ctx.oidc.client.jwksUri) {
+    claims = await platformClaims(ctx.oidc.client, ctx.oidc.params.assertion, `${issuer}/token`);
+    const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: ctx.oidc.params.scope });
+    subjectClaims.set(token, { sub: claims.sub, platform_issuer: claims.iss });
+    ctx.body = { access_token: await token.save(), token_type: 'Bearer', expires_in: token.expiration, scope: token.scope };
+    return;
+  }
   try {
     ({ payload: claims } = await jose.jwtVerify(ctx.oidc.params.assertion ?? '', jose.createLocalJWKSet({ keys: [es256.publicJwk] }), { audience: `${issuer}/token`, maxTokenAge: '5m' }));
   } catch (e) {

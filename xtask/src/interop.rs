@@ -70,6 +70,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "interop",
         "--test",
         "interop_modern",
+        "--test",
+        "interop_workload",
         "--",
         "--ignored",
     ]);
