@@ -51,6 +51,48 @@ pub(crate) struct TokenArgs {
     /// Does not try to open a browser for the code grant; the URL is printed either way.
     #[arg(long)]
     no_browser: bool,
+    /// The workload grant's platform token: `file:PATH` (read through symlinks, as Kubernetes
+    /// rotates it), `spiffe:PATH` (a SPIFFE JWT-SVID file), `env:VAR`, or `github[:AUDIENCE]`
+    /// (the GitHub Actions OIDC token).
+    #[arg(long, value_name = "SOURCE")]
+    identity_token: Option<String>,
+    /// How the workload grant uses the platform token.
+    #[arg(long, value_enum, default_value = "assertion")]
+    workload_as: WorkloadUse,
+    /// The platform token's type in a token exchange.
+    #[arg(long, value_enum, default_value = "jwt")]
+    subject_token_type: SubjectType,
+    /// The target service of a token exchange (`audience`); repeat for several.
+    #[arg(long)]
+    audience: Vec<String>,
+    /// A preset for the workload grant: `azure` reads AZURE_FEDERATED_TOKEN_FILE,
+    /// AZURE_CLIENT_ID, AZURE_TENANT_ID (and AZURE_AUTHORITY_HOST) as the webhook sets them.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum WorkloadUse {
+    /// The client assertion (RFC 7523 §2.2), with the client credentials grant.
+    Assertion,
+    /// The JWT bearer grant (RFC 7523 §2.1).
+    #[value(name = "jwt-bearer")]
+    JwtBearer,
+    /// Token exchange (RFC 8693).
+    Exchange,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SubjectType {
+    Jwt,
+    #[value(name = "id_token", alias = "id-token")]
+    IdToken,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// Azure workload identity: the federated token file as the client assertion at Entra ID.
+    Azure,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -64,6 +106,9 @@ enum GrantArg {
     Device,
     /// Sign-in in a browser, with PKCE, back to a loopback redirect URI (RFC 8252).
     Code,
+    /// The platform's workload identity token instead of a secret (--identity-token, or
+    /// --preset azure).
+    Workload,
 }
 
 /// What a grant gave.
@@ -89,6 +134,15 @@ pub(crate) async fn run(
     out: &Out,
     offset: UtcOffset,
 ) -> Result<Outcome, UsageError> {
+    if let GrantArg::Workload = args.grant {
+        return match workload(&args, out).await? {
+            Ok(got) => {
+                show(&got, args.show_token, out, offset);
+                Ok(Outcome::Ok)
+            }
+            Err(error) => failed(&error, "workload", out),
+        };
+    }
     let user_grant = matches!(args.grant, GrantArg::Device | GrantArg::Code);
     let secret = match args.auth {
         AuthArg::None => None,
@@ -141,6 +195,8 @@ pub(crate) async fn run(
         }
         GrantArg::Device => device(&args, endpoint, &scopes, out).await.map(Got::from),
         GrantArg::Code => code(&args, endpoint, &scopes, out).await.map(Got::from),
+        // Taken before the secret is read, above.
+        GrantArg::Workload => Err(Error::config("the workload grant runs on its own path")),
     };
     match got {
         Ok(got) => {
@@ -158,7 +214,129 @@ fn grant_name(grant: GrantArg) -> &'static str {
         GrantArg::Password => "password",
         GrantArg::Device => "urn:ietf:params:oauth:grant-type:device_code",
         GrantArg::Code => "authorization_code",
+        GrantArg::Workload => "workload",
     }
+}
+
+/// The platform token source named by `--identity-token`.
+fn identity_source(text: &str) -> Result<tokensmith_workload::WorkloadIdentity, UsageError> {
+    use tokensmith_workload::WorkloadIdentity;
+    let (kind, rest) = text.split_once(':').unwrap_or((text, ""));
+    match kind {
+        "file" if !rest.is_empty() => Ok(WorkloadIdentity::file(rest)),
+        "spiffe" if !rest.is_empty() => Ok(WorkloadIdentity::spiffe_jwt_svid_file(rest)),
+        "env" if !rest.is_empty() => Ok(WorkloadIdentity::env(rest)),
+        "github" => Ok(WorkloadIdentity::github_actions(
+            (!rest.is_empty()).then_some(rest),
+        )?),
+        _ => Err(UsageError(
+            "--identity-token wants file:PATH, spiffe:PATH, env:VAR or github[:AUDIENCE]".into(),
+        )),
+    }
+}
+
+/// The workload grant: reads the platform token, says what it read (masked), and trades it.
+async fn workload(args: &TokenArgs, out: &Out) -> Result<Result<Got, Error>, UsageError> {
+    use tokensmith_core::ExposeSecret as _;
+    use tokensmith_workload::{WorkloadGrant, azure};
+    let scopes = endpoint::scopes(&args.endpoint);
+    let (identity, endpoint) = match (args.preset, &args.identity_token) {
+        (Some(Preset::Azure), None) => {
+            let endpoint = azure::from_env()?;
+            let file = std::env::var(azure::TOKEN_FILE_VAR).unwrap_or_default();
+            (
+                tokensmith_workload::WorkloadIdentity::file(file),
+                Some(endpoint),
+            )
+        }
+        (Some(_), Some(_)) => {
+            return Err(UsageError(
+                "--preset names where the platform token is: leave out --identity-token".into(),
+            ));
+        }
+        (None, Some(source)) => (identity_source(source)?, None),
+        (None, None) => {
+            return Err(UsageError(
+                "the workload grant needs --identity-token (file:PATH, spiffe:PATH, env:VAR, \
+                 github[:AUDIENCE]) or --preset azure"
+                    .into(),
+            ));
+        }
+    };
+    out.heading("platform token");
+    let platform = match identity.token().await {
+        Ok(platform) => platform,
+        Err(error) => return Ok(Err(error)),
+    };
+    out.secrets().add(platform.secret().expose_secret());
+    let expires = platform.expires_at().map_or("not stated".to_owned(), |at| {
+        match at.duration_since(std::time::SystemTime::now()) {
+            Ok(left) => format!("in {}", span(left.as_secs())),
+            Err(_) => "expired".to_owned(),
+        }
+    });
+    out.rows(&[
+        ("read from", identity.source_name()),
+        ("issuer", platform.issuer().unwrap_or("-").to_owned()),
+        ("subject", platform.subject().unwrap_or("-").to_owned()),
+        ("audience", platform.audiences().join(", ")),
+        ("expires", expires),
+        (
+            "token",
+            format!(
+                "[masked: {} characters]",
+                platform.secret().expose_secret().len()
+            ),
+        ),
+    ]);
+    let endpoint = match endpoint {
+        Some(endpoint) => endpoint,
+        None => {
+            let mut builder = endpoint::builder(&args.endpoint, out).await?;
+            match args.workload_as {
+                WorkloadUse::Assertion => builder = builder.client_assertion(identity.clone()),
+                WorkloadUse::JwtBearer | WorkloadUse::Exchange => {
+                    builder = match endpoint::client_secret(&args.endpoint.client_id, false, out)? {
+                        Some(secret) => builder.client_secret(secret).auth(args.auth.client_auth()),
+                        None => builder.auth(tokensmith_oauth2::ClientAuth::None),
+                    };
+                }
+            }
+            builder.build()?
+        }
+    };
+    let subject_type = match args.subject_token_type {
+        SubjectType::Jwt => tokensmith_oauth2::token_type::JWT,
+        SubjectType::IdToken => tokensmith_oauth2::token_type::ID_TOKEN,
+    };
+    let fetched = match (args.preset, args.workload_as) {
+        (Some(Preset::Azure), _) | (None, WorkloadUse::Assertion) => {
+            ClientCredentials::new(endpoint)
+                .scope(&scopes)
+                .build_source()
+                .fetch()
+                .await
+        }
+        (None, WorkloadUse::JwtBearer) => {
+            WorkloadGrant::jwt_bearer(endpoint, identity)
+                .scope(scopes)
+                .fetch()
+                .await
+        }
+        (None, WorkloadUse::Exchange) => {
+            let mut grant =
+                WorkloadGrant::token_exchange(endpoint, identity, subject_type).scope(scopes);
+            for audience in &args.audience {
+                grant = grant.audience(audience.clone());
+            }
+            grant.fetch().await
+        }
+    };
+    Ok(fetched.map(|access| Got {
+        access,
+        refresh: false,
+        extra: Default::default(),
+    }))
 }
 
 /// Reports a failure: a configuration error is a usage error (exit 2), the rest a refusal,

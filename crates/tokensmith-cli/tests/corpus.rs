@@ -973,3 +973,140 @@ async fn every_command_masks_secrets_and_escapes_control_characters() {
         }
     }
 }
+
+/// `tokensmith token --grant workload`: what was read (masked) and what it was traded for,
+/// with a token file, with the Azure preset's variables, and with an expired file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workload_grant_shows_what_it_read_and_never_the_token() {
+    let platform = jwt(json!({
+        "iss": "https://oidc.platform.test",
+        "sub": "system:serviceaccount:prod:reports",
+        "aud": "api://AzureADTokenExchange",
+        "exp": now() + 600,
+        "jti": "canary-platform-jti",
+    }));
+    let expected = platform.clone();
+    let addr = serve(Arc::new(move |req: &Req| {
+        let form = &req.form;
+        let path_ok = req.path == "/token" || req.path == "/contoso/oauth2/v2.0/token";
+        if path_ok
+            && form.get("client_assertion") == Some(&expected)
+            && form.get("client_assertion_type").map(String::as_str)
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && req.header("authorization").is_none()
+        {
+            token()
+        } else {
+            oauth(401, "invalid_client", "no federated credential matches")
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, &platform).unwrap();
+    let file_arg = format!("file:{}", file.display());
+    let base = format!("http://{addr}");
+    let token_url = format!("{base}/token");
+    let plain: Vec<String> = [
+        "token",
+        "--grant",
+        "workload",
+        "--identity-token",
+        &file_arg,
+        "--token-url",
+        &token_url,
+        "--client-id",
+        "reports",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let mut json_args = plain.clone();
+    json_args.push("--json".into());
+    let authority = format!("{base}/");
+    let file_text = file.display().to_string();
+    let azure: Vec<String> = [
+        "token",
+        "--grant",
+        "workload",
+        "--preset",
+        "azure",
+        "--client-id",
+        "ignored",
+        "--scope",
+        "https://graph.microsoft.com/.default",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let (text, json_run, azure_run) = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("AZURE_FEDERATED_TOKEN_FILE", file_text.as_str()),
+            ("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+            ("AZURE_TENANT_ID", "contoso"),
+            ("AZURE_AUTHORITY_HOST", authority.as_str()),
+        ];
+        (
+            run(&plain, SECRET, &[]),
+            run(&json_args, SECRET, &[]),
+            run(&azure, SECRET, &env),
+        )
+    })
+    .await
+    .unwrap();
+    for (name, run) in [("text", &text), ("json", &json_run), ("azure", &azure_run)] {
+        assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
+        for output in [&run.stdout, &run.stderr] {
+            assert!(
+                !output.contains(&platform),
+                "{name}: the platform token printed:\n{output}"
+            );
+            assert!(
+                !output.contains(TOKEN),
+                "{name}: the access token printed:\n{output}"
+            );
+        }
+    }
+    assert!(
+        text.stdout.contains("system:serviceaccount:prod:reports"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains(&format!("the file {}", file.display())),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(json_run.json()["ok"], true);
+
+    // An expired token file: no request, the file named, exit 1.
+    std::fs::write(
+        &file,
+        jwt(json!({"sub": "system:serviceaccount:prod:reports", "exp": now() - 60})),
+    )
+    .unwrap();
+    let args: Vec<String> = [
+        "token",
+        "--grant",
+        "workload",
+        "--identity-token",
+        &file_arg,
+        "--token-url",
+        &token_url,
+        "--client-id",
+        "reports",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let expired = tokio::task::spawn_blocking(move || run(&args, SECRET, &[]))
+        .await
+        .unwrap();
+    assert_eq!(expired.code, 1, "{}{}", expired.stdout, expired.stderr);
+    assert!(
+        expired.stdout.contains("expired") && expired.stdout.contains(&file.display().to_string()),
+        "{}",
+        expired.stdout
+    );
+}
