@@ -135,6 +135,7 @@ impl TokenEndpoint {
             endpoint: call.display,
             key_id: self.inner.signer.as_deref().and_then(|s| s.key_id()),
             key_alg: self.inner.signer.as_deref().map(|s| s.algorithm()),
+            external_assertion: self.inner.assertion.is_some(),
         }
     }
 
@@ -226,6 +227,8 @@ impl TokenEndpoint {
             unprocessed: false,
             wants_nonce: false,
         };
+        // The issued token lives no longer than an assertion someone else issued.
+        let mut lifetime_cap = None;
         let client_assertion = match (&inner.signer, &inner.assertion, style) {
             (Some(signer), _, ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
                 let id = &inner.client.id;
@@ -238,8 +241,12 @@ impl TokenEndpoint {
             }
             (None, Some(given), ClientAuth::PrivateKeyJwt) => {
                 let assertion = given.assertion().await.map_err(failed)?;
+                lifetime_cap = assertion.expires_at.map(|at| {
+                    at.duration_since(std::time::SystemTime::now())
+                        .unwrap_or_default()
+                });
                 Some((
-                    tokensmith_core::ExposeSecret::expose_secret(&assertion).to_owned(),
+                    tokensmith_core::ExposeSecret::expose_secret(&assertion.token).to_owned(),
                     given.assertion_type(),
                 ))
             }
@@ -372,6 +379,7 @@ impl TokenEndpoint {
             content_type: content_type.as_deref(),
             date,
             sent_at,
+            lifetime_cap,
             body: &body,
             secrets: &secrets,
             vendor: inner.vendor.as_deref(),

@@ -171,6 +171,13 @@ fn names_the_grant_type(text: &str) -> bool {
 /// The hint for a client the server did not accept: the pair, or the authentication style.
 pub(crate) fn invalid_client_hint(ctx: &HintContext<'_>) -> String {
     match ctx.auth {
+        ClientAuth::PrivateKeyJwt if ctx.external_assertion => {
+            return "the server did not accept the workload identity token as the client \
+                    assertion: check that it trusts the token's issuer (a federated credential \
+                    for that issuer), that the credential's subject and audience are the \
+                    token's `sub` and `aud`, and that the token is the platform's current one"
+                .to_owned();
+        }
         ClientAuth::PrivateKeyJwt => {
             let key = match ctx.key_id {
                 Some(kid) => format!("the key with kid `{kid}`"),
@@ -261,6 +268,7 @@ mod tests {
             endpoint: "https://auth.example/oauth/token",
             key_id: None,
             key_alg: None,
+            external_assertion: false,
         }
     }
 

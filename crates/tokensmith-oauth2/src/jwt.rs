@@ -34,7 +34,8 @@ pub(crate) const ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 ///
 /// [`assertion`](Self::assertion) is called for every token request, so a source that
 /// rotates (a projected token file) is read anew each time; the value is a secret and is
-/// masked in every error.
+/// masked in every error. When the assertion states its expiry, the token it gets lives no
+/// longer.
 #[async_trait]
 pub trait ClientAssertion: Send + Sync + 'static {
     /// `client_assertion_type`: [`JWT_BEARER_ASSERTION_TYPE`] unless the assertion's kind
@@ -45,7 +46,39 @@ pub trait ClientAssertion: Send + Sync + 'static {
     }
 
     /// The assertion for the next request.
-    async fn assertion(&self) -> Result<tokensmith_core::SecretString, Error>;
+    async fn assertion(&self) -> Result<IssuedAssertion, Error>;
+}
+
+/// A client assertion someone else issued, and when it expires.
+pub struct IssuedAssertion {
+    pub(crate) token: tokensmith_core::SecretString,
+    pub(crate) expires_at: Option<SystemTime>,
+}
+
+impl IssuedAssertion {
+    /// An assertion that states no expiry.
+    pub fn new(token: tokensmith_core::SecretString) -> Self {
+        Self {
+            token,
+            expires_at: None,
+        }
+    }
+
+    /// When it expires: the token it is traded for expires no later.
+    #[must_use]
+    pub fn expires_at(mut self, at: SystemTime) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+impl fmt::Debug for IssuedAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedAssertion")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Signs JWS signing input with a private key, wherever that key lives.

@@ -81,7 +81,7 @@ pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpoi
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use crate::jwt::JwtKey;
-pub use crate::jwt::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE, Signer};
+pub use crate::jwt::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE, Signer};
 pub use crate::password::{Password, UserPassword};
 pub use crate::refresh::RefreshTokenGrant;
 pub use crate::request::GrantRequest;

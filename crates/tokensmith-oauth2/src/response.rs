@@ -77,6 +77,8 @@ pub(crate) struct RawAnswer<'a> {
     /// When the request was sent: `expires_in` counts from the moment the server answered,
     /// which is no earlier, so a token's life measured from here never outlasts the server's.
     pub(crate) sent_at: Instant,
+    /// The longest the token may live: the expiry of the client assertion it was issued for.
+    pub(crate) lifetime_cap: Option<Duration>,
     pub(crate) body: &'a [u8],
     /// Values to mask in any excerpt of the body (the client secret, a password).
     pub(crate) secrets: &'a [&'a str],
@@ -348,6 +350,10 @@ fn token_from(
         (Some(stated), None) => Some(stated),
         (None, date) => jwt_lifetime(&access, date),
     };
+    let lifetime = match (lifetime, answer.lifetime_cap) {
+        (Some(lifetime), Some(cap)) => Some(lifetime.min(cap)),
+        (lifetime, cap) => lifetime.or(cap),
+    };
     let scopes = match fields.remove("scope") {
         Some(Value::String(scope)) => scope.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(items)) => items
@@ -444,6 +450,7 @@ mod tests {
             content_type,
             date: None,
             sent_at: Instant::now(),
+            lifetime_cap: None,
             body,
             secrets: &[],
             vendor: None,
@@ -803,6 +810,7 @@ mod tests {
                 content_type: content_type.as_deref(),
                 date: None,
                 sent_at: Instant::now(),
+                lifetime_cap: None,
                 body: &body,
                 secrets: &[],
                 vendor: None,
@@ -823,6 +831,7 @@ mod tests {
                 content_type: Some("application/json"),
                 date: None,
                 sent_at: Instant::now(),
+                lifetime_cap: None,
                 body: body.as_bytes(),
                 secrets: &[],
                 vendor: None,
@@ -855,6 +864,7 @@ mod tests {
                 content_type: Some("application/json"),
                 date: None,
                 sent_at: Instant::now(),
+                lifetime_cap: None,
                 body: body.as_bytes(),
                 secrets: &[],
                 vendor: None,

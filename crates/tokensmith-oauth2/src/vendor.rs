@@ -89,6 +89,8 @@ pub struct HintContext<'a> {
     pub(crate) endpoint: &'a str,
     pub(crate) key_id: Option<&'a str>,
     pub(crate) key_alg: Option<&'a str>,
+    /// The client assertion was issued by someone else (a workload identity token).
+    pub(crate) external_assertion: bool,
 }
 
 impl<'a> HintContext<'a> {

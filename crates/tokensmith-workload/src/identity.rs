@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use tokensmith_core::internal::{display_url_text, read_limited, scrub_excerpt};
 use tokensmith_core::{Error, ExposeSecret, SecretString};
-use tokensmith_oauth2::{ClientAssertion, JWT_BEARER_ASSERTION_TYPE};
+use tokensmith_oauth2::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
 
@@ -425,8 +425,13 @@ impl ClientAssertion for WorkloadIdentity {
         &self.inner.assertion_type
     }
 
-    async fn assertion(&self) -> Result<SecretString, Error> {
-        Ok(self.token().await?.secret)
+    async fn assertion(&self) -> Result<IssuedAssertion, Error> {
+        let token = self.token().await?;
+        let assertion = IssuedAssertion::new(token.secret);
+        Ok(match token.claims.expires_at {
+            Some(at) => assertion.expires_at(at),
+            None => assertion,
+        })
     }
 }
 

@@ -260,7 +260,7 @@ async fn a_spiffe_jwt_svid_goes_with_the_spiffe_assertion_type() {
         ))
         .build()
         .unwrap();
-    ClientCredentials::new(endpoint)
+    let token = ClientCredentials::new(endpoint)
         .build_source()
         .fetch()
         .await
@@ -268,6 +268,48 @@ async fn a_spiffe_jwt_svid_goes_with_the_spiffe_assertion_type() {
     let form = &sim.seen()[0].form;
     assert_eq!(form["client_assertion_type"], SPIFFE_ASSERTION_TYPE);
     assert_eq!(form["client_assertion"], svid);
+    assert!(
+        token.lifetime().unwrap() <= Duration::from_secs(300),
+        "the server said 600 s; the SVID lives 300 s: {:?}",
+        token.lifetime()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_platform_token_gets_a_hint_about_the_federated_credential() {
+    let sim = Sim::start(|seen| {
+        let echoed = seen.form.get("client_assertion").cloned().unwrap_or_default();
+        (
+            401,
+            json!({"error": "invalid_client", "error_description": format!("AADSTS70021: No matching federated identity record found for presented assertion {echoed}")}),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = platform_token("system:serviceaccount:prod:other", 600);
+    std::fs::write(dir.path().join("token"), &token).unwrap();
+    let endpoint = TokenEndpoint::builder(format!("{}/token", sim.base))
+        .client_id("reports")
+        .client_assertion(WorkloadIdentity::file(dir.path().join("token")))
+        .build()
+        .unwrap();
+    let error = ClientCredentials::new(endpoint)
+        .build_source()
+        .fetch()
+        .await
+        .unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(
+        !text.contains(&token),
+        "the platform token is masked: {text}"
+    );
+    assert!(
+        error
+            .hint()
+            .is_some_and(|h| h.contains("federated credential")),
+        "{:?}",
+        error.hint()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
