@@ -82,7 +82,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .env("TOKENSMITH_INTEROP_REDIRECT_URI", &facts.redirect_uri)
         .env("TOKENSMITH_INTEROP_FACTS", work.join("facts.json"))
         .env("TOKENSMITH_INTEROP_TLS", &tls);
-    let result = step("interop tests", tests);
+    let result = step("interop tests", tests).and_then(|()| {
+        // The doctor against the same server.
+        let mut doctor = cargo(&[
+            "test",
+            "--package",
+            "tokensmith-cli",
+            "--test",
+            "interop_doctor",
+            "--",
+            "--ignored",
+        ]);
+        doctor.env("TOKENSMITH_INTEROP_FACTS", work.join("facts.json"));
+        step("interop tests (doctor)", doctor)
+    });
     drop(server);
     result
 }

@@ -235,12 +235,37 @@ impl Seen {
 
     /// The server names `grant_type` as wrong rather than missing.
     fn grant_type_refused(&self) -> bool {
-        let text = self.text();
-        (text.contains("grant_type") || text.contains("grant type"))
+        let words = self.words();
+        (words.contains("grant_type") || words.contains("grant type"))
             && !self.params_missing()
-            && (text.contains("invalid")
-                || text.contains("unsupported")
-                || text.contains("not supported"))
+            && !self.grant_not_allowed()
+            && (words.contains("invalid")
+                || words.contains("unsupported")
+                || words.contains("not supported"))
+    }
+
+    /// The words of the answer without its error code (whose `invalid_…` says nothing of
+    /// what was invalid), in lower case.
+    fn words(&self) -> String {
+        match self {
+            Self::OAuth { description, .. } => description.to_ascii_lowercase(),
+            other => other.text(),
+        }
+    }
+
+    /// The server says this client may not use the grant (whatever code it gives).
+    fn grant_not_allowed(&self) -> bool {
+        let words = self.words();
+        words.contains("grant")
+            && [
+                "not allowed",
+                "not authorized",
+                "not authorised",
+                "not permitted",
+                "not enabled",
+            ]
+            .iter()
+            .any(|w| words.contains(w))
     }
 
     fn mentions_scope(&self) -> bool {
@@ -897,12 +922,17 @@ fn refusal_verdict(
              vendor's API documentation or its metadata (`tokensmith discover ISSUER`).",
         );
     }
-    let query = attempts
-        .iter()
-        .find(|a| a.probe.shape == Shape::Query && a.seen.progress() >= 1);
-    let json = attempts
-        .iter()
-        .find(|a| a.probe.shape == Shape::Json && a.seen.progress() >= 1);
+    // An answer over GET or JSON that shows the parameters were read: not a 404 or 405 for
+    // the method or body it was sent with.
+    let read = |shape: Shape| {
+        attempts.iter().find(|a| {
+            a.probe.shape == shape
+                && a.seen.progress() >= 1
+                && !matches!(a.seen.status(), Some(404 | 405 | 415))
+        })
+    };
+    let query = read(Shape::Query);
+    let json = read(Shape::Json);
     let post_405 = attempts
         .iter()
         .any(|a| a.probe.shape != Shape::Query && a.seen.status() == Some(405));
@@ -1022,7 +1052,7 @@ fn refusal_verdict(
         )
         .config("ClientCredentials::new(endpoint).scope([...]) (--scope)");
     }
-    if code == "unauthorized_client" || code == "access_denied" {
+    if code == "unauthorized_client" || code == "access_denied" || seen.grant_not_allowed() {
         return Verdict::new(
             Code::UnauthorizedClient,
             format!(

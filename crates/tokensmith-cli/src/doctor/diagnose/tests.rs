@@ -444,3 +444,27 @@ fn answers_that_depart_from_the_rfc_get_notes_not_failures() {
         ]
     );
 }
+
+/// oidc-provider's words for a client without the grant: `invalid_request`, "requested grant
+/// type is not allowed for this client", and a 404 to GET.
+#[test]
+fn a_grant_not_allowed_for_the_client_is_not_a_get_endpoint() {
+    let (probes, diagnosis) = run(&context(), |probe| match probe.shape {
+        Shape::Query => oauth(
+            404,
+            "invalid_request",
+            "unrecognized route or not allowed method (GET on /token)",
+        ),
+        _ => oauth(
+            400,
+            "invalid_request",
+            "requested grant type is not allowed for this client",
+        ),
+    });
+    assert_eq!(
+        diagnosis.verdict.code,
+        Code::UnauthorizedClient,
+        "{probes:?}"
+    );
+    assert_eq!(probes.len(), 1, "nothing to probe: the client was read");
+}
