@@ -214,10 +214,11 @@ impl Seen {
         if self.status() == Some(415) {
             return true;
         }
-        let text = self.text();
-        if self.mentions_scope() || names_the_client(&text) {
+        if self.mentions_scope() || names_the_client(&self.text()) {
             return false;
         }
+        // The description, not the code: `unsupported_grant_type` names grant_type too.
+        let text = self.words();
         let missing = [
             "missing",
             "required",
