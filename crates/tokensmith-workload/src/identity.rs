@@ -9,24 +9,25 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tokensmith_core::internal::{display_url_text, read_limited, scrub_excerpt};
+use tokensmith_core::internal::display_url_text;
 use tokensmith_core::{Error, ExposeSecret, SecretString};
 use tokensmith_oauth2::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE};
-use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
+
+use crate::read;
 
 /// `client_assertion_type` of the SPIFFE client authentication draft
 /// (draft-ietf-oauth-spiffe-client-auth): a JWT-SVID as the client assertion.
 pub const SPIFFE_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
 
 /// The largest token read: platform tokens are a few kilobytes.
-const MAX_TOKEN: usize = 64 * 1024;
+pub(crate) const MAX_TOKEN: usize = 64 * 1024;
 /// A token this close to its expiry is not handed out: the request it goes on takes time too.
 const MARGIN: Duration = Duration::from_secs(10);
 /// A token fetched from a command or an endpoint is fetched again this long before it expires.
 const REFETCH_AHEAD: Duration = Duration::from_secs(60);
 /// How long a command or the GitHub endpoint may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A platform's identity token: a JWT issued to this workload (a Kubernetes projected service
 /// account token, a SPIFFE JWT-SVID, a CI provider's OIDC token). A secret: `Debug` shows its
@@ -387,7 +388,7 @@ impl WorkloadIdentity {
     async fn read(&self) -> Result<SecretString, Error> {
         let source = &self.inner.source;
         let text = match source {
-            Source::File(path) => read_file(path).await.map_err(|e| {
+            Source::File(path) => read::file(path).await.map_err(|e| {
                 Error::other(format!("cannot read {}: {e}", source.name())).with_hint(
                     "on Kubernetes: a projected service account token volume mounted at that \
                      path; for Azure, AZURE_FEDERATED_TOKEN_FILE names it",
@@ -396,13 +397,13 @@ impl WorkloadIdentity {
             Source::Env(var) => std::env::var(var)
                 .map(SecretString::from)
                 .map_err(|_| Error::config(format!("{} is not set", source.name())))?,
-            Source::Command { program, args } => run(program, args).await?,
+            Source::Command { program, args } => read::command(program, args).await?,
             Source::GitHub {
                 url,
                 request_token,
                 audience,
                 http,
-            } => github(http, url, request_token, audience.as_deref()).await?,
+            } => read::github(http, url, request_token, audience.as_deref()).await?,
         };
         let trimmed = text.expose_secret().trim();
         if trimmed.is_empty() {
@@ -433,109 +434,6 @@ impl ClientAssertion for WorkloadIdentity {
             None => assertion,
         })
     }
-}
-
-/// The file's contents, at most [`MAX_TOKEN`] bytes, through whatever symlinks lead to it now.
-async fn read_file(path: &Path) -> Result<SecretString, String> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TOKEN as u64 + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| e.to_string())?;
-    if bytes.len() > MAX_TOKEN {
-        return Err(format!("larger than {} KiB", MAX_TOKEN / 1024));
-    }
-    String::from_utf8(bytes)
-        .map(SecretString::from)
-        .map_err(|_| "not UTF-8 text".to_owned())
-}
-
-/// Runs a command for its standard output, bounded in time and size.
-async fn run(program: &str, args: &[String]) -> Result<SecretString, Error> {
-    let name = format!("the command `{program}`");
-    let output = tokio::time::timeout(
-        FETCH_TIMEOUT,
-        tokio::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| Error::timeout(&name, FETCH_TIMEOUT))?
-    .map_err(|e| Error::other(format!("cannot run {name}: {e}")))?;
-    if !output.status.success() {
-        let stderr = scrub_excerpt(&output.stderr, &[]);
-        return Err(Error::other(format!(
-            "{name} failed ({}){}",
-            output.status,
-            if stderr.is_empty() {
-                String::new()
-            } else {
-                format!(": {stderr}")
-            }
-        )));
-    }
-    if output.stdout.len() > MAX_TOKEN {
-        return Err(Error::other(format!(
-            "{name} printed more than {} KiB",
-            MAX_TOKEN / 1024
-        )));
-    }
-    String::from_utf8(output.stdout)
-        .map(SecretString::from)
-        .map_err(|_| Error::other(format!("{name} printed something other than text")))
-}
-
-/// The GitHub Actions OIDC token: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` with the
-/// request token as a bearer token, answered with `{"value": "<jwt>"}`.
-async fn github(
-    http: &reqwest::Client,
-    url: &str,
-    request_token: &SecretString,
-    audience: Option<&str>,
-) -> Result<SecretString, Error> {
-    let display = display_url_text(url);
-    let mut target = url::Url::parse(url)
-        .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
-    if let Some(audience) = audience {
-        target.query_pairs_mut().append_pair("audience", audience);
-    }
-    let response = http
-        .get(target)
-        .bearer_auth(request_token.expose_secret())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                Error::timeout(&display, FETCH_TIMEOUT)
-            } else {
-                Error::transport(&display, e.without_url().to_string(), None)
-            }
-        })?;
-    let status = response.status();
-    let body = read_limited(http::Response::from(response).into_body(), MAX_TOKEN)
-        .await
-        .map_err(|_| Error::other(format!("{display} answered more than 64 KiB")))?;
-    if !status.is_success() {
-        return Err(Error::other(format!(
-            "{display} answered {status}: {}",
-            scrub_excerpt(&body, &[request_token.expose_secret()])
-        ))
-        .with_hint(
-            "the request token lives as long as the job; the job needs `permissions: id-token: \
-             write`",
-        ));
-    }
-    serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("value").and_then(Value::as_str).map(str::to_owned))
-        .map(SecretString::from)
-        .ok_or_else(|| Error::other(format!("{display} answered without a `value`")))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 
 mod grant;
 mod identity;
+mod read;
 
 pub mod azure;
 pub mod google;
