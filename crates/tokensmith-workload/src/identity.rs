@@ -157,8 +157,7 @@ impl Source {
 
 struct Inner {
     source: Source,
-    assertion_type: String,
-    /// The last token read, and the text it was read from.
+    /// The last token read.
     last: Mutex<Option<PlatformToken>>,
 }
 
@@ -188,13 +187,14 @@ struct Inner {
 #[derive(Clone)]
 pub struct WorkloadIdentity {
     inner: Arc<Inner>,
+    assertion_type: Arc<str>,
 }
 
 impl fmt::Debug for WorkloadIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkloadIdentity")
             .field("source", &self.inner.source.name())
-            .field("assertion_type", &self.inner.assertion_type)
+            .field("assertion_type", &self.assertion_type)
             .finish_non_exhaustive()
     }
 }
@@ -204,9 +204,9 @@ impl WorkloadIdentity {
         Self {
             inner: Arc::new(Inner {
                 source,
-                assertion_type: JWT_BEARER_ASSERTION_TYPE.to_owned(),
                 last: Mutex::new(None),
             }),
+            assertion_type: Arc::from(JWT_BEARER_ASSERTION_TYPE),
         }
     }
 
@@ -289,36 +289,9 @@ impl WorkloadIdentity {
 
     /// The `client_assertion_type` sent when this is a client assertion (default JWT bearer).
     #[must_use]
-    pub fn assertion_type(self, assertion_type: impl Into<String>) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            source: match &shared.source {
-                Source::File(path) => Source::File(path.clone()),
-                Source::Env(var) => Source::Env(var.clone()),
-                Source::Command { program, args } => Source::Command {
-                    program: program.clone(),
-                    args: args.clone(),
-                },
-                Source::GitHub {
-                    url,
-                    request_token,
-                    audience,
-                    http,
-                } => Source::GitHub {
-                    url: url.clone(),
-                    request_token: request_token.clone(),
-                    audience: audience.clone(),
-                    http: http.clone(),
-                },
-            },
-            assertion_type: shared.assertion_type.clone(),
-            last: Mutex::new(None),
-        });
-        Self {
-            inner: Arc::new(Inner {
-                assertion_type: assertion_type.into(),
-                ..inner
-            }),
-        }
+    pub fn assertion_type(mut self, assertion_type: impl Into<String>) -> Self {
+        self.assertion_type = Arc::from(assertion_type.into());
+        self
     }
 
     /// Where the token comes from, as errors and the CLI name it.
@@ -423,7 +396,7 @@ impl WorkloadIdentity {
 #[async_trait]
 impl ClientAssertion for WorkloadIdentity {
     fn assertion_type(&self) -> &str {
-        &self.inner.assertion_type
+        &self.assertion_type
     }
 
     async fn assertion(&self) -> Result<IssuedAssertion, Error> {
