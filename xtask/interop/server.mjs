@@ -256,19 +256,18 @@ async function platformClaims(client, token, audience) {
 }
 const PLATFORM_TOKEN_TYPES = ['urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token'];
 
+// Answers a custom grant with an access token for the asking client, saying `claims` of it.
+async function issue(ctx, scope, claims, extra = {}) {
+  const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope });
+  subjectClaims.set(token, claims);
+  ctx.body = { access_token: await token.save(), ...extra, token_type: 'Bearer', expires_in: token.expiration, scope: token.scope };
+}
+
 provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
   const params = ctx.oidc.params;
   if (PLATFORM_TOKEN_TYPES.includes(params.subject_token_type)) {
     const claims = await platformClaims(ctx.oidc.client, params.subject_token, issuer);
-    const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: params.scope });
-    subjectClaims.set(token, { sub: claims.sub, platform_issuer: claims.iss });
-    ctx.body = {
-      access_token: await token.save(),
-      issued_token_type: ACCESS_TOKEN_TYPE,
-      token_type: 'Bearer',
-      expires_in: token.expiration,
-      scope: token.scope,
-    };
+    await issue(ctx, params.scope, { sub: claims.sub, platform_issuer: claims.iss }, { issued_token_type: ACCESS_TOKEN_TYPE });
     return;
   }
   if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
@@ -276,18 +275,12 @@ provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
   }
   const subject = await provider.ClientCredentials.find(params.subject_token);
   if (!subject || subject.isExpired) throw new errors.InvalidGrant('subject token is invalid or expired');
-  const token = new provider.ClientCredentials({
-    client: ctx.oidc.client,
-    scope: params.scope ?? subject.scope,
-  });
-  subjectClaims.set(token, { sub: subject.clientId, act: { sub: ctx.oidc.client.clientId }, exchanged_audience: params.audience });
-  ctx.body = {
-    access_token: await token.save(),
-    issued_token_type: ACCESS_TOKEN_TYPE,
-    token_type: 'Bearer',
-    expires_in: token.expiration,
-    scope: token.scope,
-  };
+  await issue(
+    ctx,
+    params.scope ?? subject.scope,
+    { sub: subject.clientId, act: { sub: ctx.oidc.client.clientId }, exchanged_audience: params.audience },
+    { issued_token_type: ACCESS_TOKEN_TYPE },
+  );
 }, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'], ['audience', 'resource']);
 
 // The JWT bearer grant (RFC 7523 §2.1): an assertion signed with the client's registered key,
@@ -296,9 +289,7 @@ provider.registerGrantType(JWT_BEARER, async (ctx) => {
   let claims;
   if (ctx.oidc.client.jwksUri) {
     claims = await platformClaims(ctx.oidc.client, ctx.oidc.params.assertion, `${issuer}/token`);
-    const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: ctx.oidc.params.scope });
-    subjectClaims.set(token, { sub: claims.sub, platform_issuer: claims.iss });
-    ctx.body = { access_token: await token.save(), token_type: 'Bearer', expires_in: token.expiration, scope: token.scope };
+    await issue(ctx, ctx.oidc.params.scope, { sub: claims.sub, platform_issuer: claims.iss });
     return;
   }
   try {
@@ -306,9 +297,7 @@ provider.registerGrantType(JWT_BEARER, async (ctx) => {
   } catch (e) {
     throw new errors.InvalidGrant(`assertion rejected: ${e.message}`);
   }
-  const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: ctx.oidc.params.scope });
-  subjectClaims.set(token, { sub: claims.sub });
-  ctx.body = { access_token: await token.save(), token_type: 'Bearer', expires_in: token.expiration, scope: token.scope };
+  await issue(ctx, ctx.oidc.params.scope, { sub: claims.sub });
 }, ['assertion', 'scope']);
 
 // Signs alice in and approves whatever was asked, at once.
