@@ -620,6 +620,57 @@ fn corpus() -> Vec<Scenario> {
             |_| answer(200, json!({"ok": false, "error": "invalid_client_id"})),
         ),
         scenario(
+            "Keycloak, wrong secret",
+            "Keycloak: 401 unauthorized_client \"Invalid client or Invalid client credentials\"",
+            "invalid_client",
+            |_| oauth(401, "unauthorized_client", "Invalid client or Invalid client credentials"),
+        ),
+        scenario(
+            "Auth0, wrong secret",
+            "Auth0: 401 access_denied \"Unauthorized\" for client credentials it does not accept",
+            "invalid_client",
+            |_| oauth(401, "access_denied", "Unauthorized"),
+        ),
+        scenario(
+            "Auth0, no audience",
+            "Auth0: 403 access_denied \"No audience parameter was provided, and no default audience has been configured\"",
+            "audience",
+            move |req| {
+                if standard(req) {
+                    oauth(
+                        403,
+                        "access_denied",
+                        "No audience parameter was provided, and no default audience has been configured",
+                    )
+                } else {
+                    oauth(401, "access_denied", "Unauthorized")
+                }
+            },
+        ),
+        scenario(
+            "Entra ID, unknown application",
+            "Microsoft Entra ID: AADSTS700016 \"Application with identifier was not found in the directory\"",
+            "invalid_client",
+            |_| {
+                oauth(
+                    400,
+                    "unauthorized_client",
+                    "AADSTS700016: Application with identifier 'doctor-client' was not found in the directory 'contoso'.",
+                )
+            },
+        ),
+        scenario(
+            "Okta error shape",
+            "Okta: {\"errorCode\":\"invalid_client\",\"errorSummary\":\"Invalid value for 'client_id' parameter.\"}",
+            "invalid_client",
+            |_| {
+                answer(
+                    401,
+                    json!({"errorCode": "invalid_client", "errorSummary": "Invalid value for 'client_id' parameter.", "errorId": "oaeX"}),
+                )
+            },
+        ),
+        scenario(
             "form-encoded token",
             "GitHub OAuth: form-encoded answers unless asked for JSON",
             "ok",

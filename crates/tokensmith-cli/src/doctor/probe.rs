@@ -392,6 +392,7 @@ fn error_of(fields: &Map<String, Value>) -> Option<(String, String)> {
         })
         .or_else(|| text(fields.get("message")))
         .or_else(|| text(fields.get("error_message")))
+        .or_else(|| text(fields.get("errorSummary")))
         .or_else(|| text(fields.get("errorMessage")))
         .or_else(|| text(fields.get("reason")))
         .or_else(|| text(fields.get("detail")))

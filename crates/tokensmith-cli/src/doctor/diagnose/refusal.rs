@@ -209,6 +209,55 @@ pub(super) fn refusal_verdict(
             "TokenEndpoint::builder(url).header(NAME, key); tokensmith doctor --header NAME:env:VAR",
         );
     }
+    let refused: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.seen.status().is_some())
+        .collect();
+    if !refused.is_empty() && refused.iter().all(|a| a.seen.refuses_client()) {
+        let gateway = refused
+            .iter()
+            .all(|a| matches!(a.seen, Seen::Other { status: 403, .. }));
+        if gateway {
+            return Verdict::new(
+                Code::ApiKey,
+                "Every way of sending the client credentials got 403 without an OAuth error: a \
+                 gateway in front of the endpoint refuses the request before the token server \
+                 sees it.",
+                "Add the API key or subscription header the vendor documents.",
+            )
+            .config("TokenEndpoint::builder(url).header(NAME, key)");
+        }
+        let styles: Vec<&str> = {
+            let mut styles: Vec<&str> = refused.iter().map(|a| a.probe.style.name()).collect();
+            styles.dedup();
+            styles
+        };
+        return Verdict::new(
+            Code::InvalidClient,
+            format!(
+                "The server refused the client credentials in every style tried ({}).",
+                styles.join("; ")
+            ),
+            "The client id or secret is wrong (a secret copied with a space or line break, a \
+             secret of another environment, an expired secret); check them in the vendor's \
+             console.",
+        );
+    }
+    if seen.progress() == 2 && seen.wants_audience() {
+        return Verdict::new(
+            Code::Audience,
+            format!(
+                "The client was accepted, but the server wants an `audience` (or `resource`) \
+                 naming the API the token is for, or does not know the one sent (it answered \
+                 {}).",
+                seen.summary()
+            ),
+            "Send the API identifier the vendor's console shows (Auth0: the API's Identifier).",
+        )
+        .config(
+            "ClientCredentials::new(endpoint).param(\"audience\", \"https://api.example.com\")",
+        );
+    }
     if code == "invalid_scope" || (seen.progress() == 2 && seen.mentions_scope()) {
         let asked = context
             .scope
@@ -247,40 +296,6 @@ pub(super) fn refusal_verdict(
     }
     if code == "invalid_grant" {
         return grant_verdict(&text, &context.grant);
-    }
-    let refused: Vec<&Attempt> = attempts
-        .iter()
-        .filter(|a| a.seen.status().is_some())
-        .collect();
-    if !refused.is_empty() && refused.iter().all(|a| a.seen.refuses_client()) {
-        let gateway = refused
-            .iter()
-            .all(|a| matches!(a.seen, Seen::Other { status: 403, .. }));
-        if gateway {
-            return Verdict::new(
-                Code::ApiKey,
-                "Every way of sending the client credentials got 403 without an OAuth error: a \
-                 gateway in front of the endpoint refuses the request before the token server \
-                 sees it.",
-                "Add the API key or subscription header the vendor documents.",
-            )
-            .config("TokenEndpoint::builder(url).header(NAME, key)");
-        }
-        let styles: Vec<&str> = {
-            let mut styles: Vec<&str> = refused.iter().map(|a| a.probe.style.name()).collect();
-            styles.dedup();
-            styles
-        };
-        return Verdict::new(
-            Code::InvalidClient,
-            format!(
-                "The server refused the client credentials in every style tried ({}).",
-                styles.join("; ")
-            ),
-            "The client id or secret is wrong (a secret copied with a space or line break, a \
-             secret of another environment, an expired secret); check them in the vendor's \
-             console.",
-        );
     }
     if first.seen.status() == Some(405) {
         return Verdict::new(

@@ -262,6 +262,29 @@ impl Seen {
             .any(|w| words.contains(w))
     }
 
+    /// The server wants an `audience` or `resource` naming the API, or does not know the one
+    /// sent (Auth0: "No audience parameter was provided", "Service not found").
+    pub(super) fn wants_audience(&self) -> bool {
+        let words = self.words();
+        let names = words.contains("audience")
+            || (words.contains("resource") && !words.contains("resource owner"))
+            || words.contains("service not found");
+        names
+            && [
+                "missing",
+                "required",
+                "no audience",
+                "not provided",
+                "was provided",
+                "not found",
+                "unknown",
+                "invalid",
+                "not configured",
+            ]
+            .iter()
+            .any(|w| words.contains(w))
+    }
+
     pub(super) fn mentions_scope(&self) -> bool {
         self.code() == "invalid_scope" || self.text().contains("scope")
     }
@@ -306,6 +329,10 @@ pub(super) fn names_the_client(text: &str) -> bool {
         || text.contains("client authentication")
         || text.contains("bad credentials")
         || text.contains("invalid_client")
-        || text.contains("unknown client");
+        || text.contains("invalid client")
+        || text.contains("client credentials")
+        || text.contains("unknown client")
+        // Entra ID: `AADSTS700016: Application with identifier '…' was not found`.
+        || text.contains("application with identifier");
     client && !text.contains("missing")
 }

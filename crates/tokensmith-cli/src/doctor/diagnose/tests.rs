@@ -468,3 +468,56 @@ fn a_grant_not_allowed_for_the_client_is_not_a_get_endpoint() {
     );
     assert_eq!(probes.len(), 1, "nothing to probe: the client was read");
 }
+
+/// What widely used servers answer, in their words.
+#[test]
+fn vendor_words_for_a_wrong_secret_an_unknown_client_and_a_missing_audience() {
+    // Keycloak: a wrong secret is unauthorized_client; Auth0: access_denied "Unauthorized".
+    assert_eq!(
+        verdict(&context(), |_| oauth(
+            401,
+            "unauthorized_client",
+            "Invalid client or Invalid client credentials"
+        )),
+        Code::InvalidClient
+    );
+    assert_eq!(
+        verdict(&context(), |_| oauth(401, "access_denied", "Unauthorized")),
+        Code::InvalidClient
+    );
+    // Entra ID: an unknown application id.
+    assert_eq!(
+        verdict(&context(), |_| oauth(
+            400,
+            "unauthorized_client",
+            "AADSTS700016: Application with identifier 'abc' was not found in the directory 'contoso'."
+        )),
+        Code::InvalidClient
+    );
+    // Auth0: the client is fine, the API is not named.
+    assert_eq!(
+        verdict(&context(), |_| oauth(
+            403,
+            "access_denied",
+            "No audience parameter was provided, and no default audience has been configured"
+        )),
+        Code::Audience
+    );
+    assert_eq!(
+        verdict(&context(), |_| oauth(
+            403,
+            "access_denied",
+            "Service not found: https://api.example.com"
+        )),
+        Code::Audience
+    );
+    // Keycloak's words for a client without service accounts stay a grant refusal.
+    assert_eq!(
+        verdict(&context(), |_| oauth(
+            400,
+            "unauthorized_client",
+            "Client not enabled to retrieve service account"
+        )),
+        Code::UnauthorizedClient
+    );
+}

@@ -10,6 +10,7 @@ pub(crate) enum Code {
     InvalidClient,
     ApiKey,
     InvalidScope,
+    Audience,
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidGrant,
@@ -36,12 +37,13 @@ pub(crate) enum Code {
 impl Code {
     /// Every code, in the order the README's schema lists them.
     #[cfg(test)]
-    pub(crate) const ALL: [Code; 26] = [
+    pub(crate) const ALL: [Code; 27] = [
         Code::Ok,
         Code::ClientAuthStyle,
         Code::InvalidClient,
         Code::ApiKey,
         Code::InvalidScope,
+        Code::Audience,
         Code::UnauthorizedClient,
         Code::UnsupportedGrantType,
         Code::InvalidGrant,
@@ -72,6 +74,7 @@ impl Code {
             Self::InvalidClient => "invalid_client",
             Self::ApiKey => "api_key",
             Self::InvalidScope => "invalid_scope",
+            Self::Audience => "audience",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidGrant => "invalid_grant",
