@@ -133,6 +133,13 @@ enum Source {
         audience: Option<String>,
         http: reqwest::Client,
     },
+    #[cfg(feature = "spiffe")]
+    Spiffe {
+        /// The agent's socket (`unix:/run/spire/sockets/agent.sock`); `None`:
+        /// `SPIFFE_ENDPOINT_SOCKET`.
+        endpoint: Option<String>,
+        audience: Vec<String>,
+    },
 }
 
 impl Source {
@@ -145,6 +152,11 @@ impl Source {
             Self::GitHub { url, .. } => format!(
                 "the GitHub Actions OIDC endpoint ({})",
                 display_url_text(url)
+            ),
+            #[cfg(feature = "spiffe")]
+            Self::Spiffe { endpoint, .. } => format!(
+                "the SPIFFE Workload API at {}",
+                endpoint.as_deref().unwrap_or("$SPIFFE_ENDPOINT_SOCKET")
             ),
         }
     }
@@ -221,6 +233,23 @@ impl WorkloadIdentity {
     /// assertion type ([`SPIFFE_ASSERTION_TYPE`]) when used as a client assertion.
     pub fn spiffe_jwt_svid_file(path: impl AsRef<Path>) -> Self {
         Self::file(path).assertion_type(SPIFFE_ASSERTION_TYPE)
+    }
+
+    /// A JWT-SVID for `audience` from the SPIFFE Workload API (a SPIRE agent's Unix socket,
+    /// `unix:/run/spire/sockets/agent.sock`; `None`: the `SPIFFE_ENDPOINT_SOCKET` variable),
+    /// fetched once per SVID and again a minute before it expires; sent with the SPIFFE
+    /// assertion type when used as a client assertion. Feature `spiffe`.
+    #[cfg(feature = "spiffe")]
+    pub fn spiffe_workload_api<I, S>(endpoint: Option<&str>, audience: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::with(Source::Spiffe {
+            endpoint: endpoint.map(str::to_owned),
+            audience: audience.into_iter().map(Into::into).collect(),
+        })
+        .assertion_type(SPIFFE_ASSERTION_TYPE)
     }
 
     /// The token in an environment variable, read on every use.
@@ -348,6 +377,8 @@ impl WorkloadIdentity {
             }
             Source::Command { .. } => "the command printed an expired token",
             Source::GitHub { .. } => "the runner's clock, or GitHub's, is far off",
+            #[cfg(feature = "spiffe")]
+            Source::Spiffe { .. } => "the agent's clock, or this machine's, is far off",
         };
         Err(Error::other(format!(
             "the workload identity token from {} expired {ago} s ago (or expires within {} s)",
@@ -377,6 +408,10 @@ impl WorkloadIdentity {
                 audience,
                 http,
             } => read::github(http, url, request_token, audience.as_deref()).await?,
+            #[cfg(feature = "spiffe")]
+            Source::Spiffe { endpoint, audience } => {
+                read::spiffe(endpoint.as_deref(), audience).await?
+            }
         };
         let trimmed = text.expose_secret().trim();
         if trimmed.is_empty() {

@@ -9,7 +9,8 @@
 //!   a federated credential): [`WorkloadIdentity`] is a
 //!   [`ClientAssertion`](tokensmith_oauth2::ClientAssertion), given to
 //!   [`TokenEndpointBuilder::client_assertion`](tokensmith_oauth2::TokenEndpointBuilder::client_assertion);
-//!   a SPIFFE JWT-SVID goes with the SPIFFE assertion type ([`SPIFFE_ASSERTION_TYPE`]);
+//!   a SPIFFE JWT-SVID goes with the SPIFFE assertion type ([`SPIFFE_ASSERTION_TYPE`]), read
+//!   from spiffe-helper's file or, with feature `spiffe`, from the SPIFFE Workload API;
 //! - in the **JWT bearer grant** (RFC 7523 §2.1) or **token exchange** (RFC 8693):
 //!   [`WorkloadGrant`].
 //!

@@ -112,3 +112,33 @@ pub(crate) async fn github(
         .map(SecretString::from)
         .ok_or_else(|| Error::other(format!("{display} answered without a `value`")))
 }
+
+/// A JWT-SVID from the SPIFFE Workload API, bounded in time.
+#[cfg(feature = "spiffe")]
+pub(crate) async fn spiffe(
+    endpoint: Option<&str>,
+    audience: &[String],
+) -> Result<SecretString, Error> {
+    let name = format!(
+        "the SPIFFE Workload API at {}",
+        endpoint.unwrap_or("$SPIFFE_ENDPOINT_SOCKET")
+    );
+    let hint = "is the SPIRE agent running, this workload registered with it, and \
+                SPIFFE_ENDPOINT_SOCKET (or the endpoint given) its socket, \
+                unix:/run/spire/sockets/agent.sock?";
+    let fetch = async {
+        let client = match endpoint {
+            Some(endpoint) => spiffe::WorkloadApiClient::connect_to(endpoint).await,
+            None => spiffe::WorkloadApiClient::connect_env().await,
+        }
+        .map_err(|e| Error::other(format!("cannot reach {name}: {e}")).with_hint(hint))?;
+        client
+            .fetch_jwt_token(audience, None)
+            .await
+            .map_err(|e| Error::other(format!("{name} gave no JWT-SVID: {e}")).with_hint(hint))
+    };
+    tokio::time::timeout(FETCH_TIMEOUT, fetch)
+        .await
+        .map_err(|_| Error::timeout(&name, FETCH_TIMEOUT))?
+        .map(SecretString::from)
+}
