@@ -116,6 +116,8 @@ struct Got {
     access: AccessToken,
     refresh: bool,
     extra: serde_json::Map<String, Value>,
+    /// The workload grant's platform token, described (never the token itself).
+    platform: Option<Value>,
 }
 
 impl From<TokenResponse> for Got {
@@ -125,6 +127,7 @@ impl From<TokenResponse> for Got {
             access,
             refresh: refresh.is_some(),
             extra,
+            platform: None,
         }
     }
 }
@@ -173,6 +176,7 @@ pub(crate) async fn run(
                 access,
                 refresh: false,
                 extra: Default::default(),
+                platform: None,
             }),
         GrantArg::Password => {
             let username = args
@@ -189,6 +193,7 @@ pub(crate) async fn run(
                     access,
                     refresh: source.refresh_token().is_some(),
                     extra: Default::default(),
+                    platform: None,
                 }),
                 Err(e) => Err(e),
             }
@@ -275,6 +280,16 @@ async fn workload(args: &TokenArgs, out: &Out) -> Result<Result<Got, Error>, Usa
             Err(_) => "expired".to_owned(),
         }
     });
+    let described = json!({
+        "read_from": identity.source_name(),
+        "issuer": platform.issuer(),
+        "subject": platform.subject(),
+        "audience": platform.audiences(),
+        "expires_in": platform
+            .expires_at()
+            .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+            .map(|left| left.as_secs()),
+    });
     out.rows(&[
         ("read from", identity.source_name()),
         ("issuer", platform.issuer().unwrap_or("-").to_owned()),
@@ -336,6 +351,7 @@ async fn workload(args: &TokenArgs, out: &Out) -> Result<Result<Got, Error>, Usa
         access,
         refresh: false,
         extra: Default::default(),
+        platform: Some(described),
     }))
 }
 
@@ -431,6 +447,9 @@ fn show(got: &Got, show_token: bool, out: &Out, offset: UtcOffset) {
     });
     if show_token {
         document["access_token"] = secret.into();
+    }
+    if let Some(platform) = &got.platform {
+        document["platform_token"] = platform.clone();
     }
     out.document(&document);
 }

@@ -1129,7 +1129,12 @@ async fn the_workload_grant_shows_what_it_read_and_never_the_token() {
         "{}",
         text.stdout
     );
-    assert_eq!(json_run.json()["ok"], true);
+    let json = json_run.json();
+    assert_eq!(json["ok"], true);
+    assert_eq!(
+        json["platform_token"]["subject"],
+        "system:serviceaccount:prod:reports"
+    );
 
     // An expired token file: no request, the file named, exit 1.
     std::fs::write(
