@@ -84,7 +84,7 @@ impl Client<'_> {
     /// The request as a curl line that pastes safely: every value shell-quoted, secrets as
     /// environment variables, no user info or query in the URL.
     fn curl(&self, probe: Probe, params: &[(&'static str, String)]) -> String {
-        let mut curl = format!("curl -sS {}", shell_quote(&display_url(self.url)));
+        let mut curl = format!("curl -sS {}", shell_quote(&curl_url(self.url)));
         if probe.style != Style::Body {
             let _ = write!(
                 curl,
@@ -339,6 +339,45 @@ impl Client<'_> {
     }
 }
 
+/// The URL for a curl line: its query kept (a vendor's `api-version` is part of the endpoint)
+/// but the values of parameters that may be secrets masked; no user info, no fragment.
+fn curl_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_fragment(None);
+    if url.query().is_some() {
+        let secretish = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            [
+                "key",
+                "secret",
+                "token",
+                "password",
+                "code",
+                "sig",
+                "assertion",
+                "auth",
+            ]
+            .iter()
+            .any(|word| name.contains(word))
+        };
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if secretish(&name) {
+                    "[redacted]".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
 fn form(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -497,6 +536,16 @@ mod tests {
             Some(("invalid_request".into(), "grant_type missing".into()))
         );
         assert_eq!(error(json!({"message": "Forbidden"})), None);
+    }
+
+    #[test]
+    fn curl_urls_keep_the_query_but_not_its_secrets() {
+        let url =
+            Url::parse("https://u:p@auth.example/token?api-version=2&api_key=s3cr3t#f").unwrap();
+        assert_eq!(
+            curl_url(&url),
+            "https://auth.example/token?api-version=2&api_key=%5Bredacted%5D"
+        );
     }
 
     #[test]
