@@ -197,7 +197,6 @@ async fn a_server_that_rejects_every_token_costs_a_bounded_number_of_fetches() {
                     err.to_string().contains("when the rejection backoff ends"),
                     "{err}"
                 );
-                assert!(err.retry_in().is_some(), "{err:?}");
                 refused += 1;
             }
         }
