@@ -1,15 +1,13 @@
 //! Whether the API takes the token: an AirVantage region's API, or any API URL the user names.
 //! The token goes only to that origin.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use tokensmith_airvantage::{Region, TOKEN_PATH};
 use tokensmith_core::internal::{display_url, read_limited};
 use url::Url;
 
 use super::DoctorArgs;
-use super::diagnose::{Code, Verdict};
+use super::diagnose::{Code, Probe, Shape, Style, Verdict};
 use super::probe::{Client, Sent};
 use crate::UsageError;
 use crate::out::{Mark, Out};
@@ -265,51 +263,33 @@ pub(super) async fn airvantage(
     }))
 }
 
-/// Whether the client gets a token from `region` that its API takes.
+/// Whether the client gets a token from `region` (the standard request, as the first probe
+/// sends it) that its API takes.
 async fn works_in(client: &Client<'_>, region: &Region, api: &Url, sent: &mut Vec<Sent>) -> bool {
-    let Ok(token_url) = region.base_url().join(TOKEN_PATH).map(|u| u.to_string()) else {
-        return false;
-    };
-    let encode =
-        |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
-    let basic = STANDARD.encode(format!(
-        "{}:{}",
-        encode(client.client_id),
-        encode(client.secret)
-    ));
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", client.grant)
-        .finish();
-    let Ok(response) = client
-        .http
-        .post(&token_url)
-        .header("authorization", format!("Basic {basic}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body(form)
-        .send()
-        .await
+    let Ok(token_url) = region
+        .base_url()
+        .join(TOKEN_PATH)
+        .map(|u| Url::parse(u.as_str()))
     else {
         return false;
     };
-    let body = read_limited(http::Response::from(response).into_body(), MAX_ANSWER)
-        .await
-        .unwrap_or_default();
-    let Some(token) = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-        v.get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }) else {
+    let Ok(token_url) = token_url else {
         return false;
     };
-    client.out.secrets().add(&token);
-    sent.push(Sent {
-        method: "POST",
-        url: tokensmith_core::internal::display_url_text(&token_url),
-        placement: vec!["the same client in the other region".into()],
-        answer: "a token".into(),
-        curl: String::new(),
-    });
+    let other = Client {
+        url: &token_url,
+        ..*client
+    };
+    let outcome = other
+        .send(Probe {
+            style: Style::Basic,
+            shape: Shape::Form,
+        })
+        .await;
+    sent.push(outcome.sent);
+    let Some(token) = outcome.token else {
+        return false;
+    };
     call(client.http, api, &token, sent)
         .await
         .is_ok_and(|answer| (200..300).contains(&answer.status))
