@@ -88,6 +88,11 @@ pub fn display_url_text(url: &str) -> String {
     Url::parse(url.trim()).map_or_else(|_| "(not a URL)".to_owned(), |url| display_url(&url))
 }
 
+/// Whether a secret may travel to `url`: https, or plain http to this machine.
+pub fn secure_or_loopback(url: &Url) -> bool {
+    url.scheme() == "https" || is_loopback(url)
+}
+
 /// Whether the URL's host is this machine: 127.0.0.0/8, ::1, `localhost`, or a name under
 /// `localhost` that resolves to loopback addresses only.
 pub fn is_loopback(url: &Url) -> bool {

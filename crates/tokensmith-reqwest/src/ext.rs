@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use tokensmith_core::{Error, TokenProvider};
 
-use crate::middleware::secure_or_loopback;
 use tokensmith_core::internal::Attach;
+use tokensmith_core::internal::secure_or_loopback;
 
 /// Adds a provider's token to a plain `reqwest::RequestBuilder`.
 ///

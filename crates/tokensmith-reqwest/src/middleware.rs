@@ -9,9 +9,8 @@ use http::Extensions;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
-use tokensmith_core::internal::{Attach, AttachSettings, is_dpop, is_loopback, shared_provider};
+use tokensmith_core::internal::{Attach, AttachSettings, is_dpop, shared_provider};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
-use url::Url;
 
 use crate::AuthError;
 use crate::redirect::MAX_REDIRECTS;
@@ -475,11 +474,6 @@ impl fmt::Debug for BearerAuthBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.settings.debug(f, "BearerAuthBuilder")
     }
-}
-
-/// Whether `url` is https, or goes to this machine.
-pub(crate) fn secure_or_loopback(url: &Url) -> bool {
-    url.scheme() == "https" || is_loopback(url)
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ impl GoogleFederation {
         for url in [&self.sts_url, &self.iam_url] {
             let parsed =
                 Url::parse(url).map_err(|_| Error::config(format!("`{url}` is not a URL")))?;
-            if parsed.scheme() != "https" && !tokensmith_core::internal::is_loopback(&parsed) {
+            if !tokensmith_core::internal::secure_or_loopback(&parsed) {
                 return Err(Error::config(
                     "Google endpoints must be https: the platform token is a secret",
                 ));

@@ -297,7 +297,7 @@ impl WorkloadIdentity {
     ) -> Result<Self, Error> {
         let parsed = url::Url::parse(url)
             .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
-        if parsed.scheme() != "https" && !tokensmith_core::internal::is_loopback(&parsed) {
+        if !tokensmith_core::internal::secure_or_loopback(&parsed) {
             return Err(Error::config(
                 "ACTIONS_ID_TOKEN_REQUEST_URL is not https: the request token would cross the \
                  network unencrypted",

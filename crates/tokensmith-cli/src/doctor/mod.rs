@@ -84,7 +84,7 @@ enum Vendor {
 
 /// Whether plain http may carry secrets to `url`.
 fn check_transport(url: &Url, insecure: bool, what: &str) -> Result<(), UsageError> {
-    if url.scheme() == "https" || tokensmith_core::internal::is_loopback(url) || insecure {
+    if tokensmith_core::internal::secure_or_loopback(url) || insecure {
         return Ok(());
     }
     Err(UsageError(format!(
