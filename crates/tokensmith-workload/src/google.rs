@@ -62,6 +62,8 @@ pub struct GoogleFederation {
     lifetime: Duration,
     sts_url: String,
     iam_url: String,
+    /// Made once, by [`build`](Self::build).
+    http: Option<reqwest::Client>,
 }
 
 impl GoogleFederation {
@@ -77,6 +79,7 @@ impl GoogleFederation {
             lifetime: Duration::from_secs(3600),
             sts_url: STS_URL.to_owned(),
             iam_url: IAM_CREDENTIALS_URL.to_owned(),
+            http: None,
         }
     }
 
@@ -124,7 +127,7 @@ impl GoogleFederation {
     }
 
     /// Checks the settings and builds the cached provider.
-    pub fn build(self) -> Result<Cached<Self>, Error> {
+    pub fn build(mut self) -> Result<Cached<Self>, Error> {
         if !self.audience.starts_with("//iam.googleapis.com/") {
             return Err(Error::config(
                 "the audience of a workload identity pool provider starts with \
@@ -148,6 +151,7 @@ impl GoogleFederation {
                  (name@project.iam.gserviceaccount.com)",
             ));
         }
+        self.http = Some(Self::http()?);
         Ok(Cached::new(self))
     }
 
@@ -328,7 +332,11 @@ impl TokenSource for GoogleFederation {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let platform = self.identity.token().await?;
         let subject = platform.secret().expose_secret();
-        let http = Self::http()?;
+        // Made by `build`; made here only for a source used without it.
+        let http = match &self.http {
+            Some(http) => http.clone(),
+            None => Self::http()?,
+        };
         let (federated, lifetime) = self.exchange(&http, subject).await?;
         let (token, lifetime) = match &self.impersonate {
             Some(account) => {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tokensmith_core::internal::display_url_text;
+use tokensmith_core::internal::display_url;
 use tokensmith_core::{Error, ExposeSecret, SecretString};
 use tokensmith_oauth2::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE};
 use tokio::sync::Mutex;
@@ -128,7 +128,7 @@ enum Source {
         args: Vec<String>,
     },
     GitHub {
-        url: String,
+        url: url::Url,
         request_token: SecretString,
         audience: Option<String>,
         http: reqwest::Client,
@@ -149,10 +149,9 @@ impl Source {
             Self::File(path) => format!("the file {}", path.display()),
             Self::Env(var) => format!("the environment variable {var}"),
             Self::Command { program, .. } => format!("the command `{program}`"),
-            Self::GitHub { url, .. } => format!(
-                "the GitHub Actions OIDC endpoint ({})",
-                display_url_text(url)
-            ),
+            Self::GitHub { url, .. } => {
+                format!("the GitHub Actions OIDC endpoint ({})", display_url(url))
+            }
             #[cfg(feature = "spiffe")]
             Self::Spiffe { endpoint, .. } => format!(
                 "the SPIFFE Workload API at {}",
@@ -309,7 +308,7 @@ impl WorkloadIdentity {
             .build()
             .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
         Ok(Self::with(Source::GitHub {
-            url: url.to_owned(),
+            url: parsed,
             request_token,
             audience: audience.map(str::to_owned),
             http,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tokensmith_core::internal::{display_url_text, read_limited, scrub_excerpt};
+use tokensmith_core::internal::{display_url, read_limited, scrub_excerpt};
 use tokensmith_core::{Error, ExposeSecret, SecretString};
 use tokio::io::AsyncReadExt;
 
@@ -69,13 +69,12 @@ pub(crate) async fn command(program: &str, args: &[String]) -> Result<SecretStri
 /// request token as a bearer token, answered with `{"value": "<jwt>"}`.
 pub(crate) async fn github(
     http: &reqwest::Client,
-    url: &str,
+    url: &url::Url,
     request_token: &SecretString,
     audience: Option<&str>,
 ) -> Result<SecretString, Error> {
-    let display = display_url_text(url);
-    let mut target = url::Url::parse(url)
-        .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
+    let display = display_url(url);
+    let mut target = url.clone();
     if let Some(audience) = audience {
         target.query_pairs_mut().append_pair("audience", audience);
     }
