@@ -261,17 +261,11 @@ impl Client<'_> {
                 }
             }
         }
+        // Every secret the command knows of (the client secret, the password, header values,
+        // tokens seen) is masked before the excerpt is cut, so that none survives in part.
         let mask = |text: &str| -> String {
-            let mut secrets = vec![self.secret];
-            secrets.extend(self.password);
-            secrets.extend(self.headers.iter().map(|(_, v, _)| v.as_str()));
-            one_line(
-                &self
-                    .out
-                    .secrets()
-                    .mask(&scrub_excerpt(text.as_bytes(), &secrets)),
-                EXCERPT,
-            )
+            let masked = self.out.secrets().mask(text);
+            one_line(&scrub_excerpt(masked.as_bytes(), &[]), EXCERPT)
         };
         if let Some(fields) = &fields
             && let Some(Value::String(access)) = fields.get("access_token")
