@@ -9,6 +9,17 @@ pub use tokensmith_core::*;
 
 /// The OAuth 2.0 token endpoint client: grants, client authentication, vendor hooks (the
 /// `tokensmith-oauth2` crate).
+#[cfg(any(feature = "oauth2", feature = "reqwest", feature = "tower"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "oauth2", feature = "reqwest", feature = "tower")))
+)]
+pub use tokensmith_http as http;
+
+#[cfg(feature = "dpop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
+pub use tokensmith_http::dpop;
+
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use tokensmith_oauth2 as oauth2;

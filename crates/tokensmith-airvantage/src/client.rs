@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::Method;
 use reqwest::header::ACCEPT;
 use serde::de::DeserializeOwned;
-use tokensmith_core::internal::shared_provider;
+use tokensmith_core::arc_provider;
 use tokensmith_core::{Error, TokenProvider};
 use tokensmith_oauth2::{
     AuthorizationCode, ClientAuth, ClientSecret, Password, RefreshTokenGrant, TokenEndpoint,
@@ -84,7 +84,7 @@ impl AirVantageBuilder {
     /// or a mock in a unit test): no API client or user needed.
     #[must_use]
     pub fn provider(mut self, provider: impl TokenProvider + 'static) -> Self {
-        self.sign_in = Some(SignIn::Provider(shared_provider(provider)));
+        self.sign_in = Some(SignIn::Provider(arc_provider(provider)));
         self
     }
 

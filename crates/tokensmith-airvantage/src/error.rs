@@ -5,7 +5,7 @@ use std::fmt;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokensmith_core::internal::scrub_excerpt;
+use tokensmith_http::scrub_excerpt;
 use tokensmith_reqwest::api::{ApiError, ApiVendor};
 
 use crate::Region;

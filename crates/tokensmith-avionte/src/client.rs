@@ -90,7 +90,7 @@ impl AvionteBuilder {
     /// client id or secret needed; the API key still is.
     #[must_use]
     pub fn provider(mut self, provider: impl TokenProvider + 'static) -> Self {
-        self.provider = Some(tokensmith_core::internal::shared_provider(provider));
+        self.provider = Some(tokensmith_core::arc_provider(provider));
         self
     }
 
@@ -174,7 +174,7 @@ impl fmt::Debug for AvionteBuilder {
             .field("scope", &self.scope)
             .field(
                 "base_url",
-                &tokensmith_core::internal::display_url_text(&self.base_url),
+                &tokensmith_http::display_url_text(&self.base_url),
             )
             .finish_non_exhaustive()
     }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use tokensmith_core::internal::mask_secrets;
+use tokensmith_http::mask_secrets;
 
 /// Secrets shorter than this are not searched for in output: masking every `ab` would garble
 /// the text without protecting anything a guess would not find.

@@ -33,18 +33,12 @@
 
 mod backoff;
 mod cache;
-#[cfg(feature = "dpop")]
-#[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
-pub mod dpop;
 mod error;
-#[doc(hidden)]
-pub mod internal;
 mod keyed;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 mod provider;
-mod scrub;
 mod secret;
 mod token;
 
@@ -59,5 +53,7 @@ pub use crate::keyed::TokenManager;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use crate::provider::MockTokenProvider;
-pub use crate::provider::{RequestAuth, StaticToken, TokenIdentity, TokenProvider, TokenSource};
+pub use crate::provider::{
+    RequestAuth, StaticToken, TokenIdentity, TokenProvider, TokenSource, arc_provider,
+};
 pub use crate::token::{AccessToken, AccessTokenBuilder, TokenSecret, TokenType};

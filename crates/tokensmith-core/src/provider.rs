@@ -8,6 +8,15 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{AccessToken, Error};
 
+/// `provider` as the `Arc<dyn TokenProvider>` that clients and middleware share; one that
+/// already is one is taken as it is, not wrapped again.
+pub fn arc_provider<P: TokenProvider + 'static>(provider: P) -> Arc<dyn TokenProvider> {
+    match (&provider as &dyn std::any::Any).downcast_ref::<Arc<dyn TokenProvider>>() {
+        Some(shared) => Arc::clone(shared),
+        None => Arc::new(provider),
+    }
+}
+
 /// Hands out an access token that is valid right now.
 ///
 /// This is what API clients and the middleware hold, usually as `Arc<dyn TokenProvider>`. The

@@ -247,7 +247,7 @@ impl PendingAuthorization {
             (Some(iss), Some(expected)) if iss != expected => Err(Error::refused(format!(
                 "the authorization response comes from issuer `{}`, not `{expected}`; its code \
                  was not used",
-                tokensmith_core::internal::scrub_excerpt(iss.as_bytes(), &[])
+                tokensmith_http::scrub_excerpt(iss.as_bytes(), &[])
             ))
             .with_hint(
                 "a response from another authorization server reached this flow's redirect URI \
@@ -287,7 +287,8 @@ impl PendingAuthorization {
             let mut error = OAuthError::new(StatusCode::FOUND, code);
             error.description = callback.error_description;
             error.uri = callback.error_uri;
-            let error = error.masked(&self.endpoint.secret_values());
+            let error =
+                tokensmith_http::scrub::mask_oauth_error(error, &self.endpoint.secret_values());
             let hint = match error.code {
                 tokensmith_core::ErrorCode::AccessDenied => {
                     "the user declined, or the server refused this client the scopes it asked for"
@@ -316,7 +317,7 @@ impl fmt::Debug for AuthorizationCode {
             .field("endpoint", &self.endpoint)
             .field(
                 "authorize_url",
-                &tokensmith_core::internal::display_url(&self.authorize_url),
+                &tokensmith_http::display_url(&self.authorize_url),
             )
             .field("redirect_uri", &self.redirect_uri)
             .field("scope", &self.scope)

@@ -12,7 +12,7 @@ use crate::exchange::Call;
 use crate::request::join_scopes;
 use crate::response::{RawAnswer, unexpected};
 use crate::{GrantRequest, TokenEndpoint, TokenResponse};
-use tokensmith_core::internal::display_url;
+use tokensmith_http::display_url;
 
 /// The `grant_type` of the device grant (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";

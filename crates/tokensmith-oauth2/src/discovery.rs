@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value};
 use tokensmith_core::Error;
-use tokensmith_core::internal::{BodyError, display_url, read_limited, scrub_excerpt};
+use tokensmith_http::{BodyError, display_url, read_limited, scrub_excerpt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokensmith_core::Error;
-use tokensmith_core::internal::{display_url, display_url_text, is_loopback, secret_header};
+use tokensmith_http::{display_url, display_url_text, is_loopback, secret_header};
 use url::Url;
 
 use crate::client_auth::{ClientIdentity, Learned};
@@ -82,7 +82,7 @@ pub(crate) struct Inner {
     pub(crate) metadata: Option<Arc<ServerMetadata>>,
     pub(crate) revocation: Option<(Url, String)>,
     #[cfg(feature = "dpop")]
-    pub(crate) dpop: Option<tokensmith_core::dpop::DpopKey>,
+    pub(crate) dpop: Option<tokensmith_http::dpop::DpopKey>,
     /// The client certificate presented, as far as it is known.
     pub(crate) certificate: Certificate,
 }
@@ -163,7 +163,7 @@ impl TokenEndpoint {
     /// The DPoP key every token request proves possession of, if one is set.
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
-    pub fn dpop_key(&self) -> Option<&tokensmith_core::dpop::DpopKey> {
+    pub fn dpop_key(&self) -> Option<&tokensmith_http::dpop::DpopKey> {
         self.inner.dpop.as_ref()
     }
 
@@ -282,7 +282,7 @@ pub struct TokenEndpointBuilder {
     issuer: Option<String>,
     revocation: Option<String>,
     #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    dpop: Option<tokensmith_http::dpop::DpopKey>,
 }
 
 impl TokenEndpointBuilder {
@@ -471,7 +471,7 @@ impl TokenEndpointBuilder {
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     #[must_use]
-    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+    pub fn dpop(mut self, key: tokensmith_http::dpop::DpopKey) -> Self {
         self.dpop = Some(key);
         self
     }

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, LOCATION,
 };
-use tokensmith_core::internal::scrub_excerpt;
 use tokensmith_core::{Error, ErrorCode, UnexpectedResponse};
+use tokensmith_http::scrub_excerpt;
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::form_urlencoded;
@@ -19,8 +19,8 @@ use crate::hints::explain;
 use crate::jwt::{JWT_BEARER_ASSERTION_TYPE, assertion_claims, sign_jwt};
 use crate::response::{RawAnswer, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
-use tokensmith_core::internal::display_url;
-use tokensmith_core::internal::{BodyError, read_limited, retry_after};
+use tokensmith_http::display_url;
+use tokensmith_http::{BodyError, read_limited, retry_after};
 use url::Url;
 
 /// A failed attempt, with what decides whether to try again.
@@ -159,7 +159,7 @@ impl TokenEndpoint {
                 // The request was refused before it was processed: once more, with the nonce.
                 nonce_retried = true;
                 tracing::debug!(target: "tokensmith::oauth2", endpoint = %call.display, "the server asked for a DPoP nonce; retrying once with it");
-                tokensmith_core::internal::count_dpop_nonce_retry("token_endpoint");
+                tokensmith_http::attach::count_dpop_nonce_retry("token_endpoint");
                 continue;
             }
             let may_retry = failure.error.is_retryable()
@@ -282,7 +282,7 @@ impl TokenEndpoint {
         #[cfg(feature = "dpop")]
         if let Some(key) = &inner.dpop {
             let proof = key.proof("POST", call.url, None).map_err(failed)?;
-            headers.insert(tokensmith_core::dpop::DPOP, proof);
+            headers.insert(tokensmith_http::dpop::DPOP, proof);
         }
 
         let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);

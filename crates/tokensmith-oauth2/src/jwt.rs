@@ -659,7 +659,7 @@ mod tests {
         fn keys_are_zeroed_on_drop() {
             fn zeroed_on_drop<T: zeroize::ZeroizeOnDrop>() {}
             zeroed_on_drop::<JwtKey>();
-            zeroed_on_drop::<tokensmith_core::dpop::DpopKey>();
+            zeroed_on_drop::<tokensmith_http::dpop::DpopKey>();
             // Client secrets, passwords and API keys are `SecretString`s.
             zeroed_on_drop::<tokensmith_core::SecretString>();
         }

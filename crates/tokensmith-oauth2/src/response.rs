@@ -8,8 +8,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
-use tokensmith_core::internal::scrub_excerpt;
 use tokensmith_core::{AccessToken, Error, OAuthError, TokenType, UnexpectedResponse};
+use tokensmith_http::scrub_excerpt;
 use tokio::time::Instant;
 
 use crate::TokenVendor;
@@ -95,7 +95,7 @@ pub(crate) fn parse(answer: &RawAnswer<'_>) -> Result<TokenResponse, Error> {
     let error = oauth_error(answer.status, &fields)
         .or_else(|| answer.vendor.and_then(|v| v.error(answer.status, &fields)));
     if let Some(error) = error {
-        return Err(error.masked(answer.secrets).into());
+        return Err(tokensmith_http::scrub::mask_oauth_error(error, answer.secrets).into());
     }
     let success = matches!(answer.status, StatusCode::OK | StatusCode::CREATED);
     if !success {
@@ -761,7 +761,7 @@ mod tests {
             description.starts_with("bad secret [redacted] x x"),
             "{description}"
         );
-        assert!(description.chars().count() <= tokensmith_core::internal::EXCERPT_CHARS + 1);
+        assert!(description.chars().count() <= tokensmith_http::scrub::EXCERPT_CHARS + 1);
     }
 
     #[test]

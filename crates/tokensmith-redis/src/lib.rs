@@ -100,6 +100,7 @@
 //! See [`RedisCache`], and `examples/fleet.rs`.
 
 mod cache;
+mod metrics;
 mod seal;
 mod shared;
 #[cfg(feature = "testing")]

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use tokensmith_core::internal;
 use tokensmith_core::{
     AccessToken, Error, ExposeSecret, SecretString, TokenIdentity, TokenSource, TokenType,
 };
@@ -620,14 +619,14 @@ impl<S: TokenSource> TokenSource for Shared<S> {
             };
             if let Some(token) = token {
                 if waited {
-                    internal::record_lock_wait(provider, started.elapsed());
+                    crate::metrics::record_lock_wait(provider, started.elapsed());
                 } else {
-                    internal::count_shared_lookup(provider, true);
+                    crate::metrics::count_shared_lookup(provider, true);
                 }
                 return Ok(self.take(token));
             }
             if !waited {
-                internal::count_shared_lookup(provider, false);
+                crate::metrics::count_shared_lookup(provider, false);
             }
             let now_ms = clock.now_ms();
             if let Some(backoff) = backoff.as_ref().filter(|b| b.until_ms > now_ms) {
@@ -655,7 +654,7 @@ impl<S: TokenSource> TokenSource for Shared<S> {
                 match self.try_lock(&owner).await {
                     Ok(true) => {
                         if waited {
-                            internal::record_lock_wait(provider, started.elapsed());
+                            crate::metrics::record_lock_wait(provider, started.elapsed());
                         }
                         let previous = backoff.as_ref().map_or(0, |b| b.failures);
                         return self.fetch_locked(&owner, previous, clock).await;

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use reqwest::header::AUTHORIZATION;
 use tokensmith_core::{Error, TokenProvider};
 
-use tokensmith_core::internal::Attach;
-use tokensmith_core::internal::secure_or_loopback;
+use tokensmith_http::Attach;
+use tokensmith_http::secure_or_loopback;
 
 /// Adds a provider's token to a plain `reqwest::RequestBuilder`.
 ///
@@ -48,7 +48,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
             ))
             .with_hint("use https"));
         }
-        let token = Attach::valid_token(provider).await?;
+        let token = Attach::token(provider).await?;
         request
             .headers_mut()
             .insert(AUTHORIZATION, token.authorization_header());

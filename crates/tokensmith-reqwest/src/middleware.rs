@@ -6,11 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use http::Extensions;
-use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
-use tokensmith_core::internal::{Attach, AttachSettings, is_dpop, shared_provider};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
+use tokensmith_http::{Attach, AttachBuilder, Driver, Plan, Verdict};
 
 use crate::AuthError;
 use crate::redirect::MAX_REDIRECTS;
@@ -59,9 +58,7 @@ impl BearerAuth {
     /// `StaticToken`, a mock, or an `Arc<dyn TokenProvider>` shared with others); name at least
     /// one origin with [`for_origin`](BearerAuthBuilder::for_origin).
     pub fn builder(provider: impl TokenProvider + 'static) -> BearerAuthBuilder {
-        BearerAuthBuilder {
-            settings: AttachSettings::new(shared_provider(provider)),
-        }
+        AttachBuilder::new(provider)
     }
 
     /// A `reqwest-middleware` client with this middleware, on the HTTP client `http` describes
@@ -99,14 +96,26 @@ impl BearerAuth {
         request: &mut Request,
         token: Option<&AccessToken>,
     ) -> Result<(), reqwest_middleware::Error> {
-        let proof = self
-            .attach
-            .proof(request.method().as_str(), request.url(), token)
-            .map_err(auth_failed)?;
-        self.attach.apply(request.headers_mut(), token, proof);
-        Ok(())
+        let method = request.method().as_str().to_owned();
+        let url = request.url().clone();
+        self.attach
+            .sign(&method, &url, request.headers_mut(), token)
+            .map_err(auth_failed)
     }
 }
+
+impl Driver for BearerAuth {
+    const NAME: &'static str = "BearerAuth";
+    const LAYER: &'static str = "reqwest";
+
+    fn from_attach(attach: Attach) -> Self {
+        Self { attach }
+    }
+}
+
+/// Builds a [`BearerAuth`]: the origins its tokens may go to, extra headers, DPoP; `build`
+/// checks them. The same settings as the tower layer's builder.
+pub type BearerAuthBuilder = AttachBuilder<BearerAuth>;
 
 impl fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,7 +156,7 @@ struct Refused<'a> {
     token: AccessToken,
     retry: Option<Request>,
     response: Response,
-    asks_for_nonce: bool,
+    verdict: Verdict,
 }
 
 // Written out rather than with `#[async_trait]`: its wrapper future would hold a second copy
@@ -240,32 +249,28 @@ impl BearerAuth {
         next: Next<'a>,
     ) -> Handled<'a> {
         let attach = &self.attach;
-        match attach.allows(request.url()) {
-            Ok(true) => {}
-            Ok(false) => return next.run(request, extensions),
-            Err(error) => return Box::pin(std::future::ready(Err(auth_failed(error)))),
-        }
+        let plan = attach.plan(
+            request.url(),
+            request.headers(),
+            extensions.get::<RequestAuth>(),
+        );
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
-        let per_request = match extensions.get::<RequestAuth>() {
-            Some(RequestAuth::Skip) => return next.run(request, extensions),
-            Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
-            _ => None,
-        };
-        if request.headers().contains_key(AUTHORIZATION) && !attach.replace_authorization {
-            if let Err(error) = self.attach(&mut request, None) {
-                return Box::pin(std::future::ready(Err(error)));
+        let per_request = match plan {
+            Ok(Plan::Token(per_request)) => per_request,
+            Ok(Plan::Pass) => return next.run(request, extensions),
+            Ok(Plan::HeadersOnly) => {
+                if let Err(error) = self.attach(&mut request, None) {
+                    return Box::pin(std::future::ready(Err(error)));
+                }
+                return next.run(request, extensions);
             }
-            return next.run(request, extensions);
-        }
-        let cached = match &per_request {
-            Some(provider) => provider.current(),
-            None => attach.provider.current(),
+            Err(error) => return Box::pin(std::future::ready(Err(auth_failed(error)))),
         };
-        match cached {
+        match attach.provider(&per_request).current() {
             Some(token) => self.send(request, token, per_request, extensions, next),
             None => Box::pin(async move {
-                let provider = per_request.as_deref().unwrap_or(&*attach.provider);
+                let provider = attach.provider(&per_request);
                 let token = provider.token().await.map_err(auth_failed)?;
                 self.send(request, token, per_request, extensions, next)
                     .await
@@ -283,7 +288,7 @@ impl BearerAuth {
         next: Next<'a>,
     ) -> Handled<'a> {
         let attach = &self.attach;
-        let retry = if attach.retry_unauthorized || is_dpop(&token) {
+        let retry = if attach.keeps_copy(&token) {
             replay_copy(&request)
         } else {
             None
@@ -299,31 +304,31 @@ impl BearerAuth {
         );
         Box::pin(async move {
             let response = next.clone().run(request, extensions).await?;
-            let asks_for_nonce = attach.wants_new_nonce(
+            let verdict = attach.judge(
                 &token,
                 response.url(),
                 response.status(),
                 response.headers(),
+                response.status() == StatusCode::UNAUTHORIZED,
+                retry.is_some(),
             );
-            if !asks_for_nonce
-                && (response.status() != StatusCode::UNAUTHORIZED || !attach.retry_unauthorized)
-            {
+            if verdict == Verdict::Accept {
                 return Ok(response);
             }
             // The rare paths live in a future of their own, so that the one every request
             // allocates stays small.
             let refused = Refused {
-                provider: per_request.as_deref().unwrap_or(&*attach.provider),
+                provider: attach.provider(&per_request),
                 token,
                 retry,
                 response,
-                asks_for_nonce,
+                verdict,
             };
             Box::pin(self.after_refusal(refused, extensions, next)).await
         })
     }
 
-    /// A 401 or a DPoP nonce request: the one replay it allows, if any.
+    /// A 401 or a DPoP nonce request: the one replay the engine allows, if any.
     #[cold]
     async fn after_refusal(
         &self,
@@ -335,144 +340,34 @@ impl BearerAuth {
         let Refused {
             provider,
             token,
-            mut retry,
+            retry,
             response,
-            asks_for_nonce,
+            verdict,
         } = refused;
-        if asks_for_nonce && let Some(mut again) = retry.take() {
-            // RFC 9449 §9: the same token, a proof with the nonce just given; once.
-            drop(response);
-            self.attach(&mut again, Some(&token))?;
-            tracing::debug!(target: "tokensmith::reqwest", "the resource server asked for a DPoP nonce; retrying once with it");
-            tokensmith_core::internal::count_dpop_nonce_retry("reqwest");
-            let response = next.run(again, extensions).await?;
-            attach.wants_new_nonce(
+        let Some(mut again) = retry else {
+            // Refused, and nothing to send again: the engine still invalidates the token.
+            attach.replacement(provider, &token, false).await;
+            return Ok(response);
+        };
+        let token = match verdict {
+            Verdict::SendWithNonce => token,
+            _ => match attach.replacement(provider, &token, true).await {
+                Some(fresh) => fresh,
+                None => return Ok(response),
+            },
+        };
+        drop(response);
+        self.attach(&mut again, Some(&token))?;
+        let response = next.run(again, extensions).await?;
+        if verdict == Verdict::SendWithNonce {
+            attach.observe(
                 &token,
                 response.url(),
                 response.status(),
                 response.headers(),
             );
-            return Ok(response);
         }
-        if response.status() != StatusCode::UNAUTHORIZED || !attach.retry_unauthorized {
-            return Ok(response);
-        }
-        if attach.is_nonce_challenge(&token, response.headers()) {
-            // The nonce is kept for the next request; the token is still good.
-            tracing::debug!(target: "tokensmith::reqwest", "DPoP nonce challenge for a request that cannot be sent again; returning it, the token stays");
-            return Ok(response);
-        }
-
-        provider.invalidate(&token);
-        let Some(mut retry) = retry else {
-            tracing::debug!(
-                target: "tokensmith::reqwest",
-                origin = %response.url().origin().ascii_serialization(),
-                "401 for a request whose body cannot be replayed; returning it"
-            );
-            return Ok(response);
-        };
-        let fresh = match Attach::valid_token(provider).await {
-            Ok(fresh) => fresh,
-            Err(error) => {
-                // The server's 401 says more than "no new token yet" (a backoff, say).
-                tracing::debug!(target: "tokensmith::reqwest", error = %error, "no fresh token for the retry; returning the 401");
-                return Ok(response);
-            }
-        };
-        if fresh.same_as(&token) {
-            // The provider cannot replace the token (a static one): the 401 is the answer.
-            return Ok(response);
-        }
-        drop(response);
-        self.attach(&mut retry, Some(&fresh))?;
-        tracing::debug!(
-            target: "tokensmith::reqwest",
-            origin = %retry.url().origin().ascii_serialization(),
-            "401 answered; retrying once with a fresh token"
-        );
-        tokensmith_core::internal::count_unauthorized_retry("reqwest");
-        next.run(retry, extensions).await
-    }
-}
-
-/// Builds a [`BearerAuth`]; `build` checks the origins and headers.
-pub struct BearerAuthBuilder {
-    settings: AttachSettings,
-}
-
-impl BearerAuthBuilder {
-    /// Attaches tokens to requests for this origin (`https://api.example.com`; only the
-    /// scheme, host and port count). May be called more than once.
-    #[must_use]
-    pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
-        self.settings.origins.push(origin.as_ref().to_owned());
-        self
-    }
-
-    /// Attaches tokens to every request (https, or loopback), whatever its origin. Only for
-    /// a client that talks to one API.
-    #[must_use]
-    pub fn danger_allow_any_origin(mut self) -> Self {
-        self.settings.any_origin = true;
-        self
-    }
-
-    /// Allows plain http to hosts that are not loopback. Only for closed test networks.
-    #[must_use]
-    pub fn danger_allow_insecure_http(mut self) -> Self {
-        self.settings.allow_http = true;
-        self
-    }
-
-    /// A header for every request that carries the token (an API key): a secret, never
-    /// printed, sent to the allowed origins only.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.headers.push((
-            name.into(),
-            tokensmith_core::SecretString::from(value.into()),
-        ));
-        self
-    }
-
-    /// Replace an `Authorization` header the caller already set (default: leave it alone).
-    #[must_use]
-    pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
-        self.settings.replace_authorization = replace;
-        self
-    }
-
-    /// The DPoP key of the token endpoint whose tokens this middleware attaches (RFC 9449):
-    /// a DPoP-bound token goes as `Authorization: DPoP …` with a proof for each request
-    /// (`htm`, `htu`, `ath`, the origin's nonce). A 401 asking for a nonce
-    /// (`use_dpop_nonce`) is retried once with it.
-    #[cfg(feature = "dpop")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
-    #[must_use]
-    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
-        self.settings.dpop = Some(key);
-        self
-    }
-
-    /// Do not invalidate and retry on 401 answers.
-    #[must_use]
-    pub fn no_retry_on_unauthorized(mut self) -> Self {
-        self.settings.retry_unauthorized = false;
-        self
-    }
-
-    /// Checks the origins and headers.
-    pub fn build(self) -> Result<BearerAuth, Error> {
-        Ok(BearerAuth {
-            attach: self.settings.build("BearerAuth")?,
-        })
-    }
-}
-
-impl fmt::Debug for BearerAuthBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.settings.debug(f, "BearerAuthBuilder")
+        Ok(response)
     }
 }
 

@@ -40,12 +40,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Empty, Full};
-use tokensmith_core::internal::{Attach, AttachSettings, Origins, is_dpop, shared_provider};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
+use tokensmith_http::{Attach, AttachBuilder, Driver, Origins, Plan, Verdict};
 use tower_layer::Layer;
 use tower_service::Service;
 use url::Url;
@@ -68,11 +67,24 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// A layer that attaches `provider`'s tokens; name the origins before building.
     pub fn builder(provider: impl TokenProvider + 'static) -> AuthLayerBuilder {
-        AuthLayerBuilder {
-            settings: AttachSettings::new(shared_provider(provider)),
+        AttachBuilder::new(provider)
+    }
+}
+
+impl Driver for AuthLayer {
+    const NAME: &'static str = "AuthLayer";
+    const LAYER: &'static str = "tower";
+
+    fn from_attach(attach: Attach) -> Self {
+        Self {
+            config: Arc::new(attach),
         }
     }
 }
+
+/// Settings of an [`AuthLayer`]: the origins its tokens may go to, extra headers, DPoP;
+/// `build` checks them. The same settings as the reqwest middleware's builder.
+pub type AuthLayerBuilder = AttachBuilder<AuthLayer>;
 
 impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
@@ -91,84 +103,6 @@ impl fmt::Debug for AuthLayer {
     }
 }
 
-/// Settings of an [`AuthLayer`].
-pub struct AuthLayerBuilder {
-    settings: AttachSettings,
-}
-
-impl AuthLayerBuilder {
-    /// Attaches tokens to requests for this origin (`https://api.example.com`; only the
-    /// scheme, host and port count). May be called more than once.
-    #[must_use]
-    pub fn for_origin(mut self, origin: impl AsRef<str>) -> Self {
-        self.settings.origins.push(origin.as_ref().to_owned());
-        self
-    }
-
-    /// Attaches tokens to every request (https, or loopback), whatever its origin.
-    #[must_use]
-    pub fn danger_allow_any_origin(mut self) -> Self {
-        self.settings.any_origin = true;
-        self
-    }
-
-    /// Allows plain http to hosts that are not loopback. Only for closed test networks.
-    #[must_use]
-    pub fn danger_allow_insecure_http(mut self) -> Self {
-        self.settings.allow_http = true;
-        self
-    }
-
-    /// A header for every request that carries the token (an API key): a secret, never
-    /// printed.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.headers.push((
-            name.into(),
-            tokensmith_core::SecretString::from(value.into()),
-        ));
-        self
-    }
-
-    /// Replaces an `Authorization` header the caller already set (default: leave it).
-    #[must_use]
-    pub fn replace_existing_authorization(mut self, replace: bool) -> Self {
-        self.settings.replace_authorization = replace;
-        self
-    }
-
-    /// Neither invalidates nor retries on 401 answers.
-    #[must_use]
-    pub fn no_retry_on_unauthorized(mut self) -> Self {
-        self.settings.retry_unauthorized = false;
-        self
-    }
-
-    /// The DPoP key of the token endpoint whose tokens the layer attaches (RFC 9449): a
-    /// DPoP-bound token goes as `Authorization: DPoP …` with a proof per request; a 401 that
-    /// asks for a nonce is retried once with it (for replayable bodies).
-    #[cfg(feature = "dpop")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
-    #[must_use]
-    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
-        self.settings.dpop = Some(key);
-        self
-    }
-
-    /// Checks the origins and headers.
-    pub fn build(self) -> Result<AuthLayer, Error> {
-        Ok(AuthLayer {
-            config: Arc::new(self.settings.build("AuthLayer")?),
-        })
-    }
-}
-
-impl fmt::Debug for AuthLayerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.settings.debug(f, "AuthLayerBuilder")
-    }
-}
-
 /// The service an [`AuthLayer`] wraps around `S`.
 #[derive(Clone)]
 pub struct Auth<S> {
@@ -180,7 +114,7 @@ impl<S: fmt::Debug> fmt::Debug for Auth<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
             .field("inner", &self.inner)
-            .field("origins", &self.config.origins.serialised())
+            .field("origins", &self.config.origins().serialised())
             .finish_non_exhaustive()
     }
 }
@@ -229,8 +163,10 @@ fn target(method: &Method, uri: &Uri, origins: &Origins) -> Option<Url> {
     }
 }
 
+/// Where a request goes, when it carries credentials: the rules `call` applies.
+#[cfg(test)]
 fn allowed(config: &Attach, method: &Method, uri: &Uri) -> Result<Option<Url>, Error> {
-    match target(method, uri, &config.origins) {
+    match target(method, uri, config.origins()) {
         Some(url) if config.allows(&url)? => Ok(Some(url)),
         _ => Ok(None),
     }
@@ -246,77 +182,60 @@ where
     S::Error: Into<BoxError>,
     B: Send + 'static,
 {
-    let Some(url) = allowed(&config, request.method(), request.uri())? else {
+    let Some(url) = target(request.method(), request.uri(), config.origins()) else {
         return answer(inner.call(request).await);
     };
-    let per_request = match request.extensions().get::<RequestAuth>() {
-        Some(RequestAuth::Skip) => return answer(inner.call(request).await),
-        Some(RequestAuth::With(other)) => Some(Arc::clone(other)),
-        _ => None,
+    let per_request = match config.plan(
+        &url,
+        request.headers(),
+        request.extensions().get::<RequestAuth>(),
+    )? {
+        Plan::Pass => return answer(inner.call(request).await),
+        Plan::HeadersOnly => {
+            attach(&config, &mut request, &url, None)?;
+            return answer(inner.call(request).await);
+        }
+        Plan::Token(per_request) => per_request,
     };
-    let provider: &dyn TokenProvider = per_request.as_deref().unwrap_or(&*config.provider);
-    if request.headers().contains_key(AUTHORIZATION)
-        && !config.replace_authorization
-        && !carries_copied_proof(request.headers())
-    {
-        attach(&config, &mut request, &url, None)?;
-        return answer(inner.call(request).await);
-    }
-    let token = Attach::valid_token(provider).await?;
-    let mut replay = if config.retry_unauthorized || is_dpop(&token) {
+    let provider = config.provider(&per_request);
+    let token = Attach::token(provider).await?;
+    let mut copy = if config.keeps_copy(&token) {
         try_clone(&request)
     } else {
         None
     };
     attach(&config, &mut request, &url, Some(&token))?;
     let response = inner.call(request).await.map_err(Into::into)?;
-
-    if config.wants_new_nonce(&token, &url, response.status(), response.headers())
-        && let Some(mut again) = replay.take()
-    {
-        drop(response);
-        attach(&config, &mut again, &url, Some(&token))?;
-        tracing::debug!(target: "tokensmith::tower", "the server asked for a DPoP nonce; retrying once with it");
-        tokensmith_core::internal::count_dpop_nonce_retry("tower");
-        let response = inner.call(again).await.map_err(Into::into)?;
-        return Ok(watched(response, &config, per_request, token));
-    }
-    if !config.retry_unauthorized
-        || !refused(&response)
-        || config.is_nonce_challenge(&token, response.headers())
-    {
-        // A nonce challenge wants the nonce (now kept), not another token.
-        return Ok(watched(response, &config, per_request, token));
-    }
-    provider.invalidate(&token);
-    let Some(mut again) = replay else {
-        tracing::debug!(target: "tokensmith::tower", "refused; the body cannot be replayed, so the refusal is the answer");
-        return Ok(response.map(AuthBody::plain));
-    };
-    let fresh = match Attach::valid_token(provider).await {
-        Ok(fresh) if !fresh.same_as(&token) => fresh,
-        _ => return Ok(response.map(AuthBody::plain)),
+    let verdict = config.judge(
+        &token,
+        &url,
+        response.status(),
+        response.headers(),
+        refused(&response),
+        copy.is_some(),
+    );
+    let (token, again) = match verdict {
+        Verdict::Accept => return Ok(watched(response, &config, per_request, token)),
+        Verdict::SendWithNonce => match copy.take() {
+            Some(again) => (token, again),
+            None => return Ok(watched(response, &config, per_request, token)),
+        },
+        Verdict::Refused => {
+            let has_copy = copy.is_some();
+            match (config.replacement(provider, &token, has_copy).await, copy) {
+                (Some(fresh), Some(again)) => (fresh, again),
+                _ => return Ok(response.map(AuthBody::plain)),
+            }
+        }
     };
     drop(response);
-    attach(&config, &mut again, &url, Some(&fresh))?;
-    tracing::debug!(target: "tokensmith::tower", "refused; retrying once with a fresh token");
-    tokensmith_core::internal::count_unauthorized_retry("tower");
+    let mut again = again;
+    attach(&config, &mut again, &url, Some(&token))?;
     let response = inner.call(again).await.map_err(Into::into)?;
-    Ok(watched(response, &config, per_request, fresh))
-}
-
-/// Whether the request carries a DPoP token with a proof: what this layer attached to an
-/// earlier request, copied by a redirect follower (tower-http's `FollowRedirect` copies the
-/// headers to each hop). A proof is good for one URL and one use, so the hop gets the token
-/// and a proof of its own.
-fn carries_copied_proof(headers: &http::HeaderMap) -> bool {
-    headers.contains_key("dpop")
-        && headers.get(AUTHORIZATION).is_some_and(|value| {
-            value
-                .as_bytes()
-                .get(..5)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"dpop "))
-        })
+    if verdict == Verdict::SendWithNonce {
+        config.observe(&token, &url, response.status(), response.headers());
+    }
+    Ok(watched(response, &config, per_request, token))
 }
 
 /// The inner service's answer, its body passed through unwatched.
@@ -334,10 +253,10 @@ fn watched<R>(
     per_request: Option<Arc<dyn TokenProvider>>,
     token: AccessToken,
 ) -> Response<AuthBody<R>> {
-    if !config.retry_unauthorized {
+    if !config.retries_unauthorized() {
         return response.map(AuthBody::plain);
     }
-    let provider = per_request.unwrap_or_else(|| Arc::clone(&config.provider));
+    let provider = per_request.unwrap_or_else(|| Arc::clone(config.usual_provider()));
     response.map(|body| AuthBody {
         inner: body,
         watch: Some(Watch { provider, token }),
@@ -429,9 +348,8 @@ fn attach<B>(
     url: &Url,
     token: Option<&AccessToken>,
 ) -> Result<(), Error> {
-    let proof = config.proof(request.method().as_str(), url, token)?;
-    config.apply(request.headers_mut(), token, proof);
-    Ok(())
+    let method = request.method().as_str().to_owned();
+    config.sign(&method, url, request.headers_mut(), token)
 }
 
 /// A copy of the request for one more try, when its body is of a kind that can be copied.
@@ -572,7 +490,9 @@ mod tests {
         let body = AuthBody {
             inner: Full::new(Bytes::from_static(b"x")),
             watch: Some(Watch {
-                provider: shared_provider(StaticToken::bearer("canary-body-token").unwrap()),
+                provider: tokensmith_core::arc_provider(
+                    StaticToken::bearer("canary-body-token").unwrap(),
+                ),
                 token,
             }),
         };

@@ -121,7 +121,7 @@ async fn dpop_setup(
     nonces: bool,
 ) -> (
     TestServer,
-    tokensmith_core::dpop::DpopKey,
+    tokensmith_http::dpop::DpopKey,
     tokensmith_core::Cached<tokensmith_oauth2::GrantSource>,
 ) {
     let mut server = TestServer::builder();
@@ -129,7 +129,7 @@ async fn dpop_setup(
         server = server.require_dpop_nonce();
     }
     let server = server.start().await.unwrap();
-    let key = tokensmith_core::dpop::DpopKey::generate().unwrap();
+    let key = tokensmith_http::dpop::DpopKey::generate().unwrap();
     let endpoint = TokenEndpoint::builder(server.token_url())
         .client_id(DEFAULT_CLIENT_ID)
         .client_secret(DEFAULT_CLIENT_SECRET)

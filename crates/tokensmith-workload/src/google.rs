@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use tokensmith_core::internal::{display_url, read_limited, scrub_excerpt};
 use tokensmith_core::{AccessToken, Cached, Error, ExposeSecret, TokenSource};
+use tokensmith_http::{display_url, read_limited, scrub_excerpt};
 use tokensmith_oauth2::{TOKEN_EXCHANGE_GRANT_TYPE, token_type};
 use url::Url;
 
@@ -137,7 +137,7 @@ impl GoogleFederation {
         for url in [&self.sts_url, &self.iam_url] {
             let parsed =
                 Url::parse(url).map_err(|_| Error::config(format!("`{url}` is not a URL")))?;
-            if !tokensmith_core::internal::secure_or_loopback(&parsed) {
+            if !tokensmith_http::secure_or_loopback(&parsed) {
                 return Err(Error::config(
                     "Google endpoints must be https: the platform token is a secret",
                 ));

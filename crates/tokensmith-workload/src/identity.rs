@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tokensmith_core::internal::display_url;
 use tokensmith_core::{Error, ExposeSecret, SecretString};
+use tokensmith_http::display_url;
 use tokensmith_oauth2::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE};
 use tokio::sync::Mutex;
 
@@ -296,7 +296,7 @@ impl WorkloadIdentity {
     ) -> Result<Self, Error> {
         let parsed = url::Url::parse(url)
             .map_err(|_| Error::config("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL"))?;
-        if !tokensmith_core::internal::secure_or_loopback(&parsed) {
+        if !tokensmith_http::secure_or_loopback(&parsed) {
             return Err(Error::config(
                 "ACTIONS_ID_TOKEN_REQUEST_URL is not https: the request token would cross the \
                  network unencrypted",

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tokensmith_core::internal::{display_url, read_limited, scrub_excerpt};
 use tokensmith_core::{Error, ExposeSecret, SecretString};
+use tokensmith_http::{display_url, read_limited, scrub_excerpt};
 use tokio::io::AsyncReadExt;
 
 use crate::identity::{FETCH_TIMEOUT, MAX_TOKEN};

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use tokensmith_airvantage::{Region, TOKEN_PATH};
-use tokensmith_core::internal::{display_url, read_limited};
+use tokensmith_http::{display_url, read_limited};
 use url::Url;
 
 use super::DoctorArgs;

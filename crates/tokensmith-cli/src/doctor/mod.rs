@@ -18,8 +18,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use tokensmith_airvantage::{Region, TOKEN_PATH};
-use tokensmith_core::internal::display_url;
 use tokensmith_core::{RetryPolicy, TokenSource};
+use tokensmith_http::display_url;
 use tokensmith_oauth2::{ClientCredentials, Password, TokenEndpoint};
 use url::Url;
 
@@ -84,7 +84,7 @@ enum Vendor {
 
 /// Whether plain http may carry secrets to `url`.
 fn check_transport(url: &Url, insecure: bool, what: &str) -> Result<(), UsageError> {
-    if tokensmith_core::internal::secure_or_loopback(url) || insecure {
+    if tokensmith_http::secure_or_loopback(url) || insecure {
         return Ok(());
     }
     Err(UsageError(format!(

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
-use tokensmith_core::internal::{display_url, display_url_text, read_limited, scrub_excerpt};
+use tokensmith_http::{display_url, display_url_text, read_limited, scrub_excerpt};
 use url::Url;
 
 use super::diagnose::{Probe, Seen, Shape, Style, TokenShape, TokenTimes};

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use tokensmith_core::Error;
-use tokensmith_core::internal::display_url;
+use tokensmith_http::display_url;
 use url::Url;
 
 /// An API's base URL: `http` or `https`, a host, no user info, query or fragment, and a path

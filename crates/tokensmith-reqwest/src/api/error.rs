@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use reqwest::StatusCode;
-use tokensmith_core::internal::scrub_excerpt;
+use tokensmith_http::scrub_excerpt;
 
 use crate::auth_error;
 

@@ -44,8 +44,9 @@ use reqwest::Method;
 use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest_middleware::{ClientWithMiddleware, RequestBuilder};
 use serde::de::DeserializeOwned;
-use tokensmith_core::internal::{BodyError, read_limited, shared_provider};
+use tokensmith_core::arc_provider;
 use tokensmith_core::{Error, RetryPolicy, SecretString, TokenProvider};
+use tokensmith_http::{BodyError, read_limited};
 
 pub use self::base_url::BaseUrl;
 pub use self::error::{ApiError, ApiErrorKind, ApiVendor, NoPayload, Opaque};
@@ -91,7 +92,7 @@ impl ApiClient<Opaque> {
     ) -> ApiClientBuilder<Opaque> {
         ApiClientBuilder {
             base: base_url.as_ref().to_owned(),
-            provider: shared_provider(provider),
+            provider: arc_provider(provider),
             vendor: Opaque::new("the API"),
             headers: Vec::new(),
             http: None,
@@ -233,7 +234,7 @@ pub struct ApiClientBuilder<V> {
     max_answer: usize,
     allow_http: bool,
     #[cfg(feature = "dpop")]
-    dpop: Option<tokensmith_core::dpop::DpopKey>,
+    dpop: Option<tokensmith_http::dpop::DpopKey>,
 }
 
 impl<V: ApiVendor> ApiClientBuilder<V> {
@@ -261,7 +262,7 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
     #[cfg(feature = "dpop")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
     #[must_use]
-    pub fn dpop(mut self, key: tokensmith_core::dpop::DpopKey) -> Self {
+    pub fn dpop(mut self, key: tokensmith_http::dpop::DpopKey) -> Self {
         self.dpop = Some(key);
         self
     }
@@ -367,10 +368,7 @@ impl<V: ApiVendor> fmt::Debug for ApiClientBuilder<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiClientBuilder")
             .field("vendor", &self.vendor.name())
-            .field(
-                "base",
-                &tokensmith_core::internal::display_url_text(&self.base),
-            )
+            .field("base", &tokensmith_http::display_url_text(&self.base))
             .field(
                 "extra_headers",
                 &self

@@ -10,7 +10,7 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use tokensmith_core::RetryPolicy;
-use tokensmith_core::internal::retry_after;
+use tokensmith_http::retry_after;
 
 /// The wait before try `failed + 1` under `policy`, or `None` when `response` is not one to
 /// retry: `429 Too Many Requests`, or `503 Service Unavailable` with `Retry-After`.

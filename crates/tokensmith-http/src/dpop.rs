@@ -19,7 +19,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use url::Url;
 
-use crate::Error;
+use tokensmith_core::Error;
 
 /// The `DPoP` request header that carries a proof.
 pub const DPOP: HeaderName = HeaderName::from_static("dpop");

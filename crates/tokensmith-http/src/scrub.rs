@@ -1,4 +1,6 @@
-//! Short, secret-free excerpts of response bodies for error messages.
+//! Short, secret-free excerpts of what a server said, for error messages.
+
+use tokensmith_core::OAuthError;
 
 /// The longest excerpt, in characters.
 pub const EXCERPT_CHARS: usize = 200;
@@ -47,7 +49,7 @@ const SCHEMES: &[&[u8]] = &[b"basic", b"bearer", b"dpop", b"mac", b"token"];
 ///
 /// ```
 /// let body = br#"{"access_token":"abc.def.ghi","note":"hello"}"#;
-/// let excerpt = tokensmith_core::internal::scrub_excerpt(body, &[]);
+/// let excerpt = tokensmith_http::scrub::scrub_excerpt(body, &[]);
 /// assert_eq!(excerpt, r#"{"access_token":"[redacted]","note":"hello"}"#);
 /// ```
 pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {
@@ -58,13 +60,20 @@ pub fn scrub_excerpt(body: &[u8], known_secrets: &[&str]) -> String {
     fold_and_cut(&text)
 }
 
+/// `error` with each text the server chose passed through [`scrub_excerpt`]: the secrets the
+/// client sent (`known_secrets`, in every encoding) and anything that looks like a credential
+/// masked, each text cut to an excerpt.
+pub fn mask_oauth_error(error: OAuthError, known_secrets: &[&str]) -> OAuthError {
+    error.masked_with(|text| scrub_excerpt(text.as_bytes(), known_secrets))
+}
+
 /// `text` with every occurrence of each of `known_secrets` replaced by `[redacted]`, in each
 /// form a server may echo it (as sent, form- and percent-encoded, escaped in a JSON string);
 /// nothing else changed, nothing cut. Longer secrets go first, so that one that contains
 /// another is masked whole.
 ///
 /// ```
-/// let text = tokensmith_core::internal::mask_secrets("bad secret: s%2Fx and s/x", &["s/x"]);
+/// let text = tokensmith_http::scrub::mask_secrets("bad secret: s%2Fx and s/x", &["s/x"]);
 /// assert_eq!(text, "bad secret: [redacted] and [redacted]");
 /// ```
 pub fn mask_secrets(text: &str, known_secrets: &[&str]) -> String {
@@ -250,7 +259,35 @@ fn fold_and_cut(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+    use tokensmith_core::{Error, ErrorCode};
+
     use super::*;
+
+    #[test]
+    fn masking_reaches_the_normalised_code_but_not_a_registered_one() {
+        let echoed = mask_oauth_error(
+            OAuthError::new(StatusCode::BAD_REQUEST, "Canary-Secret-9")
+                .with_description("it was canary-secret-9"),
+            &["Canary-Secret-9", "canary-secret-9"],
+        );
+        let text = format!("{echoed:?} {}", Error::from(echoed.clone()));
+        assert!(
+            !text.to_ascii_lowercase().contains("canary-secret"),
+            "{text}"
+        );
+        assert_eq!(echoed.code, ErrorCode::Other("[redacted]".into()));
+        let nonce = mask_oauth_error(
+            OAuthError::new(StatusCode::UNAUTHORIZED, "use_dpop_nonce"),
+            &["nonce"],
+        );
+        assert_eq!(nonce.code.as_str(), "use_dpop_nonce");
+        let standard = mask_oauth_error(
+            OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client"),
+            &["client"],
+        );
+        assert_eq!(standard.code, ErrorCode::InvalidClient);
+    }
 
     #[test]
     fn masks_known_secrets_and_secret_fields() {
