@@ -503,21 +503,31 @@ async fn dpop_bound_tokens_with_nonces_at_the_token_endpoint_and_the_resource() 
     );
 }
 
-/// The CA, and a client identity (`client` or `self-signed`), from the certificates that
-/// `cargo xtask interop` made.
-fn tls(name: &str) -> (reqwest::Certificate, reqwest::Identity) {
+/// The CA, and a client identity (`client` or `self-signed`) with its PEM text, from the
+/// certificates that `cargo xtask interop` made.
+fn tls(name: &str) -> (reqwest::Certificate, reqwest::Identity, Vec<u8>) {
     let dir = std::path::PathBuf::from(std::env::var("TOKENSMITH_INTEROP_TLS").unwrap());
     let read = |file: &str| std::fs::read(dir.join(file)).unwrap();
     let ca = reqwest::Certificate::from_pem(&read("ca.pem")).unwrap();
-    let identity = reqwest::Identity::from_pem(
-        &[
-            read(&format!("{name}.pem")),
-            read(&format!("{name}-key.pem")),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    (ca, identity)
+    let pem = [
+        read(&format!("{name}.pem")),
+        read(&format!("{name}-key.pem")),
+    ]
+    .concat();
+    let identity = reqwest::Identity::from_pem(&pem).unwrap();
+    (ca, identity, pem)
+}
+
+/// A transport that trusts the interop CA and presents `identity`, if any.
+fn transport(
+    ca: &reqwest::Certificate,
+    identity: Option<reqwest::Identity>,
+) -> tokensmith::http::transport::ReqwestTransport {
+    let mut builder = reqwest::Client::builder().add_root_certificate(ca.clone());
+    if let Some(identity) = identity {
+        builder = builder.identity(identity);
+    }
+    tokensmith::http::transport::ReqwestTransport::from_builder(builder).unwrap()
 }
 
 #[tokio::test]
@@ -533,13 +543,14 @@ async fn mutual_tls_client_auth_and_certificate_bound_tokens() {
             ClientAuth::SelfSignedTlsClientAuth,
         ),
     ] {
-        let (ca, identity) = tls(cert);
+        let (ca, identity, pem) = tls(cert);
         let http = || reqwest::Client::builder().add_root_certificate(ca.clone());
         let endpoint = discovered(&f)
             .await
             .client_id(client)
-            .http_client(http())
-            .identity(identity.clone())
+            .transport(transport(&ca, Some(identity.clone())))
+            .client_certificate_pem(&pem)
+            .unwrap()
             .auth(auth)
             .build()
             .unwrap();
@@ -570,7 +581,7 @@ async fn mutual_tls_client_auth_and_certificate_bound_tokens() {
         } else {
             "client"
         };
-        let (_, wrong) = tls(other);
+        let (_, wrong, _) = tls(other);
         let (status, body) = call_resource(
             BearerAuth::builder(tokens)
                 .for_origin(&mtls_resource)
@@ -591,11 +602,11 @@ async fn mutual_tls_client_auth_and_certificate_bound_tokens() {
     }
 
     // Without a certificate, tls_client_auth cannot succeed; the hint says what to check.
-    let (ca, _) = tls("client");
+    let (ca, _, _) = tls("client");
     let endpoint = discovered(&f)
         .await
         .client_id("mtls-client")
-        .http_client(reqwest::Client::builder().add_root_certificate(ca))
+        .transport(transport(&ca, None))
         .auth(ClientAuth::TlsClientAuth)
         .build()
         .unwrap();

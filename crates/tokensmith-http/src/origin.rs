@@ -25,6 +25,28 @@ pub fn secure_or_loopback(url: &Url) -> bool {
     url.scheme() == "https" || is_loopback(url)
 }
 
+/// Checks that a URL that carries secrets (a token endpoint, an issuer's metadata, the
+/// device authorization endpoint) is https, or plain http to this machine, or plain http
+/// where the user opted in by name (`allow_http`); `what` names it in the error.
+pub fn require_secure(what: &str, url: &Url, allow_http: bool) -> Result<(), Error> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(Error::config(format!(
+            "refusing plain http for the {what} at {}: secrets would cross the network \
+             unencrypted",
+            url.host_str().unwrap_or("")
+        ))
+        .with_hint(
+            "use https; for a closed test network call `.danger_allow_insecure_http()` on its \
+             builder",
+        )),
+        other => Err(Error::config(format!(
+            "{what} URL scheme `{other}` is not http or https"
+        ))),
+    }
+}
+
 /// Whether the URL's host is this machine: 127.0.0.0/8, ::1, `localhost`, or a name under
 /// `localhost` that resolves to loopback addresses only.
 pub fn is_loopback(url: &Url) -> bool {

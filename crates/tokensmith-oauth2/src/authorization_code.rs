@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::StatusCode;
+use http::StatusCode;
 use tokensmith_core::{Error, OAuthError, SecretString};
 use url::Url;
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::header::HeaderValue;
+use http::HeaderValue;
 use url::form_urlencoded;
 
 tokensmith_core::secret_string! {

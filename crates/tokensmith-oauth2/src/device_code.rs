@@ -156,7 +156,7 @@ impl DeviceAuthorization {
         loop {
             if Instant::now() + interval > deadline {
                 return Err(Error::from(tokensmith_core::OAuthError::new(
-                    reqwest::StatusCode::BAD_REQUEST,
+                    http::StatusCode::BAD_REQUEST,
                     "expired_token",
                 ))
                 .with_hint("the user did not finish in time; start the flow again"));

@@ -10,225 +10,25 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use serde_json::{Map, Value};
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{Method, Request, StatusCode};
 use tokensmith_core::Error;
-use tokensmith_http::{BodyError, display_url, read_limited, scrub_excerpt};
+use tokensmith_http::origin::require_secure;
+use tokensmith_http::transport::{SendError, send};
+use tokensmith_http::{Transport, display_url, display_url_text, scrub_excerpt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::endpoint::check_scheme;
-use crate::{ClientAuth, TokenEndpoint, TokenEndpointBuilder};
+use crate::endpoint::builder::default_transport;
+use crate::{ServerMetadata, TokenEndpoint, TokenEndpointBuilder};
 
 /// The largest metadata document read, in bytes.
 pub const MAX_METADATA_BYTES: usize = 256 * 1024;
 
 const OAUTH_WELL_KNOWN: &str = ".well-known/oauth-authorization-server";
 const OIDC_WELL_KNOWN: &str = ".well-known/openid-configuration";
-
-/// An authorization server's metadata document (RFC 8414 §2), the fields tokensmith uses
-/// plus the rest in [`extra`](Self::extra).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct ServerMetadata {
-    /// `issuer`: identical to the URL the document was fetched for.
-    pub issuer: String,
-    /// `token_endpoint`.
-    pub token_endpoint: Option<String>,
-    /// `authorization_endpoint`.
-    pub authorization_endpoint: Option<String>,
-    /// `device_authorization_endpoint` (RFC 8628).
-    pub device_authorization_endpoint: Option<String>,
-    /// `revocation_endpoint` (RFC 7009).
-    pub revocation_endpoint: Option<String>,
-    /// `introspection_endpoint` (RFC 7662).
-    pub introspection_endpoint: Option<String>,
-    /// `jwks_uri`.
-    pub jwks_uri: Option<String>,
-    /// `token_endpoint_auth_methods_supported`; absent means `client_secret_basic` only
-    /// (RFC 8414 §2).
-    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
-    /// `token_endpoint_auth_signing_alg_values_supported`.
-    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
-    /// `grant_types_supported`.
-    pub grant_types_supported: Vec<String>,
-    /// `code_challenge_methods_supported` (RFC 7636).
-    pub code_challenge_methods_supported: Vec<String>,
-    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
-    pub dpop_signing_alg_values_supported: Vec<String>,
-    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3).
-    pub authorization_response_iss_parameter_supported: bool,
-    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.3).
-    pub tls_client_certificate_bound_access_tokens: bool,
-    /// `mtls_endpoint_aliases` (RFC 8705 §5): endpoint name → URL to use with a client
-    /// certificate.
-    pub mtls_endpoint_aliases: Vec<(String, String)>,
-    /// Every other field, as the server sent it.
-    pub extra: Map<String, Value>,
-}
-
-impl ServerMetadata {
-    /// Reads a metadata document; `issuer` is required, other fields are optional and a field
-    /// of the wrong type is an error that names it.
-    pub fn from_json(document: &[u8]) -> Result<Self, Error> {
-        let value: Value = serde_json::from_slice(document).map_err(|e| {
-            Error::other(format!("the metadata document is not JSON: {e}"))
-                .with_hint("the URL may be a web page rather than the discovery document")
-        })?;
-        let Value::Object(mut fields) = value else {
-            return Err(Error::other("the metadata document is not a JSON object"));
-        };
-        let mut text = |name: &str| -> Result<Option<String>, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s)),
-                Some(_) => Err(wrong_type(name, "a string")),
-            }
-        };
-        let issuer =
-            text("issuer")?.ok_or_else(|| Error::other("the metadata document has no `issuer`"))?;
-        let token_endpoint = text("token_endpoint")?;
-        let authorization_endpoint = text("authorization_endpoint")?;
-        let device_authorization_endpoint = text("device_authorization_endpoint")?;
-        let revocation_endpoint = text("revocation_endpoint")?;
-        let introspection_endpoint = text("introspection_endpoint")?;
-        let jwks_uri = text("jwks_uri")?;
-        let mut list = |name: &str| -> Result<Option<Vec<String>>, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Array(items)) => items
-                    .into_iter()
-                    .map(|item| match item {
-                        Value::String(s) => Ok(s),
-                        _ => Err(wrong_type(name, "a list of strings")),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some),
-                Some(_) => Err(wrong_type(name, "a list of strings")),
-            }
-        };
-        let token_endpoint_auth_methods_supported = list("token_endpoint_auth_methods_supported")?;
-        let token_endpoint_auth_signing_alg_values_supported =
-            list("token_endpoint_auth_signing_alg_values_supported")?.unwrap_or_default();
-        let grant_types_supported = list("grant_types_supported")?.unwrap_or_default();
-        let code_challenge_methods_supported =
-            list("code_challenge_methods_supported")?.unwrap_or_default();
-        let dpop_signing_alg_values_supported =
-            list("dpop_signing_alg_values_supported")?.unwrap_or_default();
-        let mut flag = |name: &str| -> Result<bool, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(false),
-                Some(Value::Bool(b)) => Ok(b),
-                Some(_) => Err(wrong_type(name, "true or false")),
-            }
-        };
-        let authorization_response_iss_parameter_supported =
-            flag("authorization_response_iss_parameter_supported")?;
-        let tls_client_certificate_bound_access_tokens =
-            flag("tls_client_certificate_bound_access_tokens")?;
-        let mtls_endpoint_aliases = match fields.remove("mtls_endpoint_aliases") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(aliases)) => aliases
-                .into_iter()
-                .map(|(name, url)| match url {
-                    Value::String(url) => Ok((name, url)),
-                    _ => Err(wrong_type("mtls_endpoint_aliases", "an object of strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(wrong_type("mtls_endpoint_aliases", "an object")),
-        };
-        Ok(Self {
-            issuer,
-            token_endpoint,
-            authorization_endpoint,
-            device_authorization_endpoint,
-            revocation_endpoint,
-            introspection_endpoint,
-            jwks_uri,
-            token_endpoint_auth_methods_supported,
-            token_endpoint_auth_signing_alg_values_supported,
-            grant_types_supported,
-            code_challenge_methods_supported,
-            dpop_signing_alg_values_supported,
-            authorization_response_iss_parameter_supported,
-            tls_client_certificate_bound_access_tokens,
-            mtls_endpoint_aliases,
-            extra: fields,
-        })
-    }
-
-    /// The client authentication methods the token endpoint accepts; `client_secret_basic`
-    /// alone when the document does not say (RFC 8414 §2).
-    pub fn auth_methods(&self) -> Vec<&str> {
-        match &self.token_endpoint_auth_methods_supported {
-            Some(methods) => methods.iter().map(String::as_str).collect(),
-            None => vec!["client_secret_basic"],
-        }
-    }
-
-    /// Whether the token endpoint accepts `auth`.
-    pub fn supports_auth(&self, auth: ClientAuth) -> bool {
-        let name = match auth {
-            ClientAuth::BasicUnencoded => "client_secret_basic",
-            ClientAuth::AutoDetect => return true,
-            other => other.as_str(),
-        };
-        self.auth_methods().contains(&name)
-    }
-
-    /// The first endpoint field whose URL is plain http, if any (its name).
-    fn plain_http_endpoint(&self) -> Option<&str> {
-        let named = [
-            ("token_endpoint", &self.token_endpoint),
-            ("authorization_endpoint", &self.authorization_endpoint),
-            (
-                "device_authorization_endpoint",
-                &self.device_authorization_endpoint,
-            ),
-            ("revocation_endpoint", &self.revocation_endpoint),
-            ("introspection_endpoint", &self.introspection_endpoint),
-            ("jwks_uri", &self.jwks_uri),
-        ];
-        let plain = |url: &str| {
-            url.trim()
-                .get(..7)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-        };
-        named
-            .into_iter()
-            .find(|(_, url)| url.as_deref().is_some_and(plain))
-            .map(|(name, _)| name)
-            .or_else(|| {
-                let alias = self
-                    .mtls_endpoint_aliases
-                    .iter()
-                    .find(|(_, url)| plain(url))?;
-                Some(alias.0.as_str())
-            })
-            .or_else(|| {
-                self.extra
-                    .iter()
-                    .find(|(name, value)| {
-                        name.ends_with("_endpoint") && value.as_str().is_some_and(plain)
-                    })
-                    .map(|(name, _)| name.as_str())
-            })
-    }
-
-    /// The mTLS alias of an endpoint (`token_endpoint`, `revocation_endpoint`, …), if any.
-    pub fn mtls_alias(&self, endpoint: &str) -> Option<&str> {
-        self.mtls_endpoint_aliases
-            .iter()
-            .find(|(name, _)| name == endpoint)
-            .map(|(_, url)| url.as_str())
-    }
-}
-
-fn wrong_type(field: &str, expected: &str) -> Error {
-    Error::other(format!("the metadata field `{field}` is not {expected}"))
-}
 
 /// An authorization server known by its issuer URL, with its metadata fetched on first use
 /// and again once it is older than [`IssuerBuilder::max_age`].
@@ -254,7 +54,7 @@ pub struct Issuer {
 struct IssuerInner {
     url: Url,
     text: String,
-    http: reqwest::Client,
+    transport: Arc<dyn Transport>,
     allow_http: bool,
     max_age: Duration,
     timeout: Duration,
@@ -271,7 +71,7 @@ impl Issuer {
     pub fn builder(issuer: impl AsRef<str>) -> IssuerBuilder {
         IssuerBuilder {
             issuer: issuer.as_ref().to_owned(),
-            http: None,
+            transport: None,
             allow_http: false,
             max_age: Duration::from_secs(3600),
             timeout: Duration::from_secs(30),
@@ -317,9 +117,9 @@ impl Issuer {
     /// A token endpoint builder for this server: its token endpoint (the mTLS alias once
     /// the builder is given a client certificate), its revocation endpoint, its issuer for
     /// RFC 9207 checks, and, unless [`auth`](TokenEndpointBuilder::auth) is set, the client
-    /// authentication chosen from the methods it supports. The issuer's HTTP client settings
-    /// are not carried over: give the endpoint its own
-    /// [`http_client`](TokenEndpointBuilder::http_client) when it needs one.
+    /// authentication chosen from the methods it supports. The issuer's transport is not
+    /// carried over: give the endpoint its own [`transport`](TokenEndpointBuilder::transport)
+    /// when it needs one.
     pub async fn token_endpoint(&self) -> Result<TokenEndpointBuilder, Error> {
         let metadata = self.metadata().await?;
         let url = metadata.token_endpoint.as_deref().ok_or_else(|| {
@@ -356,20 +156,31 @@ impl Issuer {
     /// `Ok(None)` when the server has no document at `url` (a 4xx answer).
     async fn fetch_one(&self, url: &Url) -> Result<Option<ServerMetadata>, Error> {
         let display = display_url(url);
-        let response = self
-            .inner
-            .http
-            .get(url.clone())
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Error::timeout(&display, self.inner.timeout)
-                } else {
-                    Error::transport(&display, e.without_url().to_string(), None)
-                }
-            })?;
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(url.as_str())
+            .header(ACCEPT, "application/json")
+            .body(Bytes::new())
+            .map_err(|e| Error::config(format!("the metadata URL cannot be requested: {e}")))?;
+        let timeout = self.inner.timeout;
+        let sent = tokio::time::timeout(
+            timeout,
+            send(&*self.inner.transport, request, MAX_METADATA_BYTES),
+        )
+        .await
+        .map_err(|_| Error::timeout(&display, timeout))?;
+        let response = match sent {
+            Ok(response) => response,
+            Err(SendError::Transport(e)) => return Err(e.into_error(&display, timeout)),
+            Err(SendError::TooLarge { head, .. }) if head.status.is_client_error() => {
+                return Ok(None);
+            }
+            Err(SendError::TooLarge { .. }) => {
+                return Err(Error::other(format!(
+                    "the metadata at {display} is larger than {MAX_METADATA_BYTES} bytes"
+                )));
+            }
+        };
         let status = response.status();
         let shown = &display;
         if status.is_client_error() {
@@ -381,17 +192,7 @@ impl Issuer {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = read_limited(
-            http::Response::from(response).into_body(),
-            MAX_METADATA_BYTES,
-        )
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => Error::other(format!(
-                "the metadata at {display} is larger than {MAX_METADATA_BYTES} bytes"
-            )),
-            BodyError::Transport(e) => Error::transport(&display, e.to_string(), None),
-        })?;
+        let body = response.into_body();
         if status != StatusCode::OK {
             return Err(Error::other(format!(
                 "the metadata at {display} answered {status}{}",
@@ -451,20 +252,20 @@ fn well_known_urls(issuer: &Url) -> (Url, Url) {
 }
 
 /// Settings for an [`Issuer`].
-#[derive(Debug)]
 pub struct IssuerBuilder {
     issuer: String,
-    http: Option<reqwest::ClientBuilder>,
+    transport: Option<Arc<dyn Transport>>,
     allow_http: bool,
     max_age: Duration,
     timeout: Duration,
 }
 
 impl IssuerBuilder {
-    /// The HTTP client settings for metadata requests (redirects are never followed).
+    /// Sends metadata requests through `transport` instead of the default one (reqwest,
+    /// feature `reqwest`); it follows no redirect.
     #[must_use]
-    pub fn http_client(mut self, builder: reqwest::ClientBuilder) -> Self {
-        self.http = Some(builder);
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(tokensmith_http::transport::arc_transport(transport));
         self
     }
 
@@ -495,7 +296,7 @@ impl IssuerBuilder {
         let text = self.issuer.trim().to_owned();
         let url = Url::parse(&text)
             .map_err(|e| Error::config(format!("the issuer is not a URL: {e}")))?;
-        check_scheme("issuer", &url, self.allow_http)?;
+        require_secure("issuer", &url, self.allow_http)?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::config(
                 "an issuer identifier has no query or fragment (RFC 8414 §2)",
@@ -504,19 +305,15 @@ impl IssuerBuilder {
         if self.timeout.is_zero() {
             return Err(Error::config("the metadata timeout must be above zero"));
         }
-        let http = self
-            .http
-            .unwrap_or_else(crate::endpoint::default_http)
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .build()
-            .map_err(|e| Error::config(format!("could not build the HTTP client: {e}")))?;
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None => default_transport(std::time::Duration::from_secs(10), None)?,
+        };
         Ok(Issuer {
             inner: Arc::new(IssuerInner {
                 url,
                 text,
-                http,
+                transport,
                 allow_http: self.allow_http,
                 max_age: self.max_age,
                 timeout: self.timeout,
@@ -526,90 +323,21 @@ impl IssuerBuilder {
     }
 }
 
-/// The client authentication to use with a server's metadata: the configured one if the
-/// server accepts it, else the strongest the client can do that the server lists.
-pub(crate) fn choose_auth(
-    metadata: &ServerMetadata,
-    configured: Option<ClientAuth>,
-    can: &dyn Fn(ClientAuth) -> bool,
-) -> Result<ClientAuth, Error> {
-    if let Some(auth) = configured.filter(|a| *a != ClientAuth::AutoDetect) {
-        if metadata.supports_auth(auth) {
-            return Ok(auth);
-        }
-        return Err(Error::config(format!(
-            "the server does not list `{}` among its client authentication methods",
-            auth.as_str()
-        ))
-        .with_hint(format!(
-            "it lists: {}; leave `.auth(..)` unset to choose from these",
-            metadata.auth_methods().join(", ")
-        )));
+impl fmt::Debug for IssuerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuerBuilder")
+            .field("issuer", &display_url_text(&self.issuer))
+            .field("transport", &self.transport.as_ref().map(|_| "given"))
+            .field("allow_http", &self.allow_http)
+            .field("max_age", &self.max_age)
+            .field("timeout", &self.timeout)
+            .finish()
     }
-    let preference = [
-        ClientAuth::PrivateKeyJwt,
-        ClientAuth::TlsClientAuth,
-        ClientAuth::SelfSignedTlsClientAuth,
-        ClientAuth::Basic,
-        ClientAuth::RequestBody,
-        ClientAuth::ClientSecretJwt,
-        ClientAuth::None,
-    ];
-    preference
-        .into_iter()
-        .find(|auth| can(*auth) && metadata.supports_auth(*auth))
-        .ok_or_else(|| {
-            Error::config("none of the server's client authentication methods fits this client")
-                .with_hint(format!(
-                    "the server lists: {}; give the client what one of them needs (a secret, \
-                     a signing key with `.signer(..)`, or a certificate with `.identity(..)`)",
-                    metadata.auth_methods().join(", ")
-                ))
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_http_endpoints_are_found_in_every_field() {
-        let document = |field: &str, url: &str| {
-            let mut doc = serde_json::json!({
-                "issuer": "https://login.example",
-                "token_endpoint": "https://login.example/token",
-            });
-            if field == "mtls" {
-                doc["mtls_endpoint_aliases"] = serde_json::json!({"token_endpoint": url});
-            } else {
-                doc[field] = Value::String(url.to_owned());
-            }
-            ServerMetadata::from_json(doc.to_string().as_bytes()).unwrap()
-        };
-        for field in [
-            "token_endpoint",
-            "revocation_endpoint",
-            "device_authorization_endpoint",
-            "jwks_uri",
-            "pushed_authorization_request_endpoint",
-        ] {
-            for url in ["http://127.0.0.1:8080/x", "HTTP://login.example/x"] {
-                assert_eq!(
-                    document(field, url).plain_http_endpoint(),
-                    Some(field),
-                    "{url}"
-                );
-            }
-        }
-        assert_eq!(
-            document("mtls", "http://mtls.login.example/token").plain_http_endpoint(),
-            Some("token_endpoint")
-        );
-        assert_eq!(
-            document("revocation_endpoint", "https://login.example/revoke").plain_http_endpoint(),
-            None
-        );
-    }
 
     #[test]
     fn well_known_urls_follow_rfc_8414_and_oidc() {
@@ -631,54 +359,6 @@ mod tests {
             oidc.as_str(),
             "https://a.example/t/1/.well-known/openid-configuration"
         );
-    }
-
-    #[test]
-    fn metadata_fields_and_wrong_types() {
-        let doc = br#"{"issuer":"https://a","token_endpoint":"https://a/t",
-            "token_endpoint_auth_methods_supported":["private_key_jwt","client_secret_post"],
-            "mtls_endpoint_aliases":{"token_endpoint":"https://mtls.a/t"},
-            "authorization_response_iss_parameter_supported":true,"x":1}"#;
-        let m = ServerMetadata::from_json(doc).unwrap();
-        assert_eq!(m.token_endpoint.as_deref(), Some("https://a/t"));
-        assert!(m.supports_auth(ClientAuth::RequestBody));
-        assert!(!m.supports_auth(ClientAuth::Basic));
-        assert_eq!(m.mtls_alias("token_endpoint"), Some("https://mtls.a/t"));
-        assert!(m.authorization_response_iss_parameter_supported);
-        assert_eq!(m.extra["x"], 1);
-        let none = ServerMetadata::from_json(br#"{"issuer":"https://a"}"#).unwrap();
-        assert_eq!(none.auth_methods(), ["client_secret_basic"]);
-        let bad =
-            ServerMetadata::from_json(br#"{"issuer":"https://a","grant_types_supported":"x"}"#)
-                .unwrap_err();
-        assert!(bad.to_string().contains("grant_types_supported"), "{bad}");
-        assert!(ServerMetadata::from_json(b"<html>").is_err());
-        assert!(ServerMetadata::from_json(b"{}").is_err());
-    }
-
-    #[test]
-    fn auth_is_chosen_from_what_both_sides_can() {
-        let m = ServerMetadata::from_json(
-            br#"{"issuer":"https://a","token_endpoint_auth_methods_supported":["client_secret_post","private_key_jwt"]}"#,
-        )
-        .unwrap();
-        let secret_only = |a: ClientAuth| matches!(a, ClientAuth::Basic | ClientAuth::RequestBody);
-        assert_eq!(
-            choose_auth(&m, None, &secret_only).unwrap(),
-            ClientAuth::RequestBody
-        );
-        let all = |_| true;
-        assert_eq!(
-            choose_auth(&m, None, &all).unwrap(),
-            ClientAuth::PrivateKeyJwt
-        );
-        let err = choose_auth(&m, Some(ClientAuth::Basic), &all).unwrap_err();
-        assert!(
-            err.hint().unwrap().contains("client_secret_post"),
-            "{err:?}"
-        );
-        let nothing = |_| false;
-        assert!(choose_auth(&m, None, &nothing).is_err());
     }
 
     #[test]

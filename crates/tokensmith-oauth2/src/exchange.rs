@@ -1,15 +1,16 @@
 //! Sending a token request: client authentication, retries, the size cap, and parsing.
 
-use std::sync::Arc;
 use std::time::Duration;
-use tokensmith_core::ErrorKind;
 
-use reqwest::StatusCode;
-use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderValue, LOCATION,
+use bytes::Bytes;
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap, HeaderName, HeaderValue, LOCATION,
 };
-use tokensmith_core::{Error, ErrorCode, UnexpectedResponse};
+use http::response::Parts as ResponseHead;
+use http::{Method, Request, Response, StatusCode};
+use tokensmith_core::{Error, ErrorCode, ErrorKind, UnexpectedResponse};
 use tokensmith_http::scrub_excerpt;
+use tokensmith_http::transport::{SendError, TransportError, send};
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::form_urlencoded;
@@ -19,9 +20,18 @@ use crate::hints::explain;
 use crate::jwt::{JWT_BEARER_ASSERTION_TYPE, assertion_claims, sign_jwt};
 use crate::response::{RawAnswer, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
-use tokensmith_http::display_url;
-use tokensmith_http::{BodyError, read_limited, retry_after};
+use tokensmith_http::{display_url, retry_after};
 use url::Url;
+
+/// What an attempt sends besides the grant: assertions signed or obtained for it.
+struct Credentials<'a> {
+    /// The client assertion and its type.
+    client_assertion: Option<(String, &'a str)>,
+    /// The grant's own assertion (the JWT bearer grant).
+    grant_assertion: Option<String>,
+    /// How long the token may live: no longer than an assertion someone else issued.
+    lifetime_cap: Option<Duration>,
+}
 
 /// A failed attempt, with what decides whether to try again.
 struct Failure {
@@ -32,6 +42,18 @@ struct Failure {
     unprocessed: bool,
     /// The server asked for a DPoP nonce it has just given (RFC 9449 §8): worth one more try.
     wants_nonce: bool,
+}
+
+impl Failure {
+    /// A failure before anything was sent.
+    fn new(error: Error) -> Self {
+        Self {
+            error,
+            retry_after: None,
+            unprocessed: false,
+            wants_nonce: false,
+        }
+    }
 }
 
 impl TokenEndpoint {
@@ -214,33 +236,78 @@ impl TokenEndpoint {
         result
     }
 
+    /// One attempt in three steps: build the request, send it through the transport, read
+    /// the answer.
     async fn attempt_inner<T>(
         &self,
         call: &Call<'_, '_, T>,
         style: ClientAuth,
     ) -> Result<T, Failure> {
         let inner = &self.inner;
-        let request = call.request;
-        let failed = |error: Error| Failure {
-            error,
-            retry_after: None,
-            unprocessed: false,
-            wants_nonce: false,
+        let credentials = self.credentials(call, style).await.map_err(Failure::new)?;
+        let request = self
+            .token_request(call, style, &credentials)
+            .map_err(Failure::new)?;
+        let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);
+        let sent_at = Instant::now();
+        let sending = send(&*inner.transport, request, inner.max_body);
+        let sent = match inner.attempt_timeout {
+            // The whole call's timeout bounds an attempt without one of its own.
+            None => sending.await,
+            Some(limit) => tokio::time::timeout(limit, sending)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SendError::Transport(TransportError::timeout(
+                        "the attempt timed out".into(),
+                    )))
+                }),
         };
+        // A server that echoes the request must show none of it, in any encoding.
+        let mut secrets: Vec<&str> = call.request.secret_values.clone();
+        secrets.extend(
+            credentials
+                .client_assertion
+                .as_ref()
+                .map(|(value, _)| value.as_str()),
+        );
+        secrets.extend(credentials.grant_assertion.as_deref());
+        secrets.extend(self.secret_values());
+        let answer = match sent {
+            Ok(response) => Ok(response),
+            Err(SendError::TooLarge { head, seen }) => Err((*head, seen)),
+            Err(SendError::Transport(e)) => {
+                return Err(Failure {
+                    unprocessed: e.is_connect(),
+                    error: e.into_error(call.display, attempt_timeout),
+                    retry_after: None,
+                    wants_nonce: false,
+                });
+            }
+        };
+        self.read(call, answer, sent_at, credentials.lifetime_cap, &secrets)
+    }
+
+    /// The assertions this attempt sends, signed or obtained now.
+    async fn credentials<T>(
+        &self,
+        call: &Call<'_, '_, T>,
+        style: ClientAuth,
+    ) -> Result<Credentials<'_>, Error> {
+        let inner = &self.inner;
         // The issued token lives no longer than an assertion someone else issued.
         let mut lifetime_cap = None;
         let client_assertion = match (&inner.signer, &inner.assertion, style) {
             (Some(signer), _, ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt) => {
                 let id = &inner.client.id;
                 let audience = self.assertion_audience_for(call.url);
-                let claims = assertion_claims(id, id, &audience).map_err(failed)?;
+                let claims = assertion_claims(id, id, &audience)?;
                 Some((
-                    sign_jwt(&**signer, None, &claims).await.map_err(failed)?,
+                    sign_jwt(&**signer, None, &claims).await?,
                     JWT_BEARER_ASSERTION_TYPE,
                 ))
             }
             (None, Some(given), ClientAuth::PrivateKeyJwt) => {
-                let assertion = given.assertion().await.map_err(failed)?;
+                let assertion = given.assertion().await?;
                 lifetime_cap = assertion.expires_at.map(|at| {
                     at.duration_since(std::time::SystemTime::now())
                         .unwrap_or_default()
@@ -252,20 +319,43 @@ impl TokenEndpoint {
             }
             _ => None,
         };
-        let grant_assertion = match request.assertion {
-            Some(assertion) => Some(assertion.sign().await.map_err(failed)?),
+        let grant_assertion = match call.request.assertion {
+            Some(assertion) => Some(assertion.sign().await?),
             None => None,
         };
+        Ok(Credentials {
+            client_assertion,
+            grant_assertion,
+            lifetime_cap,
+        })
+    }
+
+    /// The token request: a form `POST` with the client's authentication, as it goes out.
+    fn token_request<T>(
+        &self,
+        call: &Call<'_, '_, T>,
+        style: ClientAuth,
+        credentials: &Credentials<'_>,
+    ) -> Result<Request<Bytes>, Error> {
+        let inner = &self.inner;
         let body = self.form_body(
-            request,
+            call.request,
             style,
-            client_assertion
+            credentials
+                .client_assertion
                 .as_ref()
                 .map(|(value, kind)| (value.as_str(), *kind)),
-            grant_assertion.as_deref(),
+            credentials.grant_assertion.as_deref(),
         );
-
-        let mut headers = inner.headers.clone();
+        let mut request = Request::new(Bytes::from(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = call
+            .url
+            .as_str()
+            .parse()
+            .map_err(|_| Error::config(format!("{} cannot be requested", call.display)))?;
+        let headers = request.headers_mut();
+        headers.clone_from(&inner.headers);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
             CONTENT_TYPE,
@@ -281,54 +371,45 @@ impl TokenEndpoint {
         }
         #[cfg(feature = "dpop")]
         if let Some(key) = &inner.dpop {
-            let proof = key.proof("POST", call.url, None).map_err(failed)?;
+            let proof = key.proof("POST", call.url, None)?;
             headers.insert(tokensmith_http::dpop::DPOP, proof);
         }
+        Ok(request)
+    }
 
-        let attempt_timeout = inner.attempt_timeout.unwrap_or(inner.timeout);
-        let mut request_builder = inner
-            .http
-            .post(call.url.clone())
-            .headers(headers)
-            .body(body);
-        if inner.attempt_timeout.is_some() {
-            request_builder = request_builder.timeout(attempt_timeout);
-        }
-        let sent_at = Instant::now();
-        let response = request_builder.send().await.map_err(|e| Failure {
-            unprocessed: e.is_connect(),
-            error: transport_error(e, call.display, attempt_timeout),
-            retry_after: None,
-            wants_nonce: false,
-        })?;
-
-        let status = response.status();
+    /// Reads the answer: the parsed token (or other result), or the failure with what decides
+    /// whether to try again. `answer` is the whole answer, or the head of one that passed the
+    /// size limit and what was read of it.
+    fn read<T>(
+        &self,
+        call: &Call<'_, '_, T>,
+        answer: Result<Response<Bytes>, (ResponseHead, Vec<u8>)>,
+        sent_at: Instant,
+        lifetime_cap: Option<Duration>,
+        secrets: &[&str],
+    ) -> Result<T, Failure> {
+        let inner = &self.inner;
+        let (head, body, too_large) = match answer {
+            Ok(response) => {
+                let (head, body) = response.into_parts();
+                (head, body.to_vec(), false)
+            }
+            Err((head, seen)) => (head, seen, true),
+        };
+        let status = head.status;
         tracing::Span::current().record("status", status.as_u16());
         tracing::debug!(target: "tokensmith::oauth2", status = status.as_u16(), "token endpoint answered");
-        // Only the headers read below are kept; the body read consumes the response.
-        let response_headers = response.headers();
+        let headers = &head.headers;
         #[cfg(feature = "dpop")]
         let new_nonce = inner
             .dpop
             .as_ref()
-            .is_some_and(|key| key.remember_nonce(call.url, response_headers));
+            .is_some_and(|key| key.remember_nonce(call.url, headers));
         #[cfg(not(feature = "dpop"))]
         let new_nonce = false;
-        let content_type = header_text(response_headers, CONTENT_TYPE);
-        let retry_after = retry_after(response_headers);
-        let date =
-            header_text(response_headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
-        let location = status
-            .is_redirection()
-            .then(|| header_text(response_headers, LOCATION))
-            .flatten();
-
-        // A server that echoes the request must show none of it, in any encoding.
-        let mut secrets: Vec<&str> = request.secret_values.clone();
-        secrets.extend(client_assertion.as_ref().map(|(value, _)| value.as_str()));
-        secrets.extend(grant_assertion.as_deref());
-        secrets.extend(self.secret_values());
-
+        let content_type = header_text(headers, CONTENT_TYPE);
+        let retry_after = retry_after(headers);
+        let date = header_text(headers, DATE).and_then(|d| httpdate::parse_http_date(&d).ok());
         let fail = |error: Error| Failure {
             unprocessed: status == StatusCode::TOO_MANY_REQUESTS,
             // The normalised code, which masking secrets in the answer never touches.
@@ -339,37 +420,36 @@ impl TokenEndpoint {
             error,
             retry_after,
         };
-        let body = read_limited(http::Response::from(response).into_body(), inner.max_body)
-            .await
-            .map_err(|read| match read {
-                BodyError::TooLarge { seen } => fail(
-                    UnexpectedResponse::new(
-                        status,
-                        content_type
-                            .as_deref()
-                            .map(|text| scrub_excerpt(text.as_bytes(), &secrets)),
-                        format!(
-                            "the answer is larger than the {} byte limit",
-                            inner.max_body
-                        ),
-                        scrub_excerpt(&seen, &secrets),
-                    )
-                    .into(),
-                ),
-                BodyError::Transport(e) => fail(transport_error(e, call.display, attempt_timeout)),
-            })?;
-
+        let shown_type = || {
+            content_type
+                .as_deref()
+                .map(|text| scrub_excerpt(text.as_bytes(), secrets))
+        };
+        if too_large {
+            return Err(fail(
+                UnexpectedResponse::new(
+                    status,
+                    shown_type(),
+                    format!(
+                        "the answer is larger than the {} byte limit",
+                        inner.max_body
+                    ),
+                    scrub_excerpt(&body, secrets),
+                )
+                .into(),
+            ));
+        }
         if status.is_redirection() {
-            let target = location
+            let target = header_text(headers, LOCATION)
                 .and_then(|l| call.url.join(&l).ok())
-                .map(|u| scrub_excerpt(display_url(&u).as_bytes(), &secrets))
+                .map(|u| scrub_excerpt(display_url(&u).as_bytes(), secrets))
                 .unwrap_or_else(|| "an unnamed location".into());
             return Err(fail(
                 UnexpectedResponse::new(
                     status,
-                    content_type.map(|text| scrub_excerpt(text.as_bytes(), &secrets)),
+                    shown_type(),
                     format!("redirected to {target}; not followed"),
-                    scrub_excerpt(&body, &secrets),
+                    scrub_excerpt(&body, secrets),
                 )
                 .into(),
             ));
@@ -381,7 +461,7 @@ impl TokenEndpoint {
             sent_at,
             lifetime_cap,
             body: &body,
-            secrets: &secrets,
+            secrets,
             vendor: inner.vendor.as_deref(),
         })
         .map_err(fail)
@@ -435,21 +515,6 @@ fn far_or(now: Instant, limit: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 3600))
 }
 
-fn transport_error(error: reqwest::Error, display: &str, timeout: Duration) -> Error {
-    if error.is_timeout() {
-        return Error::timeout(display, timeout);
-    }
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    Error::transport(display, message, Some(Arc::new(error)))
-}
-
 /// The answers that make auto-detection try the other style: `invalid_client`, any 401, and
 /// a 400 or 403 that is not an OAuth error at all (an empty body, a page), which is how some
 /// servers refuse a client authentication style they do not take.
@@ -462,6 +527,6 @@ fn rejects_client(error: &Error) -> bool {
             if matches!(answer.status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN))
 }
 
-fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_owned)
 }

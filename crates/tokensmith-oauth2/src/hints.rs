@@ -1,6 +1,6 @@
 //! Hints: a sentence that names the likely cause of a token endpoint error.
 
-use reqwest::StatusCode;
+use http::StatusCode;
 use tokensmith_core::{Error, ErrorCode, ErrorKind};
 
 use crate::{ClientAuth, HintContext, TokenVendor};

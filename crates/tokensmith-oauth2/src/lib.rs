@@ -54,6 +54,7 @@ mod endpoint;
 mod exchange;
 mod hints;
 mod jwt;
+mod metadata;
 mod password;
 mod refresh;
 mod request;
@@ -62,8 +63,6 @@ mod revocation;
 mod source;
 mod store;
 mod vendor;
-
-pub use reqwest;
 
 pub use crate::assertion_grants::{
     JWT_BEARER_GRANT_TYPE, JwtBearer, TOKEN_EXCHANGE_GRANT_TYPE, TokenExchange, token_type,
@@ -76,12 +75,13 @@ pub use crate::authorization_code::{
 pub use crate::client_auth::{ClientAuth, ClientSecret};
 pub use crate::client_credentials::ClientCredentials;
 pub use crate::device_code::{DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DevicePrompt};
-pub use crate::discovery::{Issuer, IssuerBuilder, MAX_METADATA_BYTES, ServerMetadata};
+pub use crate::discovery::{Issuer, IssuerBuilder, MAX_METADATA_BYTES};
 pub use crate::endpoint::{DEFAULT_MAX_RESPONSE_BYTES, TokenEndpoint, TokenEndpointBuilder};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use crate::jwt::JwtKey;
 pub use crate::jwt::{ClientAssertion, IssuedAssertion, JWT_BEARER_ASSERTION_TYPE, Signer};
+pub use crate::metadata::ServerMetadata;
 pub use crate::password::{Password, UserPassword};
 pub use crate::refresh::RefreshTokenGrant;
 pub use crate::request::GrantRequest;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
-use reqwest::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 use tokensmith_core::{AccessToken, Error, OAuthError, TokenType, UnexpectedResponse};
 use tokensmith_http::scrub_excerpt;

@@ -1,6 +1,6 @@
 //! Token revocation (RFC 7009): telling the server a token is no longer needed.
 
-use reqwest::StatusCode;
+use http::StatusCode;
 use tokensmith_core::{Error, UnexpectedResponse};
 use url::Url;
 

@@ -250,9 +250,9 @@ impl TokenSource for GrantSource {
     /// [delegated](TokenIdentity::delegated): its refresh token rotates, so nothing here names
     /// its user, and a shared cache must be given one.
     ///
-    /// `None` when the endpoint presents a client certificate given as a `reqwest::Identity`,
-    /// whose certificate cannot be read back: give it with
-    /// [`client_certificate_pem`](crate::TokenEndpointBuilder::client_certificate_pem) instead.
+    /// `None` when the endpoint authenticates with a client certificate that its own
+    /// [`transport`](crate::TokenEndpointBuilder::transport) presents and no one named: name
+    /// it with [`client_certificate_pem`](crate::TokenEndpointBuilder::client_certificate_pem).
     fn identity(&self) -> Option<TokenIdentity> {
         let inner = &self.endpoint.inner;
         let mut identity = TokenIdentity::new()
@@ -511,8 +511,12 @@ mod tests {
         let service = ClientCredentials::new(endpoint().build().unwrap()).build_source();
         assert!(!service.identity().unwrap().is_delegated());
 
-        let opaque = reqwest::Identity::from_pem(TEST_IDENTITY.as_bytes()).unwrap();
-        let with_opaque = endpoint().identity(opaque).build().unwrap();
+        // A transport of the caller's that presents a certificate no one named.
+        let with_opaque = endpoint()
+            .transport(tokensmith_http::transport::ReqwestTransport::new().unwrap())
+            .auth(crate::ClientAuth::TlsClientAuth)
+            .build()
+            .unwrap();
         assert!(
             ClientCredentials::new(with_opaque)
                 .build_source()

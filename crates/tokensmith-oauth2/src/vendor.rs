@@ -1,7 +1,7 @@
 //! Vendor hooks: what a vendor crate adds to the token endpoint's reading of answers and to
 //! its hints.
 
-use reqwest::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 use tokensmith_core::{Error, OAuthError, TokenType};
 
@@ -34,7 +34,7 @@ use crate::ClientAuth;
 ///
 /// # Example
 /// ```
-/// use reqwest::StatusCode;
+/// use http::StatusCode;
 /// use serde_json::{Map, Value};
 /// use tokensmith_core::OAuthError;
 /// use tokensmith_oauth2::{TokenEndpoint, TokenVendor};

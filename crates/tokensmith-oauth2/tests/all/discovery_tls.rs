@@ -71,7 +71,8 @@ async fn https_metadata(
 fn issuer_at(base: &str, ca_pem: &str) -> Issuer {
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap());
-    Issuer::builder(base).http_client(http).build().unwrap()
+    let transport = tokensmith_http::transport::ReqwestTransport::from_builder(http).unwrap();
+    Issuer::builder(base).transport(transport).build().unwrap()
 }
 
 #[tokio::test]

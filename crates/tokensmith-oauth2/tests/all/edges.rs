@@ -34,9 +34,13 @@ async fn a_users_own_client_builder_never_replays_the_form_to_a_redirect() {
             )
             .mount(&server)
             .await;
-        // reqwest's default builder follows redirects and sends a Referer.
+        // reqwest's default builder follows redirects and sends a Referer; the transport
+        // made from it does neither.
+        let transport =
+            tokensmith_http::transport::ReqwestTransport::from_builder(reqwest::Client::builder())
+                .unwrap();
         let endpoint = endpoint(&server, ClientAuth::RequestBody)
-            .http_client(reqwest::Client::builder())
+            .transport(transport)
             .build()
             .unwrap();
         let err = client_credentials_error(endpoint).await;

@@ -11,4 +11,5 @@ mod retries;
 mod secrets;
 mod support;
 mod testkit;
+mod transport;
 mod user_grants;
