@@ -38,7 +38,7 @@ fn main() {
         events as f64 / CALLS as f64
     });
     let bytes_per_key = keyed_bytes_per_key(&rt);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("target")
         .join("bench");
     std::fs::create_dir_all(&dir).unwrap();

@@ -754,7 +754,7 @@ fn main() {
          \"refresh_p99_ns\":{refresh_p99_ns},\"warm_p99_ns\":{warm_p99_ns},\
          {paired}{fleet}}}"
     );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .join("target")
         .join("bench");
     std::fs::create_dir_all(&dir).unwrap();

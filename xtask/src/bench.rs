@@ -22,9 +22,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     step(
         "allocation count",
-        cargo(&["bench", "--bench", "allocations"]),
+        cargo(&[
+            "bench",
+            "-p",
+            "tokensmith-benches",
+            "--bench",
+            "allocations",
+        ]),
     )?;
-    let mut bench = cargo(&["bench", "--bench", "tokensmith"]);
+    let mut bench = cargo(&["bench", "-p", "tokensmith-benches", "--bench", "tokensmith"]);
+    // Criterion writes where the bench binary runs (the member's folder) unless told.
+    bench.env("CRITERION_HOME", root.join("target").join("criterion"));
     if quick {
         bench.env("TOKENSMITH_BENCH_QUICK", "1");
     }
