@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick]`: runs the criterion benchmarks and writes
+//! `cargo xtask bench [--quick]`: runs the criterion and instruction-count benchmarks and writes
 //! `target/bench/summary.json` and a markdown table (`target/bench/summary.md`, and
 //! `BENCHMARKS.md` after a full run), each figure beside its baseline from the same run.
 
@@ -225,6 +225,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "a lookup among 100,000 keys / a single-key hit, paired",
         ),
     ];
+    rows.extend(crate::instructions::rows()?);
     // Present when a redis-server could be started.
     if json_number(&custom, "fleet_token_requests").is_some() {
         rows.extend([
@@ -350,7 +351,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
 /// A figure, with the spread of its paired rounds when it has them.
 #[derive(Clone, Copy)]
-struct Figure {
+pub(crate) struct Figure {
     value: f64,
     spread: Option<(f64, f64)>,
 }
@@ -374,7 +375,7 @@ impl From<f64> for Figure {
     }
 }
 
-struct Row {
+pub(crate) struct Row {
     key: &'static str,
     value: f64,
     spread: Option<(f64, f64)>,
@@ -383,7 +384,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(key: &'static str, value: impl Into<Figure>, what: &'static str) -> Self {
+    pub(crate) fn new(key: &'static str, value: impl Into<Figure>, what: &'static str) -> Self {
         let figure = value.into();
         Self {
             key,
@@ -394,7 +395,7 @@ impl Row {
         }
     }
 
-    fn target(
+    pub(crate) fn target(
         key: &'static str,
         value: impl Into<Figure>,
         what: &'static str,
@@ -516,7 +517,7 @@ fn elements(dir: &Path) -> Result<f64, String> {
 }
 
 /// The first number after `"name":` in a JSON text.
-fn json_number(text: &str, name: &str) -> Option<f64> {
+pub(crate) fn json_number(text: &str, name: &str) -> Option<f64> {
     let key = format!("\"{name}\":");
     let start = text.find(&key)? + key.len();
     let rest = text[start..].trim_start();

@@ -10,9 +10,11 @@
 mod bench;
 mod build_cost;
 mod ci;
+mod instructions;
 mod interop;
 mod redis;
 mod run;
+mod tools;
 
 use std::process::ExitCode;
 

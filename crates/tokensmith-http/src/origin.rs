@@ -175,6 +175,23 @@ impl Origins {
         })
     }
 
+    /// The one named origin, when exactly one is, in parts: where a request whose URI has no
+    /// authority goes.
+    pub fn single_origin(&self) -> Option<crate::attach::RequestOrigin<'_>> {
+        match self.0.as_deref()? {
+            [(scheme, host, port)] => Some(crate::attach::RequestOrigin {
+                scheme,
+                host: match host {
+                    Host::Domain(name) => Host::Domain(name.as_str()),
+                    Host::Ipv4(ip) => Host::Ipv4(*ip),
+                    Host::Ipv6(ip) => Host::Ipv6(*ip),
+                },
+                port: Some(*port),
+            }),
+            _ => None,
+        }
+    }
+
     /// The one named origin, when exactly one is: where a client bound to a single server
     /// (a gRPC channel) sends requests whose URI has no authority.
     pub fn single(&self) -> Option<Url> {

@@ -54,6 +54,26 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
     }
 }
 
+/// A request's URL as a parsed `url::Url`, kept in its extensions by [`with_url`].
+#[derive(Debug, Clone)]
+struct ParsedUrl(url::Url);
+
+/// A request to `url` with `method` and `body`: its `Uri` made from the URL, and the parsed
+/// URL kept beside it for transports that take one (reqwest), which then do not parse the
+/// `Uri` again. A transport uses the kept URL only when it is the `Uri`'s own.
+pub fn with_url(
+    method: http::Method,
+    url: &url::Url,
+    body: Bytes,
+) -> Result<Request<Bytes>, http::Error> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(url.as_str())
+        .body(body)?;
+    request.extensions_mut().insert(ParsedUrl(url.clone()));
+    Ok(request)
+}
+
 /// `transport` behind one `Arc`; an `Arc<dyn Transport>` is taken as it is.
 pub fn arc_transport<T: Transport>(transport: T) -> Arc<dyn Transport> {
     match (&transport as &dyn std::any::Any).downcast_ref::<Arc<dyn Transport>>() {
@@ -244,8 +264,7 @@ mod reqwest_transport {
     impl Transport for ReqwestTransport {
         fn send(&self, request: Request<Bytes>) -> Sending<'_> {
             Box::pin(async move {
-                let request = reqwest::Request::try_from(request)
-                    .map_err(|e| TransportError::other(Box::new(e.without_url())))?;
+                let request = into_reqwest(request)?;
                 let response = self.client.execute(request).await.map_err(|e| {
                     let connect = e.is_connect();
                     let timeout = e.is_timeout();
@@ -260,6 +279,23 @@ mod reqwest_transport {
                 })?;
                 Ok(http::Response::from(response).map(box_body))
             })
+        }
+    }
+
+    /// The request for reqwest. A request made with [`with_url`](super::with_url) carries its
+    /// URL already parsed, which spares parsing it again from the `Uri`.
+    fn into_reqwest(request: Request<Bytes>) -> Result<reqwest::Request, TransportError> {
+        let (mut head, body) = request.into_parts();
+        match head.extensions.remove::<super::ParsedUrl>() {
+            Some(super::ParsedUrl(url)) if head.uri == url.as_str() => {
+                let mut request = reqwest::Request::new(head.method, url);
+                *request.headers_mut() = head.headers;
+                *request.version_mut() = head.version;
+                *request.body_mut() = Some(reqwest::Body::from(body));
+                Ok(request)
+            }
+            _ => reqwest::Request::try_from(Request::from_parts(head, body))
+                .map_err(|e| TransportError::other(Box::new(e.without_url()))),
         }
     }
 }

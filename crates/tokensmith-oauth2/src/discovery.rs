@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{Method, Request, StatusCode};
+use http::{Method, StatusCode};
 use tokensmith_core::Error;
 use tokensmith_http::origin::require_secure;
-use tokensmith_http::transport::{SendError, send};
+use tokensmith_http::transport::{SendError, send, with_url};
 use tokensmith_http::{Transport, display_url, display_url_text, scrub_excerpt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -156,12 +156,11 @@ impl Issuer {
     /// `Ok(None)` when the server has no document at `url` (a 4xx answer).
     async fn fetch_one(&self, url: &Url) -> Result<Option<ServerMetadata>, Error> {
         let display = display_url(url);
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(url.as_str())
-            .header(ACCEPT, "application/json")
-            .body(Bytes::new())
+        let mut request = with_url(Method::GET, url, Bytes::new())
             .map_err(|e| Error::config(format!("the metadata URL cannot be requested: {e}")))?;
+        request
+            .headers_mut()
+            .insert(ACCEPT, http::HeaderValue::from_static("application/json"));
         let timeout = self.inner.timeout;
         let sent = tokio::time::timeout(
             timeout,

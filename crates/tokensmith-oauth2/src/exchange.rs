@@ -10,7 +10,7 @@ use http::response::Parts as ResponseHead;
 use http::{Method, Request, Response, StatusCode};
 use tokensmith_core::{Error, ErrorCode, ErrorKind, UnexpectedResponse};
 use tokensmith_http::scrub_excerpt;
-use tokensmith_http::transport::{SendError, TransportError, send};
+use tokensmith_http::transport::{SendError, TransportError, send, with_url};
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::form_urlencoded;
@@ -347,12 +347,7 @@ impl TokenEndpoint {
                 .map(|(value, kind)| (value.as_str(), *kind)),
             credentials.grant_assertion.as_deref(),
         );
-        let mut request = Request::new(Bytes::from(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = call
-            .url
-            .as_str()
-            .parse()
+        let mut request = with_url(Method::POST, call.url, Bytes::from(body))
             .map_err(|_| Error::config(format!("{} cannot be requested", call.display)))?;
         let headers = request.headers_mut();
         headers.clone_from(&inner.headers);

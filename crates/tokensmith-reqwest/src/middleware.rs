@@ -9,6 +9,7 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
+use tokensmith_http::attach::RequestOrigin;
 use tokensmith_http::{Attach, AttachBuilder, Driver, Plan, Verdict};
 
 use crate::AuthError;
@@ -96,10 +97,14 @@ impl BearerAuth {
         request: &mut Request,
         token: Option<&AccessToken>,
     ) -> Result<(), reqwest_middleware::Error> {
-        let method = request.method().as_str().to_owned();
-        let url = request.url().clone();
+        // The URL is copied only for a DPoP proof, which names it.
+        let method = request.method().clone();
+        let htu = self
+            .attach
+            .proves_possession()
+            .then(|| request.url().clone());
         self.attach
-            .sign(&method, &url, request.headers_mut(), token)
+            .sign(method.as_str(), htu.as_ref(), request.headers_mut(), token)
             .map_err(auth_failed)
     }
 }
@@ -249,11 +254,10 @@ impl BearerAuth {
         next: Next<'a>,
     ) -> Handled<'a> {
         let attach = &self.attach;
-        let plan = attach.plan(
-            request.url(),
-            request.headers(),
-            extensions.get::<RequestAuth>(),
-        );
+        let Some(origin) = RequestOrigin::of(request.url()) else {
+            return next.run(request, extensions);
+        };
+        let plan = attach.plan(&origin, request.headers(), extensions.get::<RequestAuth>());
         // Only a per-request provider is cloned out of the extensions (they are lent to the
         // next middleware); the usual one is borrowed, sparing a shared reference count.
         let per_request = match plan {
@@ -306,7 +310,7 @@ impl BearerAuth {
             let response = next.clone().run(request, extensions).await?;
             let verdict = attach.judge(
                 &token,
-                response.url(),
+                Some(response.url()),
                 response.status(),
                 response.headers(),
                 response.status() == StatusCode::UNAUTHORIZED,
@@ -362,7 +366,7 @@ impl BearerAuth {
         if verdict == Verdict::SendWithNonce {
             attach.observe(
                 &token,
-                response.url(),
+                Some(response.url()),
                 response.status(),
                 response.headers(),
             );

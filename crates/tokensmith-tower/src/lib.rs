@@ -44,6 +44,7 @@ use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Empty, Full};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
+use tokensmith_http::attach::RequestOrigin;
 use tokensmith_http::{Attach, AttachBuilder, Driver, Origins, Plan, Verdict};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -149,25 +150,44 @@ where
 /// origin. A `CONNECT` and any other request with an authority but no scheme (authority-form)
 /// goes wherever its authority says, which is never taken for the layer's origin: they get no
 /// credentials.
-fn target(method: &Method, uri: &Uri, origins: &Origins) -> Option<Url> {
+fn target<'a>(method: &Method, uri: &'a Uri, origins: &'a Origins) -> Option<RequestOrigin<'a>> {
     if method == Method::CONNECT {
         return None;
     }
     match (uri.scheme_str(), uri.authority()) {
-        (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
-        (None, None) if uri.path().starts_with('/') => origins.single().and_then(|base| {
-            base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
-                .ok()
-        }),
+        (Some(_), Some(_)) => RequestOrigin::of_uri(uri),
+        (None, None) if uri.path().starts_with('/') => origins.single_origin(),
         _ => None,
     }
 }
 
-/// Where a request goes, when it carries credentials: the rules `call` applies.
+/// The request's URL, for a DPoP proof's `htu`: made only when the layer has a DPoP key.
+fn htu(config: &Attach, uri: &Uri) -> Option<Url> {
+    if !config.proves_possession() {
+        return None;
+    }
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
+        _ => config.origins().single().and_then(|base| {
+            base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
+                .ok()
+        }),
+    }
+}
+
+/// Whether a request carries credentials, and its URL: the rules `call` applies.
 #[cfg(test)]
 fn allowed(config: &Attach, method: &Method, uri: &Uri) -> Result<Option<Url>, Error> {
     match target(method, uri, config.origins()) {
-        Some(url) if config.allows(&url)? => Ok(Some(url)),
+        Some(origin) if config.allows_origin(&origin)? => {
+            Ok(match (uri.scheme_str(), uri.authority()) {
+                (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
+                _ => config.origins().single().and_then(|base| {
+                    base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
+                        .ok()
+                }),
+            })
+        }
         _ => Ok(None),
     }
 }
@@ -182,17 +202,20 @@ where
     S::Error: Into<BoxError>,
     B: Send + 'static,
 {
-    let Some(url) = target(request.method(), request.uri(), config.origins()) else {
+    let Some(origin) = target(request.method(), request.uri(), config.origins()) else {
         return answer(inner.call(request).await);
     };
-    let per_request = match config.plan(
-        &url,
+    let plan = config.plan(
+        &origin,
         request.headers(),
         request.extensions().get::<RequestAuth>(),
-    )? {
+    )?;
+    let url = htu(&config, request.uri());
+    let url = url.as_ref();
+    let per_request = match plan {
         Plan::Pass => return answer(inner.call(request).await),
         Plan::HeadersOnly => {
-            attach(&config, &mut request, &url, None)?;
+            attach(&config, &mut request, url, None)?;
             return answer(inner.call(request).await);
         }
         Plan::Token(per_request) => per_request,
@@ -204,11 +227,11 @@ where
     } else {
         None
     };
-    attach(&config, &mut request, &url, Some(&token))?;
+    attach(&config, &mut request, url, Some(&token))?;
     let response = inner.call(request).await.map_err(Into::into)?;
     let verdict = config.judge(
         &token,
-        &url,
+        url,
         response.status(),
         response.headers(),
         refused(&response),
@@ -230,10 +253,10 @@ where
     };
     drop(response);
     let mut again = again;
-    attach(&config, &mut again, &url, Some(&token))?;
+    attach(&config, &mut again, url, Some(&token))?;
     let response = inner.call(again).await.map_err(Into::into)?;
     if verdict == Verdict::SendWithNonce {
-        config.observe(&token, &url, response.status(), response.headers());
+        config.observe(&token, url, response.status(), response.headers());
     }
     Ok(watched(response, &config, per_request, token))
 }
@@ -345,11 +368,11 @@ fn unauthenticated(headers: &http::HeaderMap) -> bool {
 fn attach<B>(
     config: &Attach,
     request: &mut Request<B>,
-    url: &Url,
+    url: Option<&Url>,
     token: Option<&AccessToken>,
 ) -> Result<(), Error> {
-    let method = request.method().as_str().to_owned();
-    config.sign(&method, url, request.headers_mut(), token)
+    let method = request.method().clone();
+    config.sign(method.as_str(), url, request.headers_mut(), token)
 }
 
 /// A copy of the request for one more try, when its body is of a kind that can be copied.

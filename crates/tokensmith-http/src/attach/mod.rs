@@ -17,7 +17,7 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, StatusCode};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
-use url::Url;
+use url::{Host, Url};
 
 pub use self::settings::{AttachBuilder, Driver, secret_header};
 use crate::origin::{Origins, insecure_origin, is_loopback_host};
@@ -34,6 +34,48 @@ pub struct Attach {
     layer: &'static str,
     #[cfg(feature = "dpop")]
     dpop: Option<crate::dpop::DpopKey>,
+}
+
+/// The origin of a request, as the engine weighs it: scheme, host and port.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin<'a> {
+    /// `https`, `http`.
+    pub scheme: &'a str,
+    /// The host.
+    pub host: Host<&'a str>,
+    /// The port, or the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl<'a> RequestOrigin<'a> {
+    /// The origin of `url`; `None` without a host.
+    pub fn of(url: &'a Url) -> Option<Self> {
+        Some(Self {
+            scheme: url.scheme(),
+            host: url.host()?,
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// The origin of an absolute `http::Uri` (`https://api.example.com/x`), read without
+    /// parsing it into a URL; `None` without a scheme or a host.
+    pub fn of_uri(uri: &'a http::Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?;
+        let host = uri.host()?;
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => Host::Ipv6(v6.parse().ok()?),
+            None => match host.parse() {
+                Ok(v4) => Host::Ipv4(v4),
+                Err(_) => Host::Domain(host),
+            },
+        };
+        let port = uri.port_u16().or(match scheme {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        });
+        Some(Self { scheme, host, port })
+    }
 }
 
 /// What to do with a request, from [`Attach::plan`].
@@ -63,33 +105,36 @@ impl Attach {
     /// Whether a request to `url` carries credentials: `Ok(false)` for another origin, an
     /// error for plain http to a host that is not loopback when any origin is allowed.
     pub fn allows(&self, url: &Url) -> Result<bool, Error> {
-        let Some(host) = url.host() else {
-            return Ok(false);
-        };
-        if !self
-            .origins
-            .allows(url.scheme(), &host, url.port_or_known_default())
-        {
+        match RequestOrigin::of(url) {
+            Some(origin) => self.allows_origin(&origin),
+            None => Ok(false),
+        }
+    }
+
+    /// [`allows`](Self::allows) for a request's origin given in parts.
+    pub fn allows_origin(&self, origin: &RequestOrigin<'_>) -> Result<bool, Error> {
+        let RequestOrigin { scheme, host, port } = origin;
+        if !self.origins.allows(scheme, host, *port) {
             return Ok(false);
         }
         if self.origins.is_any()
             && !self.allow_http
-            && url.scheme() != "https"
-            && !is_loopback_host(&host)
+            && *scheme != "https"
+            && !is_loopback_host(host)
         {
             return Err(insecure_origin(&host.to_string(), self.name));
         }
         Ok(true)
     }
 
-    /// What a request to `url` with `headers` and the request's [`RequestAuth`] gets.
+    /// What a request to `origin` with `headers` and the request's [`RequestAuth`] gets.
     pub fn plan(
         &self,
-        url: &Url,
+        origin: &RequestOrigin<'_>,
         headers: &HeaderMap,
         auth: Option<&RequestAuth>,
     ) -> Result<Plan, Error> {
-        if !self.allows(url)? {
+        if !self.allows_origin(origin)? {
             return Ok(Plan::Pass);
         }
         let per_request = match auth {
@@ -144,15 +189,17 @@ impl Attach {
     }
 
     /// Sets the extra headers and, for `token`, `Authorization` and the DPoP proof a request
-    /// with `method` to `url` needs; an error when the token is DPoP-bound and no key was given.
+    /// with `method` to `htu` needs; an error when the token is DPoP-bound and no key was
+    /// given. `htu`, the request's URL, is needed only when a DPoP key is set
+    /// ([`proves_possession`](Self::proves_possession)).
     pub fn sign(
         &self,
         method: &str,
-        url: &Url,
+        htu: Option<&Url>,
         headers: &mut HeaderMap,
         token: Option<&AccessToken>,
     ) -> Result<(), Error> {
-        let proof = self.proof(method, url, token)?;
+        let proof = self.proof(method, htu, token)?;
         for (name, value) in &self.headers {
             headers.insert(name, value.clone());
         }
@@ -168,7 +215,7 @@ impl Attach {
     fn proof(
         &self,
         method: &str,
-        url: &Url,
+        htu: Option<&Url>,
         token: Option<&AccessToken>,
     ) -> Result<Option<http::HeaderValue>, Error> {
         let Some(token) = token.filter(|token| is_dpop(token)) else {
@@ -182,35 +229,36 @@ impl Attach {
                     self.name
                 ))
             })?;
+            let htu = htu.ok_or_else(|| Error::other("a DPoP proof needs the request's URL"))?;
             Ok(Some(key.proof(
                 method,
-                url,
+                htu,
                 Some(token.secret().expose_secret()),
             )?))
         }
         #[cfg(not(feature = "dpop"))]
         {
-            let _ = (method, url, token);
+            let _ = (method, htu, token);
             Err(dpop_key_missing(
                 "enable tokensmith's `dpop` feature and pass the key with `.dpop(..)`",
             ))
         }
     }
 
-    /// What the answer (`status`, `headers`) to a request to `url` that carried `token`
-    /// means. `refused` is the driver's reading of a refusal (a 401; for gRPC also an
+    /// What the answer (`status`, `headers`) to a request to `htu` that carried `token`
+    /// means (`htu` as for [`sign`](Self::sign)). `refused` is the driver's reading of a refusal (a 401; for gRPC also an
     /// `Unauthenticated` status); `has_copy` whether the request can be sent again. A DPoP
     /// nonce the answer gives is kept for the origin's next proof.
     pub fn judge(
         &self,
         token: &AccessToken,
-        url: &Url,
+        htu: Option<&Url>,
         status: StatusCode,
         headers: &HeaderMap,
         refused: bool,
         has_copy: bool,
     ) -> Verdict {
-        if self.wants_new_nonce(token, url, status, headers) && has_copy {
+        if self.wants_new_nonce(token, htu, status, headers) && has_copy {
             // RFC 9449 §9: the same token, a proof with the nonce just given; once.
             tracing::debug!(target: "tokensmith::http", layer = self.layer, "the resource server asked for a DPoP nonce; sending once more with it");
             count_dpop_nonce_retry(self.layer);
@@ -228,8 +276,14 @@ impl Attach {
     }
 
     /// Reads the answer to a request sent again with a nonce: a newer nonce is kept.
-    pub fn observe(&self, token: &AccessToken, url: &Url, status: StatusCode, headers: &HeaderMap) {
-        self.wants_new_nonce(token, url, status, headers);
+    pub fn observe(
+        &self,
+        token: &AccessToken,
+        htu: Option<&Url>,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) {
+        self.wants_new_nonce(token, htu, status, headers);
     }
 
     /// After a [`Verdict::Refused`]: `token` is invalidated, and the fresh token to send the
@@ -262,22 +316,22 @@ impl Attach {
         }
     }
 
-    /// Whether the answer asks for a DPoP nonce that is new for `url`'s origin (it is kept).
+    /// Whether the answer asks for a DPoP nonce that is new for `htu`'s origin (it is kept).
     fn wants_new_nonce(
         &self,
         token: &AccessToken,
-        url: &Url,
+        htu: Option<&Url>,
         status: StatusCode,
         headers: &HeaderMap,
     ) -> bool {
         #[cfg(feature = "dpop")]
-        if let Some(key) = self.dpop.as_ref().filter(|_| is_dpop(token)) {
+        if let Some((key, url)) = self.dpop.as_ref().filter(|_| is_dpop(token)).zip(htu) {
             let new = key.remember_nonce(url, headers);
             return status == StatusCode::UNAUTHORIZED
                 && new
                 && crate::dpop::asks_for_nonce(headers);
         }
-        let _ = (token, url, status, headers);
+        let _ = (token, htu, status, headers);
         false
     }
 
@@ -399,34 +453,59 @@ mod tests {
         Url::parse(text).unwrap()
     }
 
+    fn origin(url: &Url) -> RequestOrigin<'_> {
+        RequestOrigin::of(url).unwrap()
+    }
+
+    #[test]
+    fn an_origin_read_from_a_uri_is_the_one_read_from_its_url() {
+        for text in [
+            "https://api.example.com/x",
+            "https://API.example.com:8443/x?q=1",
+            "http://127.0.0.1:9/x",
+            "http://[::1]:8080/",
+            "https://[2001:db8::1]/",
+        ] {
+            let uri: http::Uri = text.parse().unwrap();
+            let parsed = url(text);
+            let (a, b) = (RequestOrigin::of_uri(&uri).unwrap(), origin(&parsed));
+            assert_eq!((a.scheme, a.port), (b.scheme, b.port), "{text}");
+            match (a.host, b.host) {
+                (Host::Domain(x), Host::Domain(y)) => assert!(x.eq_ignore_ascii_case(y)),
+                (x, y) => assert_eq!(x, y, "{text}"),
+            }
+        }
+        assert!(RequestOrigin::of_uri(&"/relative".parse().unwrap()).is_none());
+    }
+
     #[test]
     fn plans_follow_the_origin_the_request_auth_and_the_callers_header() {
         let attach = engine(true);
         let empty = HeaderMap::new();
         let ours = url("https://api.example.com/v1");
         assert!(matches!(
-            attach.plan(&url("https://other.example/"), &empty, None),
+            attach.plan(&origin(&url("https://other.example/")), &empty, None),
             Ok(Plan::Pass)
         ));
         assert!(matches!(
-            attach.plan(&ours, &empty, Some(&RequestAuth::Skip)),
+            attach.plan(&origin(&ours), &empty, Some(&RequestAuth::Skip)),
             Ok(Plan::Pass)
         ));
         assert!(matches!(
-            attach.plan(&ours, &empty, None),
+            attach.plan(&origin(&ours), &empty, None),
             Ok(Plan::Token(None))
         ));
         let mut own = HeaderMap::new();
         own.insert(AUTHORIZATION, HeaderValue::from_static("Bearer mine"));
         assert!(matches!(
-            attach.plan(&ours, &own, None),
+            attach.plan(&origin(&ours), &own, None),
             Ok(Plan::HeadersOnly)
         ));
         // A DPoP token with its proof, copied to a redirect's hop, is signed again.
         own.insert(AUTHORIZATION, HeaderValue::from_static("DPoP copied"));
         own.insert("dpop", HeaderValue::from_static("proof"));
         assert!(matches!(
-            attach.plan(&ours, &own, None),
+            attach.plan(&origin(&ours), &own, None),
             Ok(Plan::Token(None))
         ));
     }
@@ -437,12 +516,7 @@ mod tests {
         let token = AccessToken::builder("canary-engine").build().unwrap();
         let mut headers = HeaderMap::new();
         attach
-            .sign(
-                "GET",
-                &url("https://api.example.com/"),
-                &mut headers,
-                Some(&token),
-            )
+            .sign("GET", None, &mut headers, Some(&token))
             .unwrap();
         assert_eq!(headers[AUTHORIZATION], "Bearer canary-engine");
         assert_eq!(headers["x-api-key"], "canary-key");
@@ -458,7 +532,7 @@ mod tests {
         let empty = HeaderMap::new();
         let attach = engine(true);
         let judge = |attach: &Attach, status, refused| {
-            attach.judge(&token, &ours, status, &empty, refused, true)
+            attach.judge(&token, Some(&ours), status, &empty, refused, true)
         };
         assert_eq!(judge(&attach, StatusCode::OK, false), Verdict::Accept);
         assert_eq!(
