@@ -206,6 +206,7 @@ where
 }
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use self::reqwest_transport::ReqwestTransport;
 
 #[cfg(feature = "reqwest")]

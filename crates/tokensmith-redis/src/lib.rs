@@ -99,6 +99,8 @@
 //! # Example
 //! See [`RedisCache`], and `examples/fleet.rs`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod cache;
 mod metrics;
 mod seal;

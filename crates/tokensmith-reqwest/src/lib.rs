@@ -27,6 +27,8 @@
 //! # Ok::<(), tokensmith_core::Error>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod api;
 mod error;
 mod ext;

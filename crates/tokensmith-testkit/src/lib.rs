@@ -37,6 +37,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod api;
 mod authorize;
 mod capture;
@@ -65,6 +67,7 @@ pub use crate::faults::{Fault, Target};
 pub use crate::incoming::Incoming;
 pub use crate::log::{Counters, Endpoint, LoggedRequest};
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use crate::metrics::MetricsCapture;
 pub use crate::server::{TestServer, TestServerBuilder};
 pub use crate::state::Registry;

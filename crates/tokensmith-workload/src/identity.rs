@@ -239,6 +239,7 @@ impl WorkloadIdentity {
     /// fetched once per SVID and again a minute before it expires; sent with the SPIFFE
     /// assertion type when used as a client assertion. Feature `spiffe`.
     #[cfg(feature = "spiffe")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "spiffe")))]
     pub fn spiffe_workload_api<I, S>(endpoint: Option<&str>, audience: I) -> Self
     where
         I: IntoIterator<Item = S>,

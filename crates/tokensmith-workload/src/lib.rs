@@ -22,6 +22,8 @@
 //! for it, is read anew before each use (a file on every use, so Kubernetes' symlink swaps are
 //! seen at once), is never sent once expired, and bounds the life of what it was traded for.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod grant;
 mod identity;
 mod read;
