@@ -1,6 +1,21 @@
 //! `cargo xtask ci`: the checks CI runs, in order, stopping at the first failure.
 
+use std::process::Stdio;
+use std::time::Instant;
+
 use crate::run::{cargo, step};
+
+/// The cargo-hack release the feature check installs.
+const CARGO_HACK: &str = "0.6.46";
+
+/// The members that are published: every crate but the automation and the benchmarks.
+const PUBLISHED: &[&str] = &[
+    "--workspace",
+    "--exclude",
+    "xtask",
+    "--exclude",
+    "tokensmith-benches",
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
@@ -22,6 +37,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // The Redis tests start their own redis-server; it must be installed.
     crate::redis::run(&[])?;
     step("tests", cargo(&["test", "--workspace", "--all-features"]))?;
+    features()?;
+    let mut package = cargo(&["package", "--allow-dirty"]);
+    package.args(PUBLISHED);
+    step(
+        "packages (cargo package, each crate built from its package)",
+        package,
+    )?;
     step(
         "benches compile",
         cargo(&["bench", "--workspace", "--all-features", "--no-run"]),
@@ -31,5 +53,43 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("docs", doc)?;
     crate::interop::run(&[])?;
     println!("==> all checks passed");
+    Ok(())
+}
+
+/// Every crate checked with each of its features alone (and with none, and with all), by
+/// cargo-hack; a warning in any combination fails the step, as clippy's `-D warnings` does.
+fn features() -> Result<(), String> {
+    crate::tools::cargo_tool(
+        "cargo-hack",
+        &["hack", "--version"],
+        "cargo-hack",
+        CARGO_HACK,
+    )?;
+    let name = "each feature alone (cargo hack check --each-feature)";
+    println!("==> {name}");
+    let started = Instant::now();
+    let mut hack = cargo(&["hack", "check", "--each-feature"]);
+    hack.args(PUBLISHED).stdout(Stdio::inherit());
+    let output = hack
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("{name}: could not start: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stderr);
+    eprint!("{text}");
+    let elapsed = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(format!(
+            "{name} failed ({}) after {elapsed:.1} s",
+            output.status
+        ));
+    }
+    let warnings = text
+        .lines()
+        .filter(|line| line.starts_with("warning:"))
+        .count();
+    if warnings > 0 {
+        return Err(format!("{name}: {warnings} warning lines, above"));
+    }
+    println!("==> {name}: ok ({elapsed:.1} s)");
     Ok(())
 }

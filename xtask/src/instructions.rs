@@ -18,7 +18,12 @@ pub(crate) fn rows() -> Result<Vec<Row>, String> {
         &["valgrind"],
         "the instruction-count benchmarks",
     )?;
-    crate::tools::cargo_tool("gungraun-runner", "gungraun-runner", GUNGRAUN)?;
+    crate::tools::cargo_tool(
+        "gungraun-runner",
+        &["--version"],
+        "gungraun-runner",
+        GUNGRAUN,
+    )?;
     println!("==> instruction counts (callgrind)");
     let output = cargo(&[
         "bench",

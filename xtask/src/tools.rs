@@ -57,11 +57,16 @@ pub(crate) fn debian(programs: &[&str], packages: &[&str], purpose: &str) -> Res
     }
 }
 
-/// Makes sure cargo tool `binary` (from crate `krate`) answers `--version` with `version`,
-/// installing that version with `cargo install --locked` otherwise.
-pub(crate) fn cargo_tool(binary: &str, krate: &str, version: &str) -> Result<(), String> {
+/// Makes sure cargo tool `binary` (from crate `krate`) answers `version_args` with
+/// `version`, installing that version with `cargo install --locked` otherwise.
+pub(crate) fn cargo_tool(
+    binary: &str,
+    version_args: &[&str],
+    krate: &str,
+    version: &str,
+) -> Result<(), String> {
     let current = Command::new(binary)
-        .arg("--version")
+        .args(version_args)
         .output()
         .ok()
         .filter(|out| out.status.success())

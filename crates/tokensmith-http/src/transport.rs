@@ -74,6 +74,16 @@ pub fn with_url(
     Ok(request)
 }
 
+/// The URL [`with_url`] kept beside the request's `Uri`, when it is that `Uri`'s: for a
+/// transport over a client that takes a parsed `url::Url`.
+pub fn parsed_url<B>(request: &Request<B>) -> Option<&url::Url> {
+    request
+        .extensions()
+        .get::<ParsedUrl>()
+        .map(|ParsedUrl(url)| url)
+        .filter(|url| request.uri() == url.as_str())
+}
+
 /// `transport` behind one `Arc`; an `Arc<dyn Transport>` is taken as it is.
 pub fn arc_transport<T: Transport>(transport: T) -> Arc<dyn Transport> {
     match (&transport as &dyn std::any::Any).downcast_ref::<Arc<dyn Transport>>() {
@@ -298,5 +308,45 @@ mod reqwest_transport {
             _ => reqwest::Request::try_from(Request::from_parts(head, body))
                 .map_err(|e| TransportError::other(Box::new(e.without_url()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_kept_url_is_handed_out_only_while_it_is_the_uri_s() {
+        let url = url::Url::parse("https://auth.example.com/token?x=1").unwrap();
+        let mut request = with_url(http::Method::POST, &url, Bytes::from_static(b"a=b")).unwrap();
+        assert_eq!(request.uri(), "https://auth.example.com/token?x=1");
+        assert_eq!(parsed_url(&request), Some(&url));
+        *request.uri_mut() = "https://elsewhere.example/token".parse().unwrap();
+        assert_eq!(
+            parsed_url(&request),
+            None,
+            "a changed Uri wins over the kept URL"
+        );
+    }
+
+    #[test]
+    fn transport_errors_name_the_endpoint_and_every_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = TransportError::connect(Box::new(io));
+        assert!(error.is_connect() && !error.is_timeout());
+        let error = error.into_error("https://auth.example.com/token", Duration::from_secs(5));
+        let text = error.to_string();
+        assert!(
+            text.contains("auth.example.com") && text.contains("refused"),
+            "{text}"
+        );
+        let timeout = TransportError::timeout("slow".into())
+            .into_error("https://auth.example.com/token", Duration::from_secs(5));
+        assert!(
+            matches!(timeout.kind(), tokensmith_core::ErrorKind::Timeout { .. }),
+            "{timeout:?}"
+        );
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::endpoint::builder::default_transport;
+use crate::endpoint::default_transport;
 use crate::{ServerMetadata, TokenEndpoint, TokenEndpointBuilder};
 
 /// The largest metadata document read, in bytes.

@@ -12,8 +12,10 @@ use url::Url;
 use crate::client_auth::{ClientIdentity, Learned};
 use crate::{ClientAssertion, ClientAuth, ServerMetadata, Signer, TokenVendor};
 
-pub(crate) mod builder;
+mod build;
+mod builder;
 
+pub(crate) use self::build::default_transport;
 pub use self::builder::TokenEndpointBuilder;
 
 /// Default cap on the size of a token endpoint's answer.
