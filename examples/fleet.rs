@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokensmith::Cached;
 use tokensmith::oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith::redis::testing::RedisServer;
-use tokensmith::redis::{RedisCache, SealingKey, Shared};
+use tokensmith::redis::{FleetSource, RedisCache, SealingKey};
 use tokensmith::reqwest::BearerAuth;
 use tokensmith::testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TestServer};
 
@@ -25,7 +25,7 @@ fn replica(
     redis_url: &str,
     key: &SealingKey,
     server: &TestServer,
-) -> Result<Cached<Shared<GrantSource>>, Box<dyn std::error::Error>> {
+) -> Result<Cached<FleetSource<GrantSource>>, Box<dyn std::error::Error>> {
     let redis = RedisCache::builder(redis_url, key.clone())
         .op_timeout(Duration::from_millis(100))
         .build()?;

@@ -3,12 +3,34 @@
 //!
 //! This facade re-exports the workspace's crates: [`tokensmith_core`]'s items at the top
 //! level, and each protocol, middleware and vendor crate behind a feature of its own.
+//!
+//! # Glossary
+//!
+//! One word for each thing, across the crates:
+//!
+//! - **provider** ([`TokenProvider`]): hands out a token valid now; what clients and middleware
+//!   hold. **source** ([`TokenSource`]): fetches a new token; a provider usually caches one.
+//! - **grant**: how a source asks the token endpoint for a token (client credentials, refresh
+//!   token, authorization code, …). **client authentication**: how the client proves itself
+//!   to the token endpoint (Basic, body, `private_key_jwt`, mutual TLS).
+//! - **registered client**: the client id and secret a server issued.
+//! - **token identity** ([`TokenIdentity`]): everything that makes one source's tokens differ
+//!   from another's; what caches key tokens by. **workload identity**: a platform's token
+//!   about the running workload (Kubernetes, SPIFFE, CI), used instead of a client secret.
+//! - **cache** ([`Cached`]): one process's cache of one source. **fleet**: the replicas of a
+//!   service sharing tokens through Redis (`redis::FleetSource`).
+//! - **response**: what a server sent back to a request (status, headers, body). A **refusal**
+//!   is a response that declines the credentials (401, `invalid_client`).
+//! - **origin**: scheme, host and port; credentials go only to the origins named for them.
+//! - **transport** (`http::Transport`): what sends a built request and hands back its response.
+//! - **attach**: put a token (and extra headers, a DPoP proof) on an API request; the
+//!   **attach engine** decides what each request gets and what each response means.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tokensmith_core::*;
 
-/// The OAuth 2.0 token endpoint client: grants, client authentication, vendor hooks (the
-/// `tokensmith-oauth2` crate).
+/// The HTTP layer: where credentials may go, bounded responses, the transport seam of token
+/// requests, DPoP, and the attach engine of the middleware (the `tokensmith-http` crate).
 #[cfg(any(feature = "oauth2", feature = "reqwest", feature = "tower"))]
 #[cfg_attr(
     docsrs,
@@ -20,6 +42,8 @@ pub use tokensmith_http as http;
 #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
 pub use tokensmith_http::dpop;
 
+/// The OAuth 2.0 token endpoint client: grants, client authentication, vendor hooks (the
+/// `tokensmith-oauth2` crate).
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use tokensmith_oauth2 as oauth2;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 /// A cause kept behind an error; shared so that [`Error`] stays `Clone`.
-pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong while getting or using a token: a [`kind`](Error::kind) (what
 /// failed), a [`hint`](Error::hint) (a sentence naming the likely cause, which `Display`
@@ -36,7 +36,7 @@ pub struct Error {
 struct Repr {
     kind: ErrorKind,
     hint: Option<String>,
-    source: Option<SharedError>,
+    source: Option<ErrorSource>,
     /// Set while the cache backs off: how long until it tries again, and failures so far.
     backoff: Option<(Duration, u32)>,
     /// How long the server asked to wait (`Retry-After`).
@@ -128,7 +128,7 @@ impl Error {
     pub fn transport(
         endpoint: impl Into<String>,
         message: impl Into<String>,
-        source: Option<SharedError>,
+        source: Option<ErrorSource>,
     ) -> Self {
         let mut error = Self::new(ErrorKind::Transport {
             endpoint: endpoint.into(),

@@ -47,7 +47,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use crate::backoff::{Backoff, RetryPolicy};
 pub use crate::cache::{CacheEvent, CacheStats, Cached, CachedBuilder, RefreshAhead};
 pub use crate::error::{
-    Error, ErrorCode, ErrorKind, MAX_CODE_CHARS, OAuthError, SharedError, UnexpectedResponse,
+    Error, ErrorCode, ErrorKind, ErrorSource, MAX_CODE_CHARS, OAuthError, UnexpectedResponse,
 };
 pub use crate::keyed::TokenManager;
 #[cfg(feature = "mock")]

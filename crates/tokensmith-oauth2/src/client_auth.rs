@@ -66,12 +66,12 @@ impl ClientAuth {
 
 /// The client's identity: its id and, for confidential clients, its secret.
 #[derive(Debug, Clone)]
-pub(crate) struct ClientIdentity {
+pub(crate) struct RegisteredClient {
     pub(crate) id: String,
     pub(crate) secret: Option<ClientSecret>,
 }
 
-impl ClientIdentity {
+impl RegisteredClient {
     /// The `Authorization` header for Basic styles, marked sensitive.
     pub(crate) fn basic_header(&self, encode: bool) -> Option<HeaderValue> {
         let secret = self
@@ -146,8 +146,8 @@ impl Learned {
 mod tests {
     use super::*;
 
-    fn identity(id: &str, secret: &str) -> ClientIdentity {
-        ClientIdentity {
+    fn identity(id: &str, secret: &str) -> RegisteredClient {
+        RegisteredClient {
             id: id.into(),
             secret: Some(ClientSecret::new(secret)),
         }

@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::exchange::Call;
 use crate::request::join_scopes;
-use crate::response::{RawAnswer, unexpected};
+use crate::response::{RawResponse, unexpected};
 use crate::{GrantRequest, TokenEndpoint, TokenResponse};
 use tokensmith_http::display_url;
 
@@ -184,7 +184,7 @@ impl DeviceAuthorization {
 }
 
 /// Reads the device authorization answer (RFC 8628 §3.2), or an OAuth error.
-fn parse_device_start(answer: &RawAnswer<'_>) -> Result<DeviceStart, Error> {
+fn parse_device_start(answer: &RawResponse<'_>) -> Result<DeviceStart, Error> {
     let unexpected = |reason: &str| unexpected(answer, reason);
     if !answer.status.is_success() {
         // Errors have the token endpoint's shape: let its parser read them.

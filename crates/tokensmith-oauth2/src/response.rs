@@ -69,7 +69,7 @@ impl fmt::Debug for TokenResponse {
 }
 
 /// An HTTP answer as the parser sees it.
-pub(crate) struct RawAnswer<'a> {
+pub(crate) struct RawResponse<'a> {
     pub(crate) status: StatusCode,
     pub(crate) content_type: Option<&'a str>,
     /// The answer's `Date` header, used to read a JWT's `exp` against the server's clock.
@@ -87,7 +87,7 @@ pub(crate) struct RawAnswer<'a> {
 }
 
 /// Reads an answer into a token or a typed error. Never panics, whatever the bytes.
-pub(crate) fn parse(answer: &RawAnswer<'_>) -> Result<TokenResponse, Error> {
+pub(crate) fn parse(answer: &RawResponse<'_>) -> Result<TokenResponse, Error> {
     let fields = match read_fields(answer) {
         Ok(fields) => fields,
         Err(reason) => return Err(unexpected(answer, reason)),
@@ -110,7 +110,7 @@ pub(crate) fn parse(answer: &RawAnswer<'_>) -> Result<TokenResponse, Error> {
     token_from(answer, fields)
 }
 
-pub(crate) fn unexpected(answer: &RawAnswer<'_>, reason: impl Into<String>) -> Error {
+pub(crate) fn unexpected(answer: &RawResponse<'_>, reason: impl Into<String>) -> Error {
     UnexpectedResponse::new(
         answer.status,
         answer
@@ -123,7 +123,7 @@ pub(crate) fn unexpected(answer: &RawAnswer<'_>, reason: impl Into<String>) -> E
 }
 
 /// The body as a JSON object, or a form-encoded one as an object of strings.
-fn read_fields(answer: &RawAnswer<'_>) -> Result<Map<String, Value>, String> {
+fn read_fields(answer: &RawResponse<'_>) -> Result<Map<String, Value>, String> {
     let body = answer.body;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("the body is empty".into());
@@ -310,7 +310,7 @@ fn errors_array(status: StatusCode, errors: &[Value]) -> Option<OAuthError> {
 }
 
 fn token_from(
-    answer: &RawAnswer<'_>,
+    answer: &RawResponse<'_>,
     mut fields: Map<String, Value>,
 ) -> Result<TokenResponse, Error> {
     let access = match fields.remove("access_token") {

@@ -5,7 +5,7 @@ use tokensmith_core::{Error, UnexpectedResponse};
 use url::Url;
 
 use crate::exchange::Call;
-use crate::response::{RawAnswer, parse};
+use crate::response::{RawResponse, parse};
 use crate::{GrantRequest, TokenEndpoint};
 
 /// Which kind of token is revoked (`token_type_hint`, RFC 7009 §2.1).
@@ -61,7 +61,7 @@ impl TokenEndpoint {
 }
 
 /// 200 is success, whatever the body; anything else is read as a token endpoint error.
-fn revoked(answer: &RawAnswer<'_>) -> Result<(), Error> {
+fn revoked(answer: &RawResponse<'_>) -> Result<(), Error> {
     if answer.status == StatusCode::OK {
         return Ok(());
     }

@@ -10,7 +10,7 @@ use tokensmith_core::{Error, TokenSource};
 use tokio::sync::OnceCell;
 
 use crate::SealingKey;
-use crate::shared::Shared;
+use crate::fleet::FleetSource;
 
 /// A Redis server (or a Valkey server; a Redis Cluster with [`cluster_builder`](Self::cluster_builder):
 /// every key of one token shares a hash tag, so its value, lock and state sit in one slot)
@@ -119,7 +119,7 @@ impl RedisCache {
     /// refresh token: authorization code, device flow, a stored session) is refused: two
     /// users' sessions of one client would share one key. Share each with
     /// [`share_as`](Self::share_as) and that user's or session's id.
-    pub fn share<S: TokenSource>(&self, source: S) -> Result<Shared<S>, Error> {
+    pub fn share<S: TokenSource>(&self, source: S) -> Result<FleetSource<S>, Error> {
         let identity = source.identity().ok_or_else(|| {
             Error::config(format!(
                 "the token source `{}` does not say what identifies its tokens",
@@ -139,17 +139,17 @@ impl RedisCache {
             ));
         }
         let name = self.inner.key.name_of(None, Some(&identity));
-        Ok(Shared::new(self.clone(), &name, source))
+        Ok(FleetSource::new(self.clone(), &name, source))
     }
 
     /// Shares `source`'s tokens with the fleet under `name` (and what identifies them, when
     /// the source says): for sources that cannot identify themselves, and for a user's session
     /// (a refresh-token grant) that every replica continues, where `name` must be that user's
     /// or session's own id (`session:<id>`): the name is what keeps two users apart.
-    pub fn share_as<S: TokenSource>(&self, name: &str, source: S) -> Shared<S> {
+    pub fn share_as<S: TokenSource>(&self, name: &str, source: S) -> FleetSource<S> {
         let identity = source.identity();
         let name = self.inner.key.name_of(Some(name), identity.as_ref());
-        Shared::new(self.clone(), &name, source)
+        FleetSource::new(self.clone(), &name, source)
     }
 
     async fn connection(&self) -> Result<Connection, redis::RedisError> {

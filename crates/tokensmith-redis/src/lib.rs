@@ -4,7 +4,7 @@
 //!
 //! - [`RedisCache`]: the connection (lazy, every command bounded by a short timeout), the
 //!   [`SealingKey`], and the settings.
-//! - [`Shared`]: a [`TokenSource`](tokensmith_core::TokenSource) that goes to Redis before
+//! - [`FleetSource`]: a [`TokenSource`](tokensmith_core::TokenSource) that goes to Redis before
 //!   its source; put it under [`Cached`](tokensmith_core::Cached) so that a hit in memory
 //!   never touches Redis.
 //!
@@ -102,13 +102,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
+mod fleet;
 mod metrics;
 mod seal;
-mod shared;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use crate::cache::{RedisCache, RedisCacheBuilder};
+pub use crate::fleet::{FleetSource, FleetStats};
 pub use crate::seal::SealingKey;
-pub use crate::shared::{Shared, SharedStats};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokensmith_core::{AccessToken, Cached, Error, TokenSource};
 use tokensmith_redis::testing::RedisCluster;
-use tokensmith_redis::{RedisCache, SealingKey, Shared};
+use tokensmith_redis::{FleetSource, RedisCache, SealingKey};
 
 #[derive(Clone)]
 struct Issuer {
@@ -27,7 +27,7 @@ impl TokenSource for Issuer {
     }
 }
 
-fn replica(cluster: &RedisCluster, issuer: &Issuer) -> Cached<Shared<Issuer>> {
+fn replica(cluster: &RedisCluster, issuer: &Issuer) -> Cached<FleetSource<Issuer>> {
     Cached::new(
         RedisCache::cluster_builder(cluster.urls(), SealingKey::from_bytes([9; 32]))
             .op_timeout(Duration::from_millis(1000))

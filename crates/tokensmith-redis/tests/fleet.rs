@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokensmith_core::{AccessToken, Cached, Error, RefreshAhead, TokenProvider, TokenSource};
 use tokensmith_redis::testing::RedisServer;
-use tokensmith_redis::{RedisCache, SealingKey, Shared};
+use tokensmith_redis::{FleetSource, RedisCache, SealingKey};
 
 /// Issues `token-1`, `token-2`, … after a delay, counting its fetches across the fleet.
 #[derive(Clone)]
@@ -55,7 +55,7 @@ fn cache(url: &str) -> RedisCache {
 }
 
 /// A replica: its own connection to Redis and its own in-memory cache.
-fn replica(url: &str, issuer: &Issuer) -> Cached<Shared<Issuer>> {
+fn replica(url: &str, issuer: &Issuer) -> Cached<FleetSource<Issuer>> {
     Cached::builder(cache(url).share_as("orders-api", issuer.clone()))
         .refresh_ahead(
             RefreshAhead::new(0.3, Duration::ZERO, Duration::from_secs(60)).with_jitter(0.3),
@@ -165,7 +165,7 @@ async fn with_redis_down_every_call_still_gets_a_token() {
     // Back: once the replicas have reconnected (a command or two may still fail while their
     // connections are re-established), refreshes are shared again.
     redis.restart().await.unwrap();
-    let stats = |fleet: &[Cached<Shared<Issuer>>]| -> u64 {
+    let stats = |fleet: &[Cached<FleetSource<Issuer>>]| -> u64 {
         fleet.iter().map(|r| r.source().stats().fetches).sum()
     };
     let mut shared_round = None;
@@ -317,11 +317,11 @@ async fn plant_lock(
     let _: () = set.query_async(raw).await.unwrap();
 }
 
-fn lock_key(replica: &Cached<Shared<Issuer>>) -> String {
+fn lock_key(replica: &Cached<FleetSource<Issuer>>) -> String {
     replica.source().redis_key().replace(":token", ":lock")
 }
 
-fn replica_waiting(url: &str, issuer: &Issuer, wait: Duration) -> Cached<Shared<Issuer>> {
+fn replica_waiting(url: &str, issuer: &Issuer, wait: Duration) -> Cached<FleetSource<Issuer>> {
     Cached::new(
         RedisCache::builder(url, key())
             .op_timeout(Duration::from_millis(500))

@@ -11,7 +11,9 @@ use axum::extract::State;
 use crate::incoming::Incoming;
 use crate::reply::{Reply, oauth_error};
 use crate::sim::SimState;
-use crate::state::{CodeGrant, DeviceGrant, DeviceStatus, Shared, lock, random_token, user_code};
+use crate::state::{
+    CodeGrant, DeviceGrant, DeviceStatus, ServerState, lock, random_token, user_code,
+};
 
 /// `GET /authorize`.
 pub(crate) async fn authorize_handler(State(sim): State<SimState>, req: Incoming) -> Reply {
@@ -25,7 +27,7 @@ pub(crate) async fn device_handler(State(sim): State<SimState>, req: Incoming) -
 
 /// Checks the client and redirect URI, then redirects straight back with `code` and `state`,
 /// as if the user had signed in and approved.
-fn authorize(state: &Shared, req: &Incoming) -> Reply {
+fn authorize(state: &ServerState, req: &Incoming) -> Reply {
     let q = |name: &str| req.query_param(name);
     let Some(client) = q("client_id").and_then(|id| state.config.client(id)) else {
         return Reply::text(StatusCode::BAD_REQUEST, "unknown or missing client_id");
@@ -110,7 +112,7 @@ fn authorize(state: &Shared, req: &Incoming) -> Reply {
 }
 
 /// Starts a device grant (RFC 8628 §3.1, §3.2).
-fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
+fn device_authorization(state: &ServerState, req: &Incoming) -> Reply {
     let config = &state.config;
     let Some(client) = req
         .form_param("client_id")
@@ -158,7 +160,7 @@ fn device_authorization(state: &Shared, req: &Incoming) -> Reply {
 }
 
 /// Approves or denies the device grant with this user code; false if there is none.
-pub(crate) fn decide_device(state: &Shared, user_code: &str, status: DeviceStatus) -> bool {
+pub(crate) fn decide_device(state: &ServerState, user_code: &str, status: DeviceStatus) -> bool {
     let mut store = lock(&state.store);
     match store
         .devices

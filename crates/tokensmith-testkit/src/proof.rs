@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::state::{Shared, lock};
+use crate::state::{ServerState, lock};
 
 /// `client_assertion_type` of a JWT client assertion.
 pub(crate) const JWT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -88,7 +88,7 @@ pub(crate) fn verify(jws: &str, jwk: &Value) -> Result<(Object, Object), String>
 }
 
 /// Remembers a `jti`; false if it was seen before.
-fn first_use(state: &Shared, jti: &str) -> bool {
+fn first_use(state: &ServerState, jti: &str) -> bool {
     let mut store = lock(&state.store);
     if store.seen_jti.len() >= MAX_SEEN {
         store.seen_jti.clear();
@@ -99,7 +99,7 @@ fn first_use(state: &Shared, jti: &str) -> bool {
 /// Checks a client assertion for `client_id` registered with `jwk`: signature, `iss` = `sub`
 /// = the client, `aud` = the token endpoint URL or the issuer, a future `exp`, a new `jti`.
 pub(crate) fn client_assertion(
-    state: &Shared,
+    state: &ServerState,
     client_id: &str,
     jwk: &Value,
     assertion: &str,
@@ -142,7 +142,7 @@ pub(crate) enum DpopRefusal {
 /// Checks a DPoP proof for `method` and `url` (and, at a resource, the access token's hash
 /// and the key it is bound to); returns the key's thumbprint.
 pub(crate) fn dpop(
-    state: &Shared,
+    state: &ServerState,
     proof: &str,
     method: &str,
     url: &str,

@@ -25,7 +25,7 @@ use crate::incoming::{MAX_REQUEST_BODY, is_form};
 use crate::log::{AtomicCounters, Counters, Endpoint, LoggedRequest, keys, masked_headers};
 use crate::reply::Reply;
 use crate::sim::SimState;
-use crate::state::{DeviceStatus, Registry, Shared, Store, lock};
+use crate::state::{DeviceStatus, Registry, ServerState, Store, lock};
 use crate::{api, authorize, metadata, token};
 
 /// Largest answer a fault rewrites.
@@ -33,7 +33,7 @@ const MAX_REWRITTEN: usize = 1024 * 1024;
 
 /// Logs and counts a request to `endpoint`, checks the gateway key, and applies a fault.
 async fn observe(
-    State((shared, endpoint)): State<(Arc<Shared>, Endpoint)>,
+    State((shared, endpoint)): State<(Arc<ServerState>, Endpoint)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -344,7 +344,7 @@ impl TestServerBuilder {
     pub async fn start(self) -> std::io::Result<TestServer> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ServerState {
             config: self.config,
             base_url: format!("http://{addr}"),
             store: Mutex::new(Store {
@@ -451,7 +451,7 @@ impl fmt::Debug for TestServerBuilder {
 /// Dropping it (or [`shutdown`](Self::shutdown)) stops it. See the crate docs for an example.
 pub struct TestServer {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }

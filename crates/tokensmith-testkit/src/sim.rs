@@ -16,11 +16,11 @@ use tokio::time::Instant;
 use crate::incoming::Incoming;
 use crate::log::AtomicCounters;
 use crate::reply::{Reply, invalid_token};
-use crate::state::{Shared, lock};
+use crate::state::{ServerState, lock};
 
 /// The server, as a vendor simulator's handlers see it (axum state). Cloning is cheap.
 #[derive(Clone)]
-pub struct SimState(pub(crate) Arc<Shared>);
+pub struct SimState(pub(crate) Arc<ServerState>);
 
 /// What the server knows of a token it issued.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -102,7 +102,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(crate) struct Shared {
+pub(crate) struct ServerState {
     pub(crate) config: Config,
     pub(crate) base_url: String,
     pub(crate) store: Mutex<Store>,
@@ -116,7 +116,7 @@ pub(crate) struct Shared {
 /// Most requests kept in the log; older ones are dropped.
 const LOG_LIMIT: usize = 10_000;
 
-impl Shared {
+impl ServerState {
     pub(crate) fn record(&self, request: LoggedRequest) {
         let mut log = lock(&self.log);
         if log.len() >= LOG_LIMIT {

@@ -15,7 +15,7 @@ use crate::log::AtomicCounters;
 use crate::proof::{self, DpopRefusal};
 use crate::reply::{Reply, oauth_error};
 use crate::sim::SimState;
-use crate::state::{DeviceStatus, Shared, lock};
+use crate::state::{DeviceStatus, ServerState, lock};
 
 /// The device grant's `grant_type` (RFC 8628 §3.4).
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -53,7 +53,7 @@ pub(crate) async fn handler(State(sim): State<SimState>, req: Incoming) -> Reply
 }
 
 /// Binds the access token of a successful answer to a DPoP key and types it `DPoP`.
-fn bind(state: &Shared, mut reply: Reply, jkt: &str) -> Reply {
+fn bind(state: &ServerState, mut reply: Reply, jkt: &str) -> Reply {
     let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&reply.body) else {
         return reply;
     };
@@ -72,7 +72,7 @@ fn bind(state: &Shared, mut reply: Reply, jkt: &str) -> Reply {
     reply
 }
 
-fn token(state: &Shared, req: &Incoming) -> Reply {
+fn token(state: &ServerState, req: &Incoming) -> Reply {
     let config = &state.config;
     // Some vendors also serve the token endpoint over GET with query parameters.
     let params = if config.token_over_get && req.method == Method::GET {
@@ -157,7 +157,7 @@ fn token(state: &Shared, req: &Incoming) -> Reply {
     }
 }
 
-fn success(state: &Shared, access: &str, refresh: Option<&str>, scope: Option<&str>) -> Reply {
+fn success(state: &ServerState, access: &str, refresh: Option<&str>, scope: Option<&str>) -> Reply {
     let mut body = Map::new();
     body.insert("access_token".into(), access.into());
     body.insert("token_type".into(), state.config.token_type.into());
@@ -177,7 +177,7 @@ fn success(state: &Shared, access: &str, refresh: Option<&str>, scope: Option<&s
 /// Client authentication (RFC 6749 §2.3): Basic with form-urlencoded id and secret, or the
 /// body; never both.
 pub(crate) fn authenticate<'a>(
-    state: &'a Shared,
+    state: &'a ServerState,
     req: &Incoming,
     params: &[(String, String)],
 ) -> Result<&'a ClientConfig, Reply> {
@@ -237,7 +237,7 @@ pub(crate) fn authenticate<'a>(
 
 /// `private_key_jwt` (RFC 7523 §2.2): the client is the assertion's `sub`.
 fn assertion<'a>(
-    state: &'a Shared,
+    state: &'a ServerState,
     req: &Incoming,
     params: &[(String, String)],
     kind: &str,
@@ -294,7 +294,7 @@ fn form_decode(value: &str) -> String {
         .unwrap_or_default()
 }
 
-fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -> Reply {
+fn refresh(state: &ServerState, client: &ClientConfig, refresh_token: Option<&str>) -> Reply {
     let config = &state.config;
     let Some(refresh_token) = refresh_token else {
         return oauth_error(config, "invalid_request", "Missing parameter refresh_token");
@@ -348,7 +348,11 @@ fn refresh(state: &Shared, client: &ClientConfig, refresh_token: Option<&str>) -
     success(state, &access, Some(&refresh_out), grant.scope.as_deref())
 }
 
-fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, String)]) -> Reply {
+fn authorization_code(
+    state: &ServerState,
+    client: &ClientConfig,
+    params: &[(String, String)],
+) -> Reply {
     let config = &state.config;
     let param = |name: &str| Incoming::find(params, name);
     let Some(code) = param("code") else {
@@ -413,7 +417,7 @@ fn authorization_code(state: &Shared, client: &ClientConfig, params: &[(String, 
     success(state, &access, refresh.as_deref(), grant.scope.as_deref())
 }
 
-fn device_code(state: &Shared, client: &ClientConfig, device_code: Option<&str>) -> Reply {
+fn device_code(state: &ServerState, client: &ClientConfig, device_code: Option<&str>) -> Reply {
     let config = &state.config;
     let Some(device_code) = device_code else {
         return oauth_error(config, "invalid_request", "Missing parameter device_code");

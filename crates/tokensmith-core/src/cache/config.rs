@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::clock::ClockSource;
 use super::entry::Entry;
 use super::stats::{CacheEvent, Listener};
-use super::{Cached, Shared};
+use super::{CacheState, Cached};
 use crate::backoff::random_unit;
 use crate::token::add_saturating;
 use crate::{AccessToken, Backoff, Error, TokenSource};
@@ -270,7 +270,7 @@ impl<S: TokenSource> CachedBuilder<S> {
             ));
         }
         Ok(Cached {
-            shared: Arc::new(Shared::new(self.source, Arc::new(config))),
+            shared: Arc::new(CacheState::new(self.source, Arc::new(config))),
         })
     }
 }

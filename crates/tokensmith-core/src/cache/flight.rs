@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::entry::Now;
 use super::stats::{CacheEvent, Counters};
-use super::{FetchResult, Shared};
+use super::{CacheState, FetchResult};
 use crate::token::add_saturating;
 use crate::{AccessToken, Error, TokenSource};
 
@@ -78,7 +78,7 @@ enum Next<S: TokenSource> {
     Start(watch::Receiver<FetchResult>, FetchGuard<S>),
 }
 
-impl<S: TokenSource> Shared<S> {
+impl<S: TokenSource> CacheState<S> {
     pub(super) fn valid_token(&self, now: &Now) -> Option<AccessToken> {
         let guard = self.entry.load();
         let entry = guard.as_deref().filter(|e| e.is_valid(now))?;
@@ -348,7 +348,7 @@ fn expired_on_arrival(token: &AccessToken) -> Error {
 /// guard still clears the running state and hands the waiters an error, so later callers
 /// start a new fetch instead of waiting on one that will never finish.
 struct FetchGuard<S: TokenSource> {
-    shared: Arc<Shared<S>>,
+    shared: Arc<CacheState<S>>,
     sender: Option<watch::Sender<FetchResult>>,
     runtime: tokio::runtime::Handle,
     refresh_ahead: bool,

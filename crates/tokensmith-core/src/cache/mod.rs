@@ -80,7 +80,7 @@ type FetchResult = Option<Result<AccessToken, Error>>;
 /// # }
 /// ```
 pub struct Cached<S> {
-    shared: Arc<Shared<S>>,
+    shared: Arc<CacheState<S>>,
 }
 
 impl<S> Clone for Cached<S> {
@@ -99,7 +99,7 @@ impl<S> fmt::Debug for Cached<S> {
     }
 }
 
-struct Shared<S> {
+struct CacheState<S> {
     source: S,
     /// The clocks every hit reads, kept beside the source rather than behind `config`.
     clock: ClockSource,
@@ -118,7 +118,7 @@ impl<S: TokenSource> Cached<S> {
     /// Caches what `source` fetches, with the default settings.
     pub fn new(source: S) -> Self {
         Self {
-            shared: Arc::new(Shared::new(source, CacheConfig::shared_default())),
+            shared: Arc::new(CacheState::new(source, CacheConfig::shared_default())),
         }
     }
 
@@ -144,7 +144,7 @@ impl<S: TokenSource> Cached<S> {
     /// ```
     pub fn with_source<T: TokenSource>(&self, source: T) -> Cached<T> {
         Cached {
-            shared: Arc::new(Shared::new(source, Arc::clone(&self.shared.config))),
+            shared: Arc::new(CacheState::new(source, Arc::clone(&self.shared.config))),
         }
     }
 
@@ -244,7 +244,7 @@ impl<S: TokenSource> TokenProvider for Cached<S> {
     }
 }
 
-impl<S: TokenSource> Shared<S> {
+impl<S: TokenSource> CacheState<S> {
     fn new(source: S, config: Arc<CacheConfig>) -> Self {
         #[cfg(feature = "metrics")]
         let metrics = {
@@ -270,7 +270,7 @@ impl<S: TokenSource> Shared<S> {
     }
 }
 
-impl<S> Shared<S> {
+impl<S> CacheState<S> {
     fn lock(&self) -> FlightGuard<'_> {
         // The flight state stays consistent even if a holder panicked: every update is a
         // plain assignment.

@@ -11,7 +11,7 @@ use tokensmith_http::{Transport, display_url, secret_header};
 use url::Url;
 
 use super::{Certificate, Inner, TokenEndpoint, TokenEndpointBuilder};
-use crate::client_auth::{ClientIdentity, Learned};
+use crate::client_auth::{Learned, RegisteredClient};
 use crate::jwt::SecretSigner;
 use crate::metadata::choose_auth;
 use crate::{ClientAuth, ClientSecret, Signer};
@@ -112,7 +112,7 @@ impl TokenEndpointBuilder {
             ClientAuth::PrivateKeyJwt => self.signer,
             _ => None,
         };
-        let client = ClientIdentity {
+        let client = RegisteredClient {
             id: client_id,
             secret: self.client_secret,
         };

@@ -9,7 +9,7 @@ use tokensmith_core::{Error, RetryPolicy};
 use tokensmith_http::Transport;
 use url::Url;
 
-use crate::client_auth::{ClientIdentity, Learned};
+use crate::client_auth::{Learned, RegisteredClient};
 use crate::{ClientAssertion, ClientAuth, ServerMetadata, Signer, TokenVendor};
 
 mod build;
@@ -53,7 +53,7 @@ pub(crate) struct Inner {
     pub(crate) url: Url,
     /// Scheme, host, port and path: what logs and errors show.
     pub(crate) display: String,
-    pub(crate) client: ClientIdentity,
+    pub(crate) client: RegisteredClient,
     /// The Basic `Authorization` values, encoded once (RFC 6749 §2.3.1, and unencoded).
     pub(crate) basic: Option<HeaderValue>,
     pub(crate) basic_unencoded: Option<HeaderValue>,

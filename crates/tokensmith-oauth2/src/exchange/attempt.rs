@@ -19,7 +19,7 @@ use url::form_urlencoded;
 
 use super::{Call, Failure};
 use crate::jwt::{JWT_BEARER_ASSERTION_TYPE, assertion_claims, sign_jwt};
-use crate::response::RawAnswer;
+use crate::response::RawResponse;
 use crate::{ClientAuth, GrantRequest, TokenEndpoint};
 
 /// What an attempt sends besides the grant: assertions signed or obtained for it.
@@ -272,7 +272,7 @@ impl TokenEndpoint {
                 .into(),
             ));
         }
-        (call.parse)(&RawAnswer {
+        (call.parse)(&RawResponse {
             status,
             content_type: content_type.as_deref(),
             date,

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::HintContext;
 use crate::hints::explain;
-use crate::response::{RawAnswer, parse};
+use crate::response::{RawResponse, parse};
 use crate::{ClientAuth, GrantRequest, TokenEndpoint, TokenResponse};
 
 /// A failed attempt, with what decides whether to try again.
@@ -198,7 +198,7 @@ pub(crate) struct Call<'a, 'r, T> {
     /// The URL as logs and errors show it.
     pub(crate) display: &'a str,
     pub(crate) request: &'a GrantRequest<'r>,
-    pub(crate) parse: fn(&RawAnswer<'_>) -> Result<T, Error>,
+    pub(crate) parse: fn(&RawResponse<'_>) -> Result<T, Error>,
 }
 
 /// `now + limit`, or thirty years on when that does not fit.

@@ -3,8 +3,8 @@ use proptest::prelude::*;
 use tokensmith_core::ErrorCode;
 use tokensmith_core::ErrorKind;
 
-fn answer<'a>(status: u16, content_type: Option<&'a str>, body: &'a [u8]) -> RawAnswer<'a> {
-    RawAnswer {
+fn answer<'a>(status: u16, content_type: Option<&'a str>, body: &'a [u8]) -> RawResponse<'a> {
+    RawResponse {
         status: StatusCode::from_u16(status).unwrap(),
         content_type,
         date: None,
@@ -362,7 +362,7 @@ proptest! {
         ]),
         body in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
-        let raw = RawAnswer {
+        let raw = RawResponse {
             status: StatusCode::from_u16(status).unwrap(),
             content_type: content_type.as_deref(),
             date: None,
@@ -383,7 +383,7 @@ proptest! {
         description in json_value(),
     ) {
         let body = serde_json::json!({"error": error, "errors": errors, "error_description": description}).to_string();
-        let raw = RawAnswer {
+        let raw = RawResponse {
             status: StatusCode::from_u16(status).unwrap(),
             content_type: Some("application/json"),
             date: None,
@@ -416,7 +416,7 @@ proptest! {
         fields.push(format!("\"token_type\":{kind:?}"));
         if let Some(error) = error { fields.push(format!("\"error\":{error:?}")); }
         let body = format!("{{{}}}", fields.join(","));
-        let raw = RawAnswer {
+        let raw = RawResponse {
             status: StatusCode::from_u16(status).unwrap(),
             content_type: Some("application/json"),
             date: None,

@@ -166,7 +166,7 @@ impl<V> ApiError<V> {
     }
 
     /// An error answer, read by the vendor's hook.
-    pub fn from_answer<A>(vendor: &A, status: StatusCode, body: &[u8]) -> Self
+    pub fn from_response<A>(vendor: &A, status: StatusCode, body: &[u8]) -> Self
     where
         A: ApiVendor<Payload = V> + ?Sized,
         V: fmt::Debug + fmt::Display + Send + Sync + 'static,
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn vendor_payloads_hints_and_excerpts() {
         let err =
-            ApiError::from_answer(&Shop, StatusCode::NOT_FOUND, br#"{"code":"no.such.order"}"#);
+            ApiError::from_response(&Shop, StatusCode::NOT_FOUND, br#"{"code":"no.such.order"}"#);
         assert_eq!(err.kind(), ApiErrorKind::Status);
         assert_eq!(err.payload().unwrap().0, "no.such.order");
         assert_eq!(err.excerpt(), None);
@@ -374,7 +374,7 @@ mod tests {
         );
         assert!(!err.is_retryable());
 
-        let page = ApiError::from_answer(
+        let page = ApiError::from_response(
             &Shop,
             StatusCode::BAD_GATEWAY,
             br#"<html>bad gateway access_token=canary-tok-1</html>"#,
@@ -387,7 +387,8 @@ mod tests {
             "{text}"
         );
 
-        let opaque = ApiError::from_answer(&Opaque::new("Vendor"), StatusCode::FORBIDDEN, b"nope");
+        let opaque =
+            ApiError::from_response(&Opaque::new("Vendor"), StatusCode::FORBIDDEN, b"nope");
         assert_eq!(opaque.to_string(), r#"Vendor answered HTTP 403: "nope""#);
         let refused = ApiError::<NoPayload>::invalid_request("Vendor", "page 0");
         assert_eq!(refused.kind(), ApiErrorKind::InvalidRequest);

@@ -193,7 +193,7 @@ impl<V: ApiVendor> ApiClient<V> {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(ApiError::from_answer(vendor, status, &body))
+            Err(ApiError::from_response(vendor, status, &body))
         }
     }
 }
@@ -303,7 +303,7 @@ impl<V: ApiVendor> ApiClientBuilder<V> {
 
     /// The largest answer read (default [`DEFAULT_MAX_ANSWER_BYTES`]).
     #[must_use]
-    pub fn max_answer_bytes(mut self, limit: usize) -> Self {
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
         self.max_answer = limit;
         self
     }

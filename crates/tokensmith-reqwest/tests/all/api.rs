@@ -139,7 +139,7 @@ async fn answers_over_the_cap_are_refused() {
         .mount(&server)
         .await;
     let client = ApiClient::builder(server.uri(), StaticToken::bearer("t").unwrap())
-        .max_answer_bytes(1024)
+        .max_response_bytes(1024)
         .build()
         .unwrap();
     let err = client

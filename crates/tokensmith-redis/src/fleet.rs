@@ -121,7 +121,7 @@ const MAX_POLL: Duration = Duration::from_millis(200);
 /// source's shared state, a rotating refresh token, before unlocking), and releases the lock
 /// with a compare-and-delete. The others poll (10 ms doubling to 200 ms, for at most the lock
 /// lease) and take what it wrote. A Redis error or timeout makes that fetch a local one.
-pub struct Shared<S> {
+pub struct FleetSource<S> {
     cache: RedisCache,
     token_key: String,
     lock_key: String,
@@ -148,10 +148,10 @@ struct Counters {
     alone: AtomicU64,
 }
 
-/// What a [`Shared`] source has done.
+/// What a [`FleetSource`] source has done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SharedStats {
+pub struct FleetStats {
     /// Tokens taken from Redis (another replica fetched them).
     pub redis_hits: u64,
     /// Fetches from the source made by this replica for the fleet, under the lock.
@@ -162,7 +162,7 @@ pub struct SharedStats {
     pub alone: u64,
 }
 
-impl<S: TokenSource> Shared<S> {
+impl<S: TokenSource> FleetSource<S> {
     pub(crate) fn new(cache: RedisCache, name: &str, source: S) -> Self {
         let base = format!("{}:{{{name}}}", cache.inner.prefix);
         Self {
@@ -209,9 +209,9 @@ impl<S: TokenSource> Shared<S> {
     }
 
     /// What this replica has done.
-    pub fn stats(&self) -> SharedStats {
+    pub fn stats(&self) -> FleetStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        SharedStats {
+        FleetStats {
             redis_hits: get(&self.stats.redis_hits),
             fetches: get(&self.stats.fetches),
             waits: get(&self.stats.waits),
@@ -596,7 +596,7 @@ impl<S: TokenSource> Shared<S> {
 }
 
 #[async_trait]
-impl<S: TokenSource> TokenSource for Shared<S> {
+impl<S: TokenSource> TokenSource for FleetSource<S> {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let started = Instant::now();
         let lock_wait = self.cache.inner.lock_wait;
@@ -693,9 +693,9 @@ impl<S: TokenSource> TokenSource for Shared<S> {
     }
 }
 
-impl<S: TokenSource> fmt::Debug for Shared<S> {
+impl<S: TokenSource> fmt::Debug for FleetSource<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("FleetSource")
             .field("source", &self.source.name())
             .field("token_key", &self.token_key)
             .field("stats", &self.stats())
