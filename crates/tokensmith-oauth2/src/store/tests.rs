@@ -1,3 +1,4 @@
+use super::file::{LOCK_WAIT, write_atomically};
 use super::*;
 
 fn tokens(refresh: &str) -> StoredTokens {
