@@ -177,9 +177,9 @@ impl Origins {
 
     /// The one named origin, when exactly one is, in parts: where a request whose URI has no
     /// authority goes.
-    pub fn single_origin(&self) -> Option<crate::attach::RequestOrigin<'_>> {
+    pub fn single_origin(&self) -> Option<RequestOrigin<'_>> {
         match self.0.as_deref()? {
-            [(scheme, host, port)] => Some(crate::attach::RequestOrigin {
+            [(scheme, host, port)] => Some(RequestOrigin {
                 scheme,
                 host: match host {
                     Host::Domain(name) => Host::Domain(name.as_str()),
@@ -220,6 +220,48 @@ fn same_host(a: &Host<&str>, b: &Host<String>) -> bool {
         (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
         (Host::Ipv6(a), Host::Ipv6(b)) => a == b,
         _ => false,
+    }
+}
+
+/// The origin of a request, as the engine weighs it: scheme, host and port.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin<'a> {
+    /// `https`, `http`.
+    pub scheme: &'a str,
+    /// The host.
+    pub host: Host<&'a str>,
+    /// The port, or the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl<'a> RequestOrigin<'a> {
+    /// The origin of `url`; `None` without a host.
+    pub fn of(url: &'a Url) -> Option<Self> {
+        Some(Self {
+            scheme: url.scheme(),
+            host: url.host()?,
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// The origin of an absolute `http::Uri` (`https://api.example.com/x`), read without
+    /// parsing it into a URL; `None` without a scheme or a host.
+    pub fn of_uri(uri: &'a http::Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?;
+        let host = uri.host()?;
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => Host::Ipv6(v6.parse().ok()?),
+            None => match host.parse() {
+                Ok(v4) => Host::Ipv4(v4),
+                Err(_) => Host::Domain(host),
+            },
+        };
+        let port = uri.port_u16().or(match scheme {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        });
+        Some(Self { scheme, host, port })
     }
 }
 

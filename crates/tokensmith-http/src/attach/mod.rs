@@ -17,9 +17,10 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, StatusCode};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
-use url::{Host, Url};
+use url::Url;
 
 pub use self::settings::{AttachBuilder, Driver, secret_header};
+pub use crate::origin::RequestOrigin;
 use crate::origin::{Origins, insecure_origin, is_loopback_host};
 
 /// A checked attach setup, built by [`AttachBuilder::build`] and driven by a middleware.
@@ -34,48 +35,6 @@ pub struct Attach {
     layer: &'static str,
     #[cfg(feature = "dpop")]
     dpop: Option<crate::dpop::DpopKey>,
-}
-
-/// The origin of a request, as the engine weighs it: scheme, host and port.
-#[derive(Debug, Clone)]
-pub struct RequestOrigin<'a> {
-    /// `https`, `http`.
-    pub scheme: &'a str,
-    /// The host.
-    pub host: Host<&'a str>,
-    /// The port, or the scheme's default.
-    pub port: Option<u16>,
-}
-
-impl<'a> RequestOrigin<'a> {
-    /// The origin of `url`; `None` without a host.
-    pub fn of(url: &'a Url) -> Option<Self> {
-        Some(Self {
-            scheme: url.scheme(),
-            host: url.host()?,
-            port: url.port_or_known_default(),
-        })
-    }
-
-    /// The origin of an absolute `http::Uri` (`https://api.example.com/x`), read without
-    /// parsing it into a URL; `None` without a scheme or a host.
-    pub fn of_uri(uri: &'a http::Uri) -> Option<Self> {
-        let scheme = uri.scheme_str()?;
-        let host = uri.host()?;
-        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Some(v6) => Host::Ipv6(v6.parse().ok()?),
-            None => match host.parse() {
-                Ok(v4) => Host::Ipv4(v4),
-                Err(_) => Host::Domain(host),
-            },
-        };
-        let port = uri.port_u16().or(match scheme {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        });
-        Some(Self { scheme, host, port })
-    }
 }
 
 /// What to do with a request, from [`Attach::plan`].

@@ -1,6 +1,8 @@
 use http::HeaderValue;
 use tokensmith_core::StaticToken;
 
+use url::Host;
+
 use super::*;
 
 struct Engine(Attach);
