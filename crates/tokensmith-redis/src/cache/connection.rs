@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// Where the fleet's Redis is: one server (or a Sentinel-managed primary's address), or a
+/// Redis Cluster.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per cache, held once behind its Arc: the size costs nothing a user feels"
+)]
 pub(super) enum Target {
     Node(redis::Client),
     Cluster(redis::cluster::ClusterClient),

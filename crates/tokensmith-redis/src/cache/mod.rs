@@ -139,13 +139,6 @@ impl RedisCache {
     }
 }
 
-/// Where the fleet's Redis is: one server (or a Sentinel-managed primary's address), or a
-/// Redis Cluster.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one per cache, held once behind its Arc: the size costs nothing a user feels"
-)]
-
 impl fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let addr = match &self.inner.client {
