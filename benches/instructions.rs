@@ -22,7 +22,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use oauth2::TokenResponse as _;
 use tokensmith::RetryPolicy;
 use tokensmith::oauth2::{ClientCredentials, GrantSource, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
@@ -34,6 +33,10 @@ use tower::{Layer as _, Service as _, ServiceExt as _};
 
 #[path = "support/hour.rs"]
 mod hour;
+#[path = "support/peers.rs"]
+mod peers;
+
+use peers::OAuth2Client;
 
 use hour::Instant1h;
 
@@ -238,13 +241,7 @@ fn http_012(headers: reqwest_012::header::HeaderMap) -> reqwest_012::Client {
 fn aliri() -> Api<Mw04> {
     api(
         |rt, _| {
-            let watcher = rt
-                .block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
-                    ConstAliri,
-                    aliri_tokens::jitter::NullJitter,
-                    aliri_tokens::backoff::ErrorBackoffConfig::default(),
-                ))
-                .unwrap();
+            let watcher = peers::aliri_watcher(rt);
             let middleware = aliri_reqwest::AccessTokenMiddleware::new(watcher)
                 .with_predicate(aliri_reqwest::ExactHostMatch::new("127.0.0.1"));
             reqwest_middleware_04::ClientBuilder::new(http_012(Default::default()))
@@ -268,23 +265,6 @@ fn aliri_static_header() -> Api<Mw04> {
         },
         get_012,
     )
-}
-
-/// A token source for aliri_tokens: a one-hour token at once.
-struct ConstAliri;
-
-#[async_trait::async_trait]
-impl aliri_tokens::sources::AsyncTokenSource for ConstAliri {
-    type Error = std::convert::Infallible;
-
-    async fn request_token(&mut self) -> Result<aliri_tokens::TokenWithLifetime, Self::Error> {
-        let config = aliri_tokens::TokenLifetimeConfig::new(0.8, aliri_clock::DurationSecs(60));
-        Ok(config.create_token::<_, aliri_tokens::IdToken>(
-            aliri_tokens::AccessToken::from("bench-token".to_owned()),
-            None,
-            aliri_clock::DurationSecs(3600),
-        ))
-    }
 }
 
 #[library_benchmark]
@@ -431,46 +411,25 @@ fn fetch_ours() -> Fetch<GrantSource> {
     }
 }
 
-type OAuth2Client = oauth2::basic::BasicClient<
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
->;
-
 /// The oauth2 crate with tokensmith's defaults: no redirects, a 10 s connect timeout, a
 /// 30 s bound on the call.
 fn fetch_oauth2() -> Fetch<(OAuth2Client, oauth2::reqwest::Client)> {
     let rt = current_thread();
     let server = server(&rt);
-    let client = oauth2::basic::BasicClient::new(oauth2::ClientId::new(DEFAULT_CLIENT_ID.into()))
-        .set_client_secret(oauth2::ClientSecret::new(DEFAULT_CLIENT_SECRET.into()))
-        .set_token_uri(oauth2::TokenUrl::new(server.token_url()).unwrap());
-    let http = oauth2::reqwest::ClientBuilder::new()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let client = peers::oauth2_client(server.token_url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET);
     let fixture = Fetch {
         rt,
         _server: server,
-        client: (client, http),
+        client,
     };
     for _ in 0..3 {
-        fixture.rt.block_on(oauth2_fetch(&fixture.client));
+        fixture.rt.block_on(peer_fetch(&fixture.client));
     }
     fixture
 }
 
-async fn oauth2_fetch((client, http): &(OAuth2Client, oauth2::reqwest::Client)) -> usize {
-    let answer = client
-        .exchange_client_credentials()
-        .request_async(http)
-        .await
-        .unwrap();
-    answer.access_token().secret().len()
+async fn peer_fetch((client, http): &(OAuth2Client, oauth2::reqwest::Client)) -> usize {
+    peers::oauth2_fetch(client, http).await
 }
 
 #[library_benchmark]
@@ -491,7 +450,7 @@ fn fetch_oauth2_crate(
 ) -> Fetch<(OAuth2Client, oauth2::reqwest::Client)> {
     fetch.rt.block_on(async {
         for _ in 0..FETCHES {
-            black_box(oauth2_fetch(&fetch.client).await);
+            black_box(peer_fetch(&fetch.client).await);
         }
     });
     fetch

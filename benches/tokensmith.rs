@@ -11,7 +11,6 @@ use tokensmith::RetryPolicy;
 
 use async_trait::async_trait;
 use criterion::Criterion;
-use oauth2::TokenResponse as _;
 use tokensmith::oauth2::{ClientCredentials, TokenEndpoint};
 use tokensmith::reqwest::{BearerAuth, reqwest_middleware};
 use tokensmith::{AccessToken, Cached, RefreshAhead, TokenManager, TokenSource};
@@ -22,6 +21,10 @@ use tokio::runtime::Runtime;
 mod fleet;
 #[path = "support/hour.rs"]
 mod hour;
+#[path = "support/peers.rs"]
+mod peers;
+
+use peers::{OAuth2Client, aliri_watcher, oauth2_fetch};
 
 use hour::Instant1h;
 
@@ -269,14 +272,6 @@ fn middleware(c: &mut Criterion) {
 /// The two token clients the fetch benchmarks compare, with the same settings: no retries,
 /// no redirects, a 10 s connect timeout and a 30 s bound on the call (tokensmith's defaults,
 /// which cost a timer per call).
-type OAuth2Client = oauth2::basic::BasicClient<
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
->;
-
 fn fetch_clients(
     server: &TestServer,
 ) -> (
@@ -291,26 +286,9 @@ fn fetch_clients(
         .build()
         .unwrap();
     let ours = ClientCredentials::new(endpoint).build_source();
-    let theirs = oauth2::basic::BasicClient::new(oauth2::ClientId::new(DEFAULT_CLIENT_ID.into()))
-        .set_client_secret(oauth2::ClientSecret::new(DEFAULT_CLIENT_SECRET.into()))
-        .set_token_uri(oauth2::TokenUrl::new(server.token_url()).unwrap());
-    let http = oauth2::reqwest::ClientBuilder::new()
-        .redirect(oauth2::reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let (theirs, http) =
+        peers::oauth2_client(server.token_url(), DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET);
     (ours, theirs, http)
-}
-
-/// One client-credentials fetch with the oauth2 crate.
-async fn oauth2_fetch(client: &OAuth2Client, http: &oauth2::reqwest::Client) -> usize {
-    let answer = client
-        .exchange_client_credentials()
-        .request_async(http)
-        .await
-        .unwrap();
-    answer.access_token().secret().len()
 }
 
 fn token_fetch(c: &mut Criterion) {
@@ -478,33 +456,6 @@ where
     Fut: std::future::Future,
 {
     time_calls(rt, calls, call).as_secs_f64()
-}
-
-/// A token watcher of `aliri_tokens` over a one-hour token, the peer's hit path.
-struct ConstAliri;
-
-#[async_trait]
-impl aliri_tokens::sources::AsyncTokenSource for ConstAliri {
-    type Error = std::convert::Infallible;
-
-    async fn request_token(&mut self) -> Result<aliri_tokens::TokenWithLifetime, Self::Error> {
-        let config = aliri_tokens::TokenLifetimeConfig::new(0.8, aliri_clock::DurationSecs(60));
-        Ok(config.create_token::<_, aliri_tokens::IdToken>(
-            aliri_tokens::AccessToken::from("bench-token".to_owned()),
-            None,
-            aliri_clock::DurationSecs(3600),
-        ))
-    }
-}
-
-/// An `aliri_tokens` watcher over [`ConstAliri`].
-fn aliri_watcher(rt: &Runtime) -> aliri_tokens::TokenWatcher {
-    rt.block_on(aliri_tokens::TokenWatcher::spawn_from_token_source(
-        ConstAliri,
-        aliri_tokens::jitter::NullJitter,
-        aliri_tokens::backoff::ErrorBackoffConfig::default(),
-    ))
-    .unwrap()
 }
 
 /// Paired ratios of the warm hit: against the hand-written RwLock cache, against the peer

@@ -13,7 +13,6 @@
 /// assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
 /// assert_eq!(key.expose_secret(), "k-123");
 /// ```
-#[doc(hidden)]
 #[macro_export]
 macro_rules! secret_string {
     ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {

@@ -40,7 +40,10 @@ pub enum ClientAuth {
     /// `client_secret_jwt`: a JWT signed with HS256 under the client secret.
     ClientSecretJwt,
     /// `tls_client_auth` (RFC 8705 §2.1): the client certificate of a PKI-issued identity,
-    /// presented in the TLS handshake ([`TokenEndpointBuilder::identity`](crate::TokenEndpointBuilder::identity)); `client_id` in the body.
+    /// presented in the TLS handshake
+    /// ([`client_certificate_pem`](crate::TokenEndpointBuilder::client_certificate_pem), or
+    /// a [`transport`](crate::TokenEndpointBuilder::transport) that presents one); `client_id`
+    /// in the body.
     TlsClientAuth,
     /// `self_signed_tls_client_auth` (RFC 8705 §2.2): a self-signed client certificate
     /// registered with the server.
