@@ -260,15 +260,18 @@ mod reqwest_transport {
             Ok(Self { client })
         }
 
-        /// The default client presenting a client certificate for mutual TLS: the
-        /// certificate chain (the client's own first) and its private key in one PEM text.
-        pub fn with_identity_pem(pem: &[u8]) -> Result<Self, Error> {
+        /// `builder` presenting a client certificate for mutual TLS: the certificate chain
+        /// (the client's own first) and its private key in one PEM text.
+        pub fn with_client_certificate(
+            builder: reqwest::ClientBuilder,
+            pem: &[u8],
+        ) -> Result<reqwest::ClientBuilder, Error> {
             let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
                 Error::config(
                     "the client certificate PEM does not hold a certificate and its private key",
                 )
             })?;
-            Self::from_builder(Self::default_builder().identity(identity))
+            Ok(builder.identity(identity))
         }
     }
 

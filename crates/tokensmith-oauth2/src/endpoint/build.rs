@@ -215,12 +215,7 @@ pub(crate) fn default_transport(
         use tokensmith_http::transport::ReqwestTransport;
         let mut builder = ReqwestTransport::default_builder().connect_timeout(connect_timeout);
         if let Some(pem) = certificate_pem {
-            let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
-                Error::config(
-                    "the client certificate PEM does not hold a certificate and its private key",
-                )
-            })?;
-            builder = builder.identity(identity);
+            builder = ReqwestTransport::with_client_certificate(builder, pem)?;
         }
         Ok(Arc::new(ReqwestTransport::from_builder(builder)?))
     }
