@@ -38,12 +38,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     crate::redis::run(&[])?;
     step("tests", cargo(&["test", "--workspace", "--all-features"]))?;
     features()?;
-    let mut package = cargo(&["package", "--allow-dirty"]);
-    package.args(PUBLISHED);
-    step(
-        "packages (cargo package, each crate built from its package)",
-        package,
-    )?;
+    packages()?;
     step(
         "benches compile",
         cargo(&["bench", "--workspace", "--all-features", "--no-run"]),
@@ -92,4 +87,39 @@ fn features() -> Result<(), String> {
     }
     println!("==> {name}: ok ({elapsed:.1} s)");
     Ok(())
+}
+
+/// `cargo package` of every published crate, each verified by building it from its package
+/// against the packages of the crates it depends on. Those build as registry crates of an
+/// unchanged version, which cargo never rebuilds once built: so that a change to one of them
+/// is seen, their artifacts from an earlier run are removed first (their dependencies stay).
+fn packages() -> Result<(), String> {
+    let target = crate::run::project_root()
+        .join("target")
+        .join("package-verify");
+    for kind in [".fingerprint", "deps", "build", "incremental"] {
+        let Ok(entries) = std::fs::read_dir(target.join("debug").join(kind)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with("tokensmith")
+                || name.to_string_lossy().starts_with("libtokensmith")
+            {
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            }
+        }
+    }
+    let mut package = cargo(&["package", "--allow-dirty", "--target-dir"]);
+    package.arg(&target).args(PUBLISHED);
+    step(
+        "packages (cargo package, each crate built from its package)",
+        package,
+    )
 }
