@@ -8,6 +8,7 @@ use tokensmith_core::{
     AccessToken, Cached, Error, ErrorCode, ExposeSecret, SecretString, TokenIdentity, TokenSource,
 };
 
+use crate::endpoint::grouped;
 use crate::{GrantRequest, RefreshToken, StoredTokens, TokenEndpoint, TokenResponse, TokenStore};
 
 /// A grant that can be run again whenever a new token is needed (client credentials,
@@ -254,44 +255,7 @@ impl TokenSource for GrantSource {
     /// [`transport`](crate::TokenEndpointBuilder::transport) presents and no one named: name
     /// it with [`client_certificate_pem`](crate::TokenEndpointBuilder::client_certificate_pem).
     fn identity(&self) -> Option<TokenIdentity> {
-        let inner = &self.endpoint.inner;
-        let mut identity = TokenIdentity::new()
-            .part("endpoint", inner.display.as_str())
-            .part("client_id", inner.client.id.as_str())
-            .part("client_auth", inner.auth.as_str())
-            .part("grant", self.name);
-        if let Some(query) = inner.url.query() {
-            identity = identity.secret(format!("endpoint query:{query}"));
-        }
-        if !inner.url.username().is_empty() || inner.url.password().is_some() {
-            let user = inner.url.username();
-            let password = inner.url.password().unwrap_or("");
-            identity = identity.secret(format!("endpoint user:{user}:{password}"));
-        }
-        match &inner.certificate {
-            crate::endpoint::Certificate::None => {}
-            crate::endpoint::Certificate::Known(thumbprint) => {
-                identity = identity.part("client_certificate", thumbprint.as_str());
-            }
-            crate::endpoint::Certificate::Opaque => return None,
-        }
-        #[cfg(feature = "dpop")]
-        if let Some(key) = &inner.dpop {
-            // A DPoP-bound token is only usable with its key.
-            identity = identity.part("dpop_jkt", key.thumbprint());
-        }
-        for (name, values) in grouped(inner.params.iter().map(|(n, v)| (n.as_str(), v.as_str()))) {
-            identity = identity.part(format!("param:{name}"), values);
-        }
-        for (name, value) in &inner.headers {
-            identity = identity.part(format!("header:{name}"), "");
-            if let Ok(text) = value.to_str() {
-                identity = identity.secret(text);
-            }
-        }
-        if let Some(secret) = &inner.client.secret {
-            identity = identity.secret(secret.expose_secret());
-        }
+        let mut identity = self.endpoint.token_identity(self.name)?;
         let Some(grant) = &self.grant else {
             return Some(identity.delegated());
         };
@@ -330,29 +294,6 @@ impl TokenSource for GrantSource {
         *self.refresh.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(RefreshToken::new(state.expose_secret()));
     }
-}
-
-/// Parameters by name, each name's values as one text: a single value as it is, repeated
-/// ones (`resource`, `audience`, scopes) sorted and deduplicated, joined by spaces when none
-/// has a space, as a JSON array otherwise, so that no two sets read alike.
-fn grouped<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, String)> {
-    let mut by_name: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (name, value) in pairs {
-        by_name.entry(name).or_default().push(value);
-    }
-    by_name
-        .into_iter()
-        .map(|(name, mut values)| {
-            values.sort_unstable();
-            values.dedup();
-            let text = if values.iter().any(|v| v.contains(' ') || v.is_empty()) {
-                serde_json::to_string(&values).unwrap_or_default()
-            } else {
-                values.join(" ")
-            };
-            (name, text)
-        })
-        .collect()
 }
 
 impl fmt::Debug for GrantSource {

@@ -14,9 +14,11 @@ use crate::{ClientAssertion, ClientAuth, ServerMetadata, Signer, TokenVendor};
 
 mod build;
 mod builder;
+mod identity;
 
 pub(crate) use self::build::default_transport;
 pub use self::builder::TokenEndpointBuilder;
+pub(crate) use self::identity::grouped;
 
 /// Default cap on the size of a token endpoint's answer.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
