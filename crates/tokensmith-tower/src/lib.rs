@@ -161,33 +161,30 @@ fn target<'a>(method: &Method, uri: &'a Uri, origins: &'a Origins) -> Option<Req
     }
 }
 
-/// The request's URL, for a DPoP proof's `htu`: made only when the layer has a DPoP key.
-fn htu(config: &Attach, uri: &Uri) -> Option<Url> {
-    if !config.proves_possession() {
-        return None;
-    }
+/// The request's URL: an absolute URI as it is, a path on the layer's one origin.
+fn url_of(uri: &Uri, origins: &Origins) -> Option<Url> {
     match (uri.scheme_str(), uri.authority()) {
         (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
-        _ => config.origins().single().and_then(|base| {
+        _ => origins.single().and_then(|base| {
             base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
                 .ok()
         }),
     }
 }
 
+/// The request's URL for a DPoP proof's `htu`: made only when the layer has a DPoP key.
+fn htu(config: &Attach, uri: &Uri) -> Option<Url> {
+    config
+        .proves_possession()
+        .then(|| url_of(uri, config.origins()))
+        .flatten()
+}
+
 /// Whether a request carries credentials, and its URL: the rules `call` applies.
 #[cfg(test)]
 fn allowed(config: &Attach, method: &Method, uri: &Uri) -> Result<Option<Url>, Error> {
     match target(method, uri, config.origins()) {
-        Some(origin) if config.allows_origin(&origin)? => {
-            Ok(match (uri.scheme_str(), uri.authority()) {
-                (Some(_), Some(_)) => Url::parse(&uri.to_string()).ok(),
-                _ => config.origins().single().and_then(|base| {
-                    base.join(uri.path_and_query().map_or("/", |p| p.as_str()))
-                        .ok()
-                }),
-            })
-        }
+        Some(origin) if config.allows_origin(&origin)? => Ok(url_of(uri, config.origins())),
         _ => Ok(None),
     }
 }
@@ -210,16 +207,17 @@ where
         request.headers(),
         request.extensions().get::<RequestAuth>(),
     )?;
-    let url = htu(&config, request.uri());
-    let url = url.as_ref();
     let per_request = match plan {
         Plan::Pass => return answer(inner.call(request).await),
         Plan::HeadersOnly => {
-            attach(&config, &mut request, url, None)?;
+            // No token, so no proof and no URL for one.
+            attach(&config, &mut request, None, None)?;
             return answer(inner.call(request).await);
         }
         Plan::Token(per_request) => per_request,
     };
+    let url = htu(&config, request.uri());
+    let url = url.as_ref();
     let provider = config.provider(&per_request);
     let token = Attach::token(provider).await?;
     let mut copy = if config.keeps_copy(&token) {
