@@ -147,12 +147,6 @@ impl Origins {
         }
     }
 
-    /// Whether `url` may carry the credential.
-    pub fn allows_url(&self, url: &Url) -> bool {
-        url.host()
-            .is_some_and(|host| self.allows(url.scheme(), &host, url.port_or_known_default()))
-    }
-
     /// Whether every origin is allowed.
     pub fn is_any(&self) -> bool {
         self.0.is_none()

@@ -61,16 +61,8 @@ pub enum Verdict {
 }
 
 impl Attach {
-    /// Whether a request to `url` carries credentials: `Ok(false)` for another origin, an
+    /// Whether a request to `origin` carries credentials: `Ok(false)` for another origin, an
     /// error for plain http to a host that is not loopback when any origin is allowed.
-    pub fn allows(&self, url: &Url) -> Result<bool, Error> {
-        match RequestOrigin::of(url) {
-            Some(origin) => self.allows_origin(&origin),
-            None => Ok(false),
-        }
-    }
-
-    /// [`allows`](Self::allows) for a request's origin given in parts.
     pub fn allows_origin(&self, origin: &RequestOrigin<'_>) -> Result<bool, Error> {
         let RequestOrigin { scheme, host, port } = origin;
         if !self.origins.allows(scheme, host, *port) {
@@ -342,7 +334,7 @@ pub fn is_dpop(token: &AccessToken) -> bool {
 }
 
 /// The error for a DPoP-bound token and no key to prove it with; `fix` says how to give one.
-pub fn dpop_key_missing(fix: &str) -> Error {
+fn dpop_key_missing(fix: &str) -> Error {
     Error::config("the token is DPoP-bound and no DPoP key was given to prove it").with_hint(fix)
 }
 
