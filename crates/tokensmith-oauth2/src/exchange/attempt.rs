@@ -210,9 +210,9 @@ impl TokenEndpoint {
         let (head, body, too_large) = match answer {
             Ok(response) => {
                 let (head, body) = response.into_parts();
-                (head, body.to_vec(), false)
+                (head, body, false)
             }
-            Err((head, seen)) => (head, seen, true),
+            Err((head, seen)) => (head, Bytes::from(seen), true),
         };
         let status = head.status;
         tracing::Span::current().record("status", status.as_u16());
