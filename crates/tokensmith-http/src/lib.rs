@@ -5,6 +5,7 @@
 //! - [`origin`]: where a credential may travel (https, or this machine; named origins), and
 //!   URLs shown without their secrets;
 //! - [`body`]: answers read up to a limit, `Retry-After`;
+//! - [`challenge`]: `WWW-Authenticate` challenges read in full (RFC 9110 §11.6.1);
 //! - [`scrub`]: short excerpts of what a server said, with secrets masked;
 //! - [`attach`]: the engine that decides which requests get credentials and what an answer
 //!   means (a 401, a DPoP nonce), driven by `BearerAuth` and `AuthLayer`;
@@ -16,6 +17,7 @@
 
 pub mod attach;
 pub mod body;
+pub mod challenge;
 #[cfg(feature = "dpop")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dpop")))]
 pub mod dpop;
