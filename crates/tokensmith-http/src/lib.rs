@@ -25,7 +25,9 @@ pub mod origin;
 pub mod scrub;
 pub mod transport;
 
-pub use crate::attach::{Attach, AttachBuilder, Driver, Plan, Verdict, secret_header};
+pub use crate::attach::{
+    Attach, AttachBuilder, ChallengeHandler, Driver, Plan, Verdict, secret_header,
+};
 pub use crate::body::{BodyError, read_limited, retry_after};
 pub use crate::origin::{Origins, display_url, display_url_text, is_loopback, secure_or_loopback};
 pub use crate::scrub::{mask_secrets, scrub_excerpt};

@@ -74,6 +74,7 @@ pub struct AuthorizationCode {
     scope: Option<String>,
     pkce: PkceMethod,
     params: Vec<(String, String)>,
+    resource: Option<String>,
 }
 
 impl AuthorizationCode {
@@ -120,6 +121,7 @@ impl AuthorizationCode {
             scope: None,
             pkce: PkceMethod::default(),
             params: Vec::new(),
+            resource: None,
         })
     }
 
@@ -131,6 +133,15 @@ impl AuthorizationCode {
         S: AsRef<str>,
     {
         self.scope = join_scopes(scopes);
+        self
+    }
+
+    /// The resource the token is for (RFC 8707 `resource`, an absolute URI without fragment):
+    /// sent in the authorization request and again in the code exchange, as §2.1 and §2.2
+    /// want both.
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
         self
     }
 
@@ -184,6 +195,9 @@ impl AuthorizationCode {
             if let Some(scope) = &self.scope {
                 query.append_pair("scope", scope);
             }
+            if let Some(resource) = &self.resource {
+                query.append_pair("resource", resource);
+            }
             for (name, value) in &self.params {
                 query.append_pair(name, value);
             }
@@ -194,6 +208,7 @@ impl AuthorizationCode {
             state,
             verifier: SecretString::from(verifier),
             redirect_uri: self.redirect_uri.clone(),
+            resource: self.resource.clone(),
         })
     }
 }
@@ -216,6 +231,7 @@ pub struct PendingAuthorization {
     state: String,
     verifier: SecretString,
     redirect_uri: String,
+    resource: Option<String>,
 }
 
 impl PendingAuthorization {
@@ -302,11 +318,14 @@ impl PendingAuthorization {
                 .with_hint("pass the full callback URL or its query"));
         };
         let verifier = tokensmith_core::ExposeSecret::expose_secret(&self.verifier);
-        let request = GrantRequest::new("authorization_code")
+        let mut request = GrantRequest::new("authorization_code")
             .secret_param("code", &code)
             .param("redirect_uri", &self.redirect_uri)
             .secret_param("code_verifier", verifier)
             .single_use();
+        if let Some(resource) = &self.resource {
+            request = request.param("resource", resource);
+        }
         self.endpoint.exchange(&request).await
     }
 }

@@ -10,18 +10,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{Method, StatusCode};
 use tokensmith_core::Error;
 use tokensmith_http::origin::require_secure;
-use tokensmith_http::transport::{SendError, send, with_url};
 use tokensmith_http::{Transport, display_url, display_url_text, scrub_excerpt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::endpoint::default_transport;
+use crate::fetch::get_document;
 use crate::{ServerMetadata, TokenEndpoint, TokenEndpointBuilder};
 
 /// The largest metadata document read, in bytes.
@@ -136,70 +133,35 @@ impl Issuer {
     }
 
     async fn fetch(&self) -> Result<ServerMetadata, Error> {
-        let (oauth, oidc) = well_known_urls(&self.inner.url);
-        match self.fetch_one(&oauth).await? {
-            Some(metadata) => Ok(metadata),
-            None => self.fetch_one(&oidc).await?.ok_or_else(|| {
-                Error::config(format!(
-                    "no metadata at {} or {}",
-                    display_url(&oauth),
-                    display_url(&oidc)
-                ))
-                .with_hint(
-                    "check the issuer URL: it is the server's identifier (often the base URL \
-                     with a tenant or realm path), not its token endpoint",
-                )
-            }),
+        let urls = well_known_urls(&self.inner.url);
+        for url in &urls {
+            if let Some(metadata) = self.fetch_one(url).await? {
+                return Ok(metadata);
+            }
         }
+        let tried: Vec<String> = urls.iter().map(display_url).collect();
+        Err(
+            Error::config(format!("no metadata at {}", tried.join(", "))).with_hint(
+                "check the issuer URL: it is the server's identifier (often the base URL with a \
+             tenant or realm path), not its token endpoint",
+            ),
+        )
     }
 
     /// `Ok(None)` when the server has no document at `url` (a 4xx answer).
     async fn fetch_one(&self, url: &Url) -> Result<Option<ServerMetadata>, Error> {
         let display = display_url(url);
-        let mut request = with_url(Method::GET, url, Bytes::new())
-            .map_err(|e| Error::config(format!("the metadata URL cannot be requested: {e}")))?;
-        request
-            .headers_mut()
-            .insert(ACCEPT, http::HeaderValue::from_static("application/json"));
-        let timeout = self.inner.timeout;
-        let sent = tokio::time::timeout(
-            timeout,
-            send(&*self.inner.transport, request, MAX_METADATA_BYTES),
+        let Some(body) = get_document(
+            &*self.inner.transport,
+            url,
+            self.inner.timeout,
+            MAX_METADATA_BYTES,
+            "the metadata",
         )
-        .await
-        .map_err(|_| Error::timeout(&display, timeout))?;
-        let response = match sent {
-            Ok(response) => response,
-            Err(SendError::Transport(e)) => return Err(e.into_error(&display, timeout)),
-            Err(SendError::TooLarge { head, .. }) if head.status.is_client_error() => {
-                return Ok(None);
-            }
-            Err(SendError::TooLarge { .. }) => {
-                return Err(Error::other(format!(
-                    "the metadata at {display} is larger than {MAX_METADATA_BYTES} bytes"
-                )));
-            }
-        };
-        let status = response.status();
-        let shown = &display;
-        if status.is_client_error() {
-            tracing::debug!(target: "tokensmith::oauth2", url = %shown, status = status.as_u16(), "no metadata document here");
+        .await?
+        else {
             return Ok(None);
-        }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.into_body();
-        if status != StatusCode::OK {
-            return Err(Error::other(format!(
-                "the metadata at {display} answered {status}{}",
-                content_type
-                    .map(|t| format!(" ({})", scrub_excerpt(t.as_bytes(), &[])))
-                    .unwrap_or_default()
-            )));
-        }
+        };
         let metadata = ServerMetadata::from_json(&body)?;
         if metadata.issuer != self.inner.text {
             return Err(Error::refused(format!(
@@ -240,14 +202,25 @@ impl fmt::Debug for Issuer {
     }
 }
 
-/// The two places a server may publish its metadata (RFC 8414 §3.1 and §5).
-fn well_known_urls(issuer: &Url) -> (Url, Url) {
+/// The places a server may publish its metadata, in the order they are tried: RFC 8414
+/// §3.1 (the well-known name inserted before the issuer's path), then OpenID Connect with the
+/// name inserted the same way (RFC 8414 §5), then OpenID Connect Discovery 1.0 §4 (appended
+/// to the path). Without a path the two OpenID Connect forms are one URL.
+fn well_known_urls(issuer: &Url) -> Vec<Url> {
     let path = issuer.path().trim_end_matches('/');
-    let mut oauth = issuer.clone();
-    oauth.set_path(&format!("/{OAUTH_WELL_KNOWN}{path}"));
-    let mut oidc = issuer.clone();
-    oidc.set_path(&format!("{path}/{OIDC_WELL_KNOWN}"));
-    (oauth, oidc)
+    let at = |path: String| {
+        let mut url = issuer.clone();
+        url.set_path(&path);
+        url
+    };
+    let mut urls = vec![
+        at(format!("/{OAUTH_WELL_KNOWN}{path}")),
+        at(format!("/{OIDC_WELL_KNOWN}{path}")),
+    ];
+    if !path.is_empty() {
+        urls.push(at(format!("{path}/{OIDC_WELL_KNOWN}")));
+    }
+    urls
 }
 
 /// Settings for an [`Issuer`].
@@ -340,23 +313,26 @@ mod tests {
 
     #[test]
     fn well_known_urls_follow_rfc_8414_and_oidc() {
-        let (oauth, oidc) = well_known_urls(&Url::parse("https://a.example").unwrap());
+        let urls = |issuer: &str| -> Vec<String> {
+            well_known_urls(&Url::parse(issuer).unwrap())
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
         assert_eq!(
-            oauth.as_str(),
-            "https://a.example/.well-known/oauth-authorization-server"
+            urls("https://a.example"),
+            [
+                "https://a.example/.well-known/oauth-authorization-server",
+                "https://a.example/.well-known/openid-configuration"
+            ]
         );
         assert_eq!(
-            oidc.as_str(),
-            "https://a.example/.well-known/openid-configuration"
-        );
-        let (oauth, oidc) = well_known_urls(&Url::parse("https://a.example/t/1/").unwrap());
-        assert_eq!(
-            oauth.as_str(),
-            "https://a.example/.well-known/oauth-authorization-server/t/1"
-        );
-        assert_eq!(
-            oidc.as_str(),
-            "https://a.example/t/1/.well-known/openid-configuration"
+            urls("https://a.example/t/1/"),
+            [
+                "https://a.example/.well-known/oauth-authorization-server/t/1",
+                "https://a.example/.well-known/openid-configuration/t/1",
+                "https://a.example/t/1/.well-known/openid-configuration"
+            ]
         );
     }
 

@@ -52,12 +52,16 @@ mod device_code;
 mod discovery;
 mod endpoint;
 mod exchange;
+mod fetch;
 mod hints;
 mod jwt;
 mod metadata;
 mod password;
 mod refresh;
 mod request;
+#[cfg(feature = "authorization-code")]
+#[cfg_attr(docsrs, doc(cfg(feature = "authorization-code")))]
+pub mod resource;
 mod response;
 mod revocation;
 mod source;
@@ -88,7 +92,9 @@ pub use crate::request::GrantRequest;
 pub use crate::response::{MAX_EXPIRES_IN, RefreshToken, TokenResponse};
 pub use crate::revocation::TokenTypeHint;
 pub use crate::source::{Grant, GrantSource};
-pub use crate::store::{FileStore, MemoryStore, StoredAccessToken, StoredTokens, TokenStore};
+pub use crate::store::{
+    FileStore, MemoryStore, StoredAccessToken, StoredClient, StoredTokens, TokenStore,
+};
 pub use crate::vendor::{HintContext, TokenVendor};
 
 /// `n` random bytes from the operating system, base64url without padding.

@@ -25,6 +25,13 @@ pub struct ServerMetadata {
     pub introspection_endpoint: Option<String>,
     /// `jwks_uri`.
     pub jwks_uri: Option<String>,
+    /// `registration_endpoint` (RFC 7591 §3).
+    pub registration_endpoint: Option<String>,
+    /// `scopes_supported`, when the server lists them.
+    pub scopes_supported: Option<Vec<String>>,
+    /// `client_id_metadata_document_supported`: the server accepts an https URL of a client
+    /// metadata document as a client id (OAuth Client ID Metadata Document).
+    pub client_id_metadata_document_supported: bool,
     /// `token_endpoint_auth_methods_supported`; absent means `client_secret_basic` only
     /// (RFC 8414 §2).
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
@@ -73,6 +80,7 @@ impl ServerMetadata {
         let revocation_endpoint = text("revocation_endpoint")?;
         let introspection_endpoint = text("introspection_endpoint")?;
         let jwks_uri = text("jwks_uri")?;
+        let registration_endpoint = text("registration_endpoint")?;
         let mut list = |name: &str| -> Result<Option<Vec<String>>, Error> {
             match fields.remove(name) {
                 None | Some(Value::Null) => Ok(None),
@@ -88,6 +96,7 @@ impl ServerMetadata {
             }
         };
         let token_endpoint_auth_methods_supported = list("token_endpoint_auth_methods_supported")?;
+        let scopes_supported = list("scopes_supported")?;
         let token_endpoint_auth_signing_alg_values_supported =
             list("token_endpoint_auth_signing_alg_values_supported")?.unwrap_or_default();
         let grant_types_supported = list("grant_types_supported")?.unwrap_or_default();
@@ -106,6 +115,7 @@ impl ServerMetadata {
             flag("authorization_response_iss_parameter_supported")?;
         let tls_client_certificate_bound_access_tokens =
             flag("tls_client_certificate_bound_access_tokens")?;
+        let client_id_metadata_document_supported = flag("client_id_metadata_document_supported")?;
         let mtls_endpoint_aliases = match fields.remove("mtls_endpoint_aliases") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(aliases)) => aliases
@@ -125,6 +135,9 @@ impl ServerMetadata {
             revocation_endpoint,
             introspection_endpoint,
             jwks_uri,
+            registration_endpoint,
+            scopes_supported,
+            client_id_metadata_document_supported,
             token_endpoint_auth_methods_supported,
             token_endpoint_auth_signing_alg_values_supported,
             grant_types_supported,
@@ -168,6 +181,7 @@ impl ServerMetadata {
             ("revocation_endpoint", &self.revocation_endpoint),
             ("introspection_endpoint", &self.introspection_endpoint),
             ("jwks_uri", &self.jwks_uri),
+            ("registration_endpoint", &self.registration_endpoint),
         ];
         let plain = |url: &str| {
             url.trim()

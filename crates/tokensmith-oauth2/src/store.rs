@@ -97,6 +97,20 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn clear(&self) -> Result<(), Error> {
         Ok(())
     }
+
+    /// The client registered with `issuer` (RFC 7591), if one is kept. The default keeps none,
+    /// so a client is registered again in each process.
+    async fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, Error> {
+        let _ = issuer;
+        Ok(None)
+    }
+
+    /// Keeps a registered client, replacing one kept for the same issuer. The default keeps
+    /// none.
+    async fn save_client(&self, client: &StoredClient) -> Result<(), Error> {
+        let _ = client;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -112,12 +126,21 @@ impl<S: TokenStore + ?Sized> TokenStore for Arc<S> {
     async fn save(&self, tokens: &StoredTokens) -> Result<(), Error> {
         (**self).save(tokens).await
     }
+
+    async fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, Error> {
+        (**self).load_client(issuer).await
+    }
+
+    async fn save_client(&self, client: &StoredClient) -> Result<(), Error> {
+        (**self).save_client(client).await
+    }
 }
 
 /// A store in memory, for tests and for processes that sign in every time.
 #[derive(Default)]
 pub struct MemoryStore {
     tokens: Mutex<Option<StoredTokens>>,
+    clients: Mutex<Vec<StoredClient>>,
 }
 
 impl MemoryStore {
@@ -155,9 +178,24 @@ impl TokenStore for MemoryStore {
         *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
+
+    async fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, Error> {
+        let clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(clients.iter().find(|c| c.issuer == issuer).cloned())
+    }
+
+    async fn save_client(&self, client: &StoredClient) -> Result<(), Error> {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|c| c.issuer != client.issuer);
+        clients.push(client.clone());
+        Ok(())
+    }
 }
 
+mod client;
 mod file;
+
+pub use self::client::StoredClient;
 
 pub use self::file::FileStore;
 

@@ -9,8 +9,8 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
-use tokensmith_http::attach::RequestOrigin;
-use tokensmith_http::{Attach, AttachBuilder, Driver, Plan, Verdict};
+use tokensmith_http::attach::{MAX_CHALLENGE_ROUNDS, RequestOrigin, is_challenge};
+use tokensmith_http::{Attach, AttachBuilder, ChallengeHandler, Driver, Plan, Verdict, challenge};
 
 use crate::AuthError;
 use crate::redirect::MAX_REDIRECTS;
@@ -60,6 +60,27 @@ impl BearerAuth {
     /// one origin with [`for_origin`](BearerAuthBuilder::for_origin).
     pub fn builder(provider: impl TokenProvider + 'static) -> BearerAuthBuilder {
         AttachBuilder::new(provider)
+    }
+
+    /// A middleware for the protected resource `handler` is for (a
+    /// `tokensmith_oauth2::resource::ResourceAuth`): tokens go to its origin only; the first
+    /// request goes without one, and the resource's challenges lead to the token (RFC 9728
+    /// metadata, the server's metadata, the client's registration, a sign-in), with step-up
+    /// when a 403 asks for more scope. Continue with the builder's settings, then `build`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokensmith_oauth2::resource::ResourceAuth;
+    /// use tokensmith_reqwest::BearerAuth;
+    ///
+    /// let auth = ResourceAuth::builder("https://mcp.example.com/mcp").build()?;
+    /// let client = BearerAuth::discover(auth).build()?.into_client(None)?;
+    /// let answer = client.post("https://mcp.example.com/mcp").body("{}").send().await?;
+    /// # let _ = answer;
+    /// # Ok(()) }
+    /// ```
+    pub fn discover(handler: impl TokenProvider + ChallengeHandler) -> BearerAuthBuilder {
+        AttachBuilder::discover(handler)
     }
 
     /// A `reqwest-middleware` client with this middleware, on the HTTP client `http` describes
@@ -271,6 +292,9 @@ impl BearerAuth {
             }
             Err(error) => return Box::pin(std::future::ready(Err(auth_failed(error)))),
         };
+        if per_request.is_none() && attach.challenges().is_some() {
+            return Box::pin(self.discovering(request, extensions, next));
+        }
         match attach.provider(&per_request).current() {
             Some(token) => self.send(request, token, per_request, extensions, next),
             None => Box::pin(async move {
@@ -372,6 +396,72 @@ impl BearerAuth {
             );
         }
         Ok(response)
+    }
+}
+
+impl BearerAuth {
+    /// A request to a resource whose challenges lead to its token
+    /// ([`BearerAuth::discover`]): sent without a token until the handler is ready; each 401,
+    /// and each 403 with a challenge, goes to the handler, and the request is sent again with
+    /// the token it gives, at most [`MAX_CHALLENGE_ROUNDS`] times. A body that streams cannot
+    /// be sent again: its answer is returned, after the handler has learned from it.
+    async fn discovering(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let attach = &self.attach;
+        let provider = &**attach.usual_provider();
+        let Some(handler) = attach.challenges() else {
+            return next.run(request, extensions).await;
+        };
+        let mut token = match provider.current() {
+            Some(token) => Some(token),
+            None if handler.ready() => Some(provider.token().await.map_err(auth_failed)?),
+            None => None,
+        };
+        let mut nonce_sent = false;
+        for round in 0.. {
+            let copy = replay_copy(&request);
+            self.attach(&mut request, token.as_ref())?;
+            let response = next.clone().run(request, extensions).await?;
+            let status = response.status();
+            if let Some(sent) = &token
+                && !nonce_sent
+                && attach.judge(
+                    sent,
+                    Some(response.url()),
+                    status,
+                    response.headers(),
+                    false,
+                    copy.is_some(),
+                ) == Verdict::SendWithNonce
+                && let Some(copy) = copy
+            {
+                // RFC 9449 §9: the same token once more, with the nonce just given.
+                nonce_sent = true;
+                request = copy;
+                continue;
+            }
+            if round == MAX_CHALLENGE_ROUNDS || !is_challenge(status, response.headers()) {
+                return Ok(response);
+            }
+            let challenges =
+                challenge::from_headers(response.headers()).map_err(|e| auth_failed(e.into()))?;
+            let fresh = handler
+                .challenged(response.url(), status, &challenges, token.as_ref())
+                .await
+                .map_err(auth_failed)?;
+            let (Some(fresh), Some(copy)) = (fresh, copy) else {
+                return Ok(response);
+            };
+            tracing::debug!(target: "tokensmith::reqwest", status = status.as_u16(), "challenged; sending again with the token it led to");
+            drop(response);
+            token = Some(fresh);
+            request = copy;
+        }
+        unreachable!("the loop returns by its last round")
     }
 }
 

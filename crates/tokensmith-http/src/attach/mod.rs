@@ -9,6 +9,7 @@
 //!    a refusal, after which [`Attach::replacement`] gives the fresh token to send it with
 //!    (at most once: a second refusal is the answer).
 
+mod challenged;
 mod settings;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use http::{HeaderMap, HeaderName, StatusCode};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
 use url::Url;
 
+pub use self::challenged::{ChallengeHandler, MAX_CHALLENGE_ROUNDS, is_challenge};
 pub use self::settings::{AttachBuilder, Driver, secret_header};
 pub use crate::origin::RequestOrigin;
 use crate::origin::{Origins, insecure_origin, is_loopback_host};
@@ -31,6 +33,7 @@ pub struct Attach {
     replace_authorization: bool,
     retry_unauthorized: bool,
     allow_http: bool,
+    challenges: Option<Arc<dyn ChallengeHandler>>,
     name: &'static str,
     layer: &'static str,
     #[cfg(feature = "dpop")]
@@ -113,6 +116,12 @@ impl Attach {
     /// The usual provider, shared.
     pub fn usual_provider(&self) -> &Arc<dyn TokenProvider> {
         &self.provider
+    }
+
+    /// The handler of the resource's challenges, for a driver built with
+    /// [`AttachBuilder::discover`].
+    pub fn challenges(&self) -> Option<&dyn ChallengeHandler> {
+        self.challenges.as_deref()
     }
 
     /// Where credentials may go.

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokensmith_core::{Error, TokenProvider};
 
-use super::Attach;
+use super::{Attach, ChallengeHandler};
 use crate::origin::Origins;
 
 /// A driver of the attach engine: the reqwest middleware (`BearerAuth`), the tower layer
@@ -38,6 +38,7 @@ pub(super) struct AttachSettings {
     pub(super) replace_authorization: bool,
     pub(super) retry_unauthorized: bool,
     pub(super) allow_http: bool,
+    pub(super) challenges: Option<Arc<dyn ChallengeHandler>>,
     #[cfg(feature = "dpop")]
     pub(super) dpop: Option<crate::dpop::DpopKey>,
 }
@@ -56,11 +57,25 @@ impl<D: Driver> AttachBuilder<D> {
                 replace_authorization: false,
                 retry_unauthorized: true,
                 allow_http: false,
+                challenges: None,
                 #[cfg(feature = "dpop")]
                 dpop: None,
             },
             driver: PhantomData,
         }
+    }
+
+    /// Starts over a provider led by its resource's challenges
+    /// (`tokensmith_oauth2::resource::ResourceAuth`): tokens go to the resource's origin only;
+    /// a request goes without a token until the resource has said what it wants, and each
+    /// 401, and each 403 `insufficient_scope`, goes to the handler, whose new token the request
+    /// is sent again with (a bounded number of times).
+    pub fn discover<H: TokenProvider + ChallengeHandler>(handler: H) -> Self {
+        let origin = handler.resource().origin().ascii_serialization();
+        let handler = Arc::new(handler);
+        let mut builder = Self::new(Arc::clone(&handler) as Arc<dyn TokenProvider>);
+        builder.settings.challenges = Some(handler);
+        builder.for_origin(origin)
     }
 
     /// Attaches tokens to requests for this origin (`https://api.example.com`; only the
@@ -142,6 +157,7 @@ impl<D: Driver> AttachBuilder<D> {
             replace_authorization: s.replace_authorization,
             retry_unauthorized: s.retry_unauthorized,
             allow_http: s.allow_http,
+            challenges: s.challenges,
             name: D::NAME,
             layer: D::LAYER,
             #[cfg(feature = "dpop")]

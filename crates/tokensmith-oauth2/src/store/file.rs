@@ -161,6 +161,56 @@ impl TokenStore for FileStore {
         .await
         .map_err(|e| Error::other(format!("the token store task failed: {e}")))?
     }
+
+    /// Registered clients live in `<file>.clients`, a JSON object of records by issuer, kept
+    /// like the token file (owner-only, written atomically under its own lock).
+    async fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, Error> {
+        let clients = self.clients();
+        let bytes = tokio::task::spawn_blocking(move || clients.read_bounded())
+            .await
+            .map_err(|e| Error::other(format!("token store read did not finish: {e}")))??;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| self.clients().corrupt(e))?;
+        value.get(issuer).map(StoredClient::from_json).transpose()
+    }
+
+    async fn save_client(&self, client: &StoredClient) -> Result<(), Error> {
+        let clients = self.clients();
+        let issuer = client.issuer.clone();
+        let record = client.to_json();
+        tokio::task::spawn_blocking(move || {
+            let _lock = clients.lock()?;
+            let mut all = match clients.read_bounded()? {
+                Some(bytes) => serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({})),
+                None => json!({}),
+            };
+            all[issuer] = record;
+            write_atomically(clients.dir(), &clients.path, all.to_string().as_bytes()).map_err(
+                |e| {
+                    Error::config(format!(
+                        "cannot write token store {}: {e}",
+                        clients.path.display()
+                    ))
+                },
+            )
+        })
+        .await
+        .map_err(|e| Error::other(format!("token store write did not finish: {e}")))?
+    }
+}
+
+impl FileStore {
+    /// The store of registered clients beside this one.
+    fn clients(&self) -> FileStore {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".clients");
+        FileStore::new(name)
+    }
 }
 
 /// The longest wait for another writer's lock on the token file.
