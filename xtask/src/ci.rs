@@ -47,6 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step("docs", doc)?;
     crate::interop::run(&[])?;
+    crate::conformance::run(&[])?;
     println!("==> all checks passed");
     Ok(())
 }
