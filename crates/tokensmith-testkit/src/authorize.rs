@@ -70,6 +70,10 @@ fn authorize(state: &ServerState, req: &Incoming) -> Reply {
     {
         return back(&[("error", "invalid_scope")], target);
     }
+    if q("resource").is_some_and(|r| !crate::resource::valid_resource(r)) {
+        // RFC 8707 §2: an absolute URI without a fragment.
+        return back(&[("error", "invalid_target")], target);
+    }
     let challenge = match (q("code_challenge"), q("code_challenge_method")) {
         (Some(challenge), method) => {
             let method = method.unwrap_or("plain");
@@ -105,6 +109,7 @@ fn authorize(state: &ServerState, req: &Incoming) -> Reply {
             scope: q("scope").map(str::to_owned),
             expires_at: Instant::now() + state.config.code_lifetime,
             used: false,
+            resource: q("resource").map(str::to_owned),
         },
     );
     target.set_fragment(None);

@@ -148,10 +148,16 @@ impl ClientConfig {
     }
 }
 
+/// The most clients one server registers.
+pub(crate) const MAX_REGISTERED: usize = 256;
+
 /// Everything the server is started with.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) clients: Vec<ClientConfig>,
+    /// Clients registered at `/register` (RFC 7591). Each lives as long as the process (the
+    /// handlers hold references to clients); [`MAX_REGISTERED`] bounds them.
+    pub(crate) registered: std::sync::Arc<std::sync::Mutex<Vec<&'static ClientConfig>>>,
     pub(crate) users: Vec<(String, String)>,
     pub(crate) token_lifetime: Duration,
     pub(crate) rotate_refresh_tokens: bool,
@@ -174,6 +180,10 @@ pub(crate) struct Config {
     pub(crate) error_shape: Option<ErrorShape>,
     /// DPoP proofs must carry the server's nonce (RFC 9449 §8, §9).
     pub(crate) dpop_nonce: bool,
+    /// The scopes reads of the protected resource need.
+    pub(crate) resource_read_scopes: Vec<String>,
+    /// The scopes its other methods need.
+    pub(crate) resource_write_scopes: Vec<String>,
 }
 
 impl Config {
@@ -183,6 +193,7 @@ impl Config {
                 ClientConfig::confidential(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
                 ClientConfig::public(DEFAULT_PUBLIC_CLIENT_ID),
             ],
+            registered: Default::default(),
             users: vec![(DEFAULT_USERNAME.to_owned(), DEFAULT_PASSWORD.to_owned())],
             token_lifetime: Duration::from_secs(3600),
             rotate_refresh_tokens: true,
@@ -201,11 +212,26 @@ impl Config {
             error_shape: None,
             dpop_nonce: false,
             token_get_only: false,
+            resource_read_scopes: vec!["files:read".to_owned()],
+            resource_write_scopes: vec!["files:read".to_owned(), "files:write".to_owned()],
         }
     }
 
     pub(crate) fn client(&self, id: &str) -> Option<&ClientConfig> {
-        self.clients.iter().find(|c| c.id == id)
+        self.clients.iter().find(|c| c.id == id).or_else(|| {
+            let registered = crate::state::lock(&self.registered);
+            registered.iter().find(|c| c.id == id).copied()
+        })
+    }
+
+    /// Registers a client (RFC 7591); `false` when [`MAX_REGISTERED`] are registered already.
+    pub(crate) fn register(&self, client: ClientConfig) -> bool {
+        let mut registered = crate::state::lock(&self.registered);
+        if registered.len() >= MAX_REGISTERED {
+            return false;
+        }
+        registered.push(Box::leak(Box::new(client)));
+        true
     }
 
     pub(crate) fn user_ok(&self, username: &str, password: &str) -> bool {

@@ -8,6 +8,11 @@
 //! - an authorization endpoint that approves at once and redirects back with `code` and `state`;
 //! - a protected API that accepts only live tokens it issued (401 with
 //!   `WWW-Authenticate: Bearer error="invalid_token"` otherwise);
+//! - a protected resource at `/resource` that says how to get its tokens: its metadata
+//!   (RFC 9728), a challenge naming it and the scopes wanted, tokens checked for their
+//!   resource (RFC 8707) and scope, a 403 `insufficient_scope` for step-up
+//!   ([`resource_scopes`](TestServerBuilder::resource_scopes)); and dynamic client
+//!   registration (RFC 7591) at `/register`;
 //! - knobs and a [`mount`](TestServerBuilder::mount) point for vendor simulators, which live
 //!   in the vendor crates (`tokensmith_avionte::testing`, …) and are built from [`sim`];
 //! - fault injection ([`Fault`]), a request log with secrets masked ([`LoggedRequest`]) and
@@ -51,6 +56,7 @@ mod metadata;
 mod metrics;
 mod proof;
 mod reply;
+mod resource;
 mod server;
 pub mod sim;
 mod state;

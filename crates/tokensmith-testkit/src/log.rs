@@ -66,6 +66,10 @@ pub enum Endpoint {
     Discovery,
     /// The revocation endpoint (RFC 7009).
     Revocation,
+    /// The registration endpoint (RFC 7591).
+    Registration,
+    /// The protected resource at `/resource` and its metadata (RFC 9728).
+    Resource,
     /// Anything else (answered 404).
     Unknown,
 }

@@ -25,6 +25,7 @@ pub(crate) async fn discovery(State(sim): State<SimState>) -> Reply {
             "authorization_endpoint": format!("{base}{}", config.authorize_path),
             "device_authorization_endpoint": format!("{base}/device_authorization"),
             "revocation_endpoint": format!("{base}{REVOKE_PATH}"),
+            "registration_endpoint": format!("{base}{}", crate::resource::REGISTER_PATH),
             "token_endpoint_auth_methods_supported":
                 ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],

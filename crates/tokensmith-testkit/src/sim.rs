@@ -32,6 +32,8 @@ pub struct IssuedToken {
     pub username: Option<String>,
     /// The scope granted.
     pub scope: Option<String>,
+    /// The resource it was issued for (RFC 8707), if the request named one.
+    pub resource: Option<String>,
 }
 
 /// Why a request's bearer token is refused.
@@ -181,6 +183,7 @@ impl SimState {
                 client_id: issued.client_id,
                 username: issued.username,
                 scope: issued.scope,
+                resource: issued.resource,
             }),
             None => match &self.0.registry {
                 Some((registry, me)) => match registry.instance_of(token) {

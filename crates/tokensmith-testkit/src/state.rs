@@ -27,6 +27,8 @@ pub(crate) struct Issued {
     pub(crate) family: Option<String>,
     /// The DPoP key thumbprint the token is bound to (RFC 9449 §6).
     pub(crate) jkt: Option<String>,
+    /// The resource it was issued for (RFC 8707 `resource`).
+    pub(crate) resource: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub(crate) struct RefreshGrant {
     pub(crate) scope: Option<String>,
     /// The first refresh token of its chain of rotations.
     pub(crate) family: String,
+    /// The resource of the grant (RFC 8707 §2.2).
+    pub(crate) resource: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +50,8 @@ pub(crate) struct CodeGrant {
     pub(crate) scope: Option<String>,
     pub(crate) expires_at: Instant,
     pub(crate) used: bool,
+    /// The resource of the authorization request (RFC 8707 §2.1).
+    pub(crate) resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +171,7 @@ impl ServerState {
                 from_code: from_code.map(str::to_owned),
                 family: family.clone(),
                 jkt: None,
+                resource: None,
             },
         );
         if let (Some(refresh), Some(family)) = (&refresh, family) {
@@ -175,6 +182,7 @@ impl ServerState {
                     username: username.map(str::to_owned),
                     scope: scope.map(str::to_owned),
                     family,
+                    resource: None,
                 },
             );
         }
@@ -184,6 +192,25 @@ impl ServerState {
         }
         AtomicCounters::bump(&self.counters.tokens_issued);
         (access, refresh)
+    }
+
+    /// Records the resource an access token (and its refresh token) was issued for.
+    pub(crate) fn bind_resource(
+        &self,
+        access: &str,
+        refresh: Option<&str>,
+        resource: Option<&str>,
+    ) {
+        let Some(resource) = resource else {
+            return;
+        };
+        let mut store = lock(&self.store);
+        if let Some(issued) = store.tokens.get_mut(access) {
+            issued.resource = Some(resource.to_owned());
+        }
+        if let Some(grant) = refresh.and_then(|r| store.refresh.get_mut(r)) {
+            grant.resource = Some(resource.to_owned());
+        }
     }
 }
 

@@ -124,6 +124,14 @@ fn token(state: &ServerState, req: &Incoming) -> Reply {
             );
         }
     }
+    let resource = param("resource");
+    if resource.is_some_and(|r| !crate::resource::valid_resource(r)) {
+        return oauth_error(
+            config,
+            "invalid_target",
+            "resource is not an absolute URI without a fragment (RFC 8707 §2)",
+        );
+    }
     match grant_type {
         "client_credentials" if client.secret.is_none() && client.jwk.is_none() => oauth_error(
             config,
@@ -133,6 +141,7 @@ fn token(state: &ServerState, req: &Incoming) -> Reply {
         "client_credentials" => {
             let with_refresh = state.config.refresh_for_client_credentials;
             let (access, refresh) = state.issue(&client.id, None, scope, with_refresh, None, None);
+            state.bind_resource(&access, refresh.as_deref(), resource);
             success(state, &access, refresh.as_deref(), scope)
         }
         "password" => {
@@ -148,11 +157,12 @@ fn token(state: &ServerState, req: &Incoming) -> Reply {
             }
             let (access, refresh) =
                 state.issue(&client.id, Some(username), scope, true, None, None);
+            state.bind_resource(&access, refresh.as_deref(), resource);
             success(state, &access, refresh.as_deref(), scope)
         }
-        "refresh_token" => refresh(state, client, param("refresh_token")),
+        "refresh_token" => refresh(state, client, param("refresh_token"), resource),
         "authorization_code" => authorization_code(state, client, params),
-        DEVICE_CODE_GRANT => device_code(state, client, param("device_code")),
+        DEVICE_CODE_GRANT => device_code(state, client, param("device_code"), resource),
         other => oauth_error(
             config,
             "unsupported_grant_type",
@@ -178,7 +188,12 @@ fn success(state: &ServerState, access: &str, refresh: Option<&str>, scope: Opti
     Reply::json(StatusCode::OK, &Value::Object(body))
 }
 
-fn refresh(state: &ServerState, client: &ClientConfig, refresh_token: Option<&str>) -> Reply {
+fn refresh(
+    state: &ServerState,
+    client: &ClientConfig,
+    refresh_token: Option<&str>,
+    resource: Option<&str>,
+) -> Reply {
     let config = &state.config;
     let Some(refresh_token) = refresh_token else {
         return oauth_error(config, "invalid_request", "Missing parameter refresh_token");
@@ -212,6 +227,15 @@ fn refresh(state: &ServerState, client: &ClientConfig, refresh_token: Option<&st
                 "refresh token was issued to another client",
             );
         }
+        if let (Some(granted), Some(asked)) = (&grant.resource, resource)
+            && granted != asked
+        {
+            return oauth_error(
+                config,
+                "invalid_target",
+                "the refresh token was issued for another resource",
+            );
+        }
         if rotate {
             store.refresh.remove(refresh_token);
             store
@@ -229,6 +253,11 @@ fn refresh(state: &ServerState, client: &ClientConfig, refresh_token: Option<&st
         Some(&grant.family),
     );
     let refresh_out = rotated.unwrap_or_else(|| refresh_token.to_owned());
+    state.bind_resource(
+        &access,
+        Some(&refresh_out),
+        resource.or(grant.resource.as_deref()),
+    );
     success(state, &access, Some(&refresh_out), grant.scope.as_deref())
 }
 
@@ -278,6 +307,16 @@ fn authorization_code(
             "redirect_uri does not match the one sent to the authorization endpoint",
         );
     }
+    let resource = param("resource");
+    if let (Some(authorized), Some(asked)) = (&grant.resource, resource)
+        && authorized != asked
+    {
+        return oauth_error(
+            config,
+            "invalid_target",
+            "resource differs from the one sent to the authorization endpoint",
+        );
+    }
     if let Some((challenge, method)) = &grant.challenge {
         let Some(verifier) = param("code_verifier") else {
             return oauth_error(config, "invalid_grant", "code_verifier required");
@@ -298,10 +337,20 @@ fn authorization_code(
         Some(code),
         None,
     );
+    state.bind_resource(
+        &access,
+        refresh.as_deref(),
+        resource.or(grant.resource.as_deref()),
+    );
     success(state, &access, refresh.as_deref(), grant.scope.as_deref())
 }
 
-fn device_code(state: &ServerState, client: &ClientConfig, device_code: Option<&str>) -> Reply {
+fn device_code(
+    state: &ServerState,
+    client: &ClientConfig,
+    device_code: Option<&str>,
+    resource: Option<&str>,
+) -> Reply {
     let config = &state.config;
     let Some(device_code) = device_code else {
         return oauth_error(config, "invalid_request", "Missing parameter device_code");
@@ -358,5 +407,6 @@ fn device_code(state: &ServerState, client: &ClientConfig, device_code: Option<&
         None,
         None,
     );
+    state.bind_resource(&access, refresh.as_deref(), resource);
     success(state, &access, refresh.as_deref(), scope.as_deref())
 }

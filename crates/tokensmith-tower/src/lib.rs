@@ -45,7 +45,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Empty, Full};
 use tokensmith_core::{AccessToken, Error, TokenProvider};
 use tokensmith_http::attach::RequestOrigin;
-use tokensmith_http::{Attach, AttachBuilder, Driver, Origins, Plan, Verdict};
+use tokensmith_http::{Attach, AttachBuilder, ChallengeHandler, Driver, Origins, Plan, Verdict};
 use tower_layer::Layer;
 use tower_service::Service;
 use url::Url;
@@ -69,6 +69,16 @@ impl AuthLayer {
     /// A layer that attaches `provider`'s tokens; name the origins before building.
     pub fn builder(provider: impl TokenProvider + 'static) -> AuthLayerBuilder {
         AttachBuilder::new(provider)
+    }
+
+    /// A layer for the protected resource `handler` is for (a
+    /// `tokensmith_oauth2::resource::ResourceAuth`): tokens go to its origin only; a request
+    /// goes without one until the resource has challenged, and its challenges lead to the
+    /// token (RFC 9728 metadata, the server's metadata, the client's registration, a sign-in),
+    /// with step-up when a 403 asks for more scope. Bodies that can be copied
+    /// (`Full<Bytes>`, `String`, …) are sent again after a challenge.
+    pub fn discover(handler: impl TokenProvider + ChallengeHandler) -> AuthLayerBuilder {
+        AttachBuilder::discover(handler)
     }
 }
 
@@ -213,6 +223,9 @@ where
             // No token, so no proof and no URL for one.
             attach(&config, &mut request, None, None)?;
             return answer(inner.call(request).await);
+        }
+        Plan::Token(None) if config.challenges().is_some() => {
+            return discover::discovering(config, inner, request).await;
         }
         Plan::Token(per_request) => per_request,
     };
@@ -400,5 +413,6 @@ fn clone_body<B: 'static>(body: &B) -> Option<B> {
         .or_else(|| cloned::<(), B>(body))
 }
 
+mod discover;
 #[cfg(test)]
 mod tests;

@@ -270,6 +270,12 @@ impl<S: TokenSource> CacheState<S> {
     }
 
     pub(super) fn invalidate(&self, rejected: &AccessToken) {
+        self.drop_current(rejected, true);
+    }
+
+    /// Drops `token` if it is still the cached one; a rejection counts toward the backoff, a
+    /// token that is merely replaced (by one with more scope) does not.
+    pub(super) fn drop_current(&self, rejected: &AccessToken, rejection: bool) {
         let current = self.entry.load();
         let is_current = current
             .as_deref()
@@ -285,7 +291,9 @@ impl<S: TokenSource> CacheState<S> {
         {
             Counters::bump(&self.counters.invalidations);
             tracing::debug!(target: "tokensmith::cache", source = self.source.name(), "invalidated the cached token");
-            self.note_rejection(rejected);
+            if rejection {
+                self.note_rejection(rejected);
+            }
             self.emit(CacheEvent::Invalidated);
         }
     }

@@ -223,6 +223,13 @@ impl<S: TokenSource> Cached<S> {
         self.shared.invalidate(rejected);
     }
 
+    /// Drops `token` if it is still the cached one, without counting it as a rejection: for a
+    /// token that is valid but no longer enough (the resource asked for more scope, and the
+    /// source will now ask for it). The next call fetches.
+    pub fn replace(&self, token: &AccessToken) {
+        self.shared.drop_current(token, false);
+    }
+
     /// Counters and the current token's remaining validity.
     pub fn stats(&self) -> CacheStats {
         self.shared.stats()

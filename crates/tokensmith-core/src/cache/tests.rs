@@ -344,6 +344,26 @@ async fn a_burst_of_rejections_causes_one_refetch() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn replaced_tokens_are_fetched_again_at_once_and_rejected_ones_back_off() {
+    let source = Scripted::issuing(Duration::ZERO, HOUR);
+    let cache = tokio_cached(Arc::clone(&source));
+    // Replacing (a step-up to more scope) never waits, however often.
+    for n in 1..=4 {
+        let token = cache.token().await.unwrap();
+        assert_eq!(secret(&token), format!("token-{n}"));
+        cache.replace(&token);
+    }
+    assert_eq!(source.calls(), 4);
+    // Rejecting fresh tokens twice in a row makes the next fetch wait.
+    let token = cache.token().await.unwrap();
+    cache.invalidate(&token);
+    let token = cache.token().await.unwrap();
+    cache.invalidate(&token);
+    assert!(cache.token().await.is_err());
+    assert_eq!(source.calls(), 6);
+}
+
+#[tokio::test(start_paused = true)]
 async fn skew_is_at_most_a_tenth_of_the_lifetime() {
     let source = Scripted::issuing(Duration::ZERO, Duration::from_secs(10));
     // Without refresh ahead, so that no new token arrives before the old one expires.

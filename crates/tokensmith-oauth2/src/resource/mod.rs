@@ -218,7 +218,12 @@ impl ChallengeHandler for ResourceAuth {
             return Ok(None);
         }
         if let Some(sent) = sent {
-            self.cached.invalidate(sent);
+            if self.cached.source().replacing() {
+                // Valid, but the resource wants more of it: not a rejection to back off from.
+                self.cached.replace(sent);
+            } else {
+                self.cached.invalidate(sent);
+            }
         }
         let fresh = self.cached.token().await?;
         if sent.is_some_and(|sent| fresh.same_as(sent)) {

@@ -90,6 +90,11 @@ impl ResourceSource {
         self.hints().ready
     }
 
+    /// Whether the next token replaces one that was valid but not enough (a step-up).
+    pub(super) fn replacing(&self) -> bool {
+        self.hints().needs_authorization
+    }
+
     fn user(&self) -> bool {
         matches!(self.flow, Flow::User(..))
     }

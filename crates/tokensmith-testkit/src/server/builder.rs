@@ -138,6 +138,20 @@ impl TestServerBuilder {
         self
     }
 
+    /// The scopes the protected resource at `/resource` wants: `read` for `GET` and `HEAD`,
+    /// `write` for other methods (default `files:read`, and `files:read files:write`).
+    #[must_use]
+    pub fn resource_scopes<R, W, S>(mut self, read: R, write: W) -> Self
+    where
+        R: IntoIterator<Item = S>,
+        W: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.resource_read_scopes = read.into_iter().map(Into::into).collect();
+        self.config.resource_write_scopes = write.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Serves `router` too (a vendor simulator's API), its requests logged, counted and
     /// open to faults as `endpoint`.
     #[must_use]
@@ -210,6 +224,23 @@ impl TestServerBuilder {
             .merge(observed(
                 Router::new().route(metadata::REVOKE_PATH, post(metadata::revoke)),
                 Endpoint::Revocation,
+            ))
+            .merge(observed(
+                Router::new().route(resource::REGISTER_PATH, post(resource::register)),
+                Endpoint::Registration,
+            ))
+            .merge(observed(
+                Router::new()
+                    .route(resource::RESOURCE_PATH, any(resource::handler))
+                    .route(
+                        &format!("{}/{{*rest}}", resource::RESOURCE_PATH),
+                        any(resource::handler),
+                    )
+                    .route(
+                        resource::RESOURCE_METADATA_PATH,
+                        axum::routing::get(resource::metadata),
+                    ),
+                Endpoint::Resource,
             ));
         let vendor_api = self
             .mounts

@@ -26,7 +26,7 @@ use crate::log::{AtomicCounters, Counters, Endpoint, LoggedRequest, keys, masked
 use crate::reply::Reply;
 use crate::sim::SimState;
 use crate::state::{DeviceStatus, Registry, ServerState, Store, lock};
-use crate::{api, authorize, metadata, token};
+use crate::{api, authorize, metadata, resource, token};
 
 mod builder;
 mod observe;
