@@ -297,3 +297,60 @@ async fn a_hop_with_a_copied_dpop_proof_gets_a_new_one() {
     let answer = client.oneshot(hop).await.unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn discovery_leads_from_the_401_to_a_token_and_steps_up_for_a_write() {
+    use tokensmith_oauth2::resource::ResourceAuth;
+
+    let server = TestServer::start().await.unwrap();
+    let auth = ResourceAuth::builder(server.url_of("/resource"))
+        .client_credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let layer = AuthLayer::discover(auth).build().unwrap();
+    let client = layer.layer(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+
+    let answer = client
+        .clone()
+        .oneshot(get(server.url_of("/resource/files")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let seen = server.requests_to(Endpoint::Resource);
+    // Without a token, the metadata, then with the token.
+    assert!(seen[0].header("authorization").is_none());
+    assert_eq!(
+        seen.last().unwrap().header("authorization"),
+        Some("Bearer [masked]")
+    );
+    assert_eq!(server.requests_to(Endpoint::Token).len(), 1);
+
+    // A write wants one more scope: one more token, with both.
+    let post = Request::post(server.url_of("/resource/files"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let answer = client.clone().oneshot(post).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(server.requests_to(Endpoint::Token).len(), 2);
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["scope"], "files:read files:write");
+
+    // Another origin gets no token.
+    let elsewhere = TestServer::start().await.unwrap();
+    let answer = client
+        .clone()
+        .oneshot(get(elsewhere.url_of("/api/x")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        elsewhere.requests_to(Endpoint::Api)[0]
+            .header("authorization")
+            .is_none()
+    );
+}
