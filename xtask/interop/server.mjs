@@ -23,6 +23,9 @@ const b64url = (buf) => Buffer.from(buf).toString('base64url');
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
 
 // The protected resource: 200 for a JWT from this issuer for this audience, 401 otherwise.
+// It publishes its metadata (RFC 9728) at /.well-known/oauth-protected-resource; under
+// /protected/ it also says so in its challenges and wants scopes: api:read to read, api:write
+// as well for other methods (403 insufficient_scope, RFC 6750 §3.1).
 // A DPoP-bound token (cnf.jkt) needs a valid proof (RFC 9449 §7) with this resource's nonce;
 // a certificate-bound one (cnf.x5t#S256) the same client certificate (RFC 8705 §3).
 let verify = async () => { throw new Error('not ready'); };
@@ -47,7 +50,22 @@ async function checkProof(req, token, payload) {
   if (seenProofs.has(claims.jti)) throw new Refusal('DPoP', 'invalid_dpop_proof', 'proof replayed');
   seenProofs.add(claims.jti);
 }
+const PROTECTED_METADATA = '.well-known/oauth-protected-resource';
 async function serveResource(req, res) {
+  const path = new URL(req.url, 'http://resource').pathname;
+  if (path === `/${PROTECTED_METADATA}`) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({
+      resource: resourceUrl,
+      authorization_servers: [issuer],
+      scopes_supported: ['api:read', 'api:write'],
+      bearer_methods_supported: ['header'],
+    }));
+    return;
+  }
+  const guarded = path.startsWith('/protected');
+  const wanted = req.method === 'GET' ? ['api:read'] : ['api:read', 'api:write'];
+  const challenge = guarded ? `, resource_metadata="${resourceUrl}${PROTECTED_METADATA}", scope="${wanted.join(' ')}"` : '';
   const [scheme, token] = (req.headers.authorization ?? '').split(' ');
   try {
     if (!token || !['bearer', 'dpop'].includes(scheme?.toLowerCase())) throw new Refusal('Bearer', 'invalid_token', 'no token');
@@ -63,6 +81,15 @@ async function serveResource(req, res) {
     } else if (scheme.toLowerCase() !== 'bearer') {
       throw new Refusal('Bearer', 'invalid_token', 'not a DPoP-bound token');
     }
+    const granted = (payload.scope ?? '').split(' ');
+    if (guarded && !wanted.every((s) => granted.includes(s))) {
+      res.writeHead(403, {
+        'www-authenticate': `Bearer error="insufficient_scope"${challenge}`,
+        'content-type': 'application/json',
+      });
+      res.end(JSON.stringify({ error: 'insufficient_scope' }));
+      return;
+    }
     if (payload.cnf?.['x5t#S256']) {
       const cert = req.socket.getPeerX509Certificate?.();
       if (!cert || b64url(sha256(cert.raw)) !== payload.cnf['x5t#S256']) {
@@ -74,7 +101,7 @@ async function serveResource(req, res) {
   } catch (e) {
     const refusal = e instanceof Refusal ? e : new Refusal('Bearer', 'invalid_token', String(e.message ?? e));
     res.writeHead(401, {
-      'www-authenticate': `${refusal.scheme === 'DPoP' || refusal.scheme === 'dpop' ? 'DPoP' : 'Bearer'} error="${refusal.code}"`,
+      'www-authenticate': `${refusal.scheme === 'DPoP' || refusal.scheme === 'dpop' ? 'DPoP' : 'Bearer'} error="${refusal.code}"${challenge}`,
       'content-type': 'application/json',
       ...refusal.headers,
     });

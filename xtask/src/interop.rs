@@ -72,6 +72,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "interop_modern",
         "--test",
         "interop_workload",
+        "--test",
+        "interop_discovery",
         "--",
         "--ignored",
     ]);

@@ -115,6 +115,20 @@ impl ClientMetadata {
         let mut fields = self.extra.clone();
         fields.insert("client_name".into(), self.client_name.clone().into());
         if user {
+            // OpenID Connect Registration §2, RFC 8252 §8.4: a client that comes back to a
+            // loopback address or a private-use scheme is a native app.
+            let native = !uris.is_empty()
+                && uris.iter().all(|uri| {
+                    Url::parse(uri).is_ok_and(|url| {
+                        !matches!(url.scheme(), "https" | "http")
+                            || (url.scheme() == "http" && tokensmith_http::is_loopback(&url))
+                    })
+                });
+            if native {
+                fields
+                    .entry("application_type")
+                    .or_insert_with(|| "native".into());
+            }
             fields.insert("redirect_uris".into(), json!(uris));
             fields.insert(
                 "grant_types".into(),

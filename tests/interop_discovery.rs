@@ -1,0 +1,119 @@
+//! Interop: from a resource's 401 to a token against a real authorization server
+//! (oidc-provider): the resource's metadata (RFC 9728), OpenID Connect discovery, dynamic
+//! registration (RFC 7591, built into oidc-provider), a sign-in with PKCE and a resource
+//! indicator (RFC 8707), and step-up for a write.
+//!
+//! Ignored by `cargo test`; `cargo xtask interop` starts the server and runs it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokensmith::oauth2::resource::{ClientMetadata, LoopbackRedirect, ResourceAuth};
+use tokensmith::oauth2::{MemoryStore, TokenStore};
+use tokensmith::reqwest::BearerAuth;
+
+const WHY: &str = "needs the interop server: run `cargo xtask interop`";
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run these tests through `cargo xtask interop`")
+    })
+}
+
+/// Plays the browser: follows the server's redirects, keeping cookies, through the sign-in
+/// and consent pages (the interop server approves at once) to the loopback redirect URI.
+fn browser() -> LoopbackRedirect {
+    LoopbackRedirect::new()
+        .timeout(Duration::from_secs(30))
+        .open_with(|url| {
+            let mut url = url.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
+                let mut cookies: Vec<String> = Vec::new();
+                for _ in 0..12 {
+                    let Ok(answer) = client
+                        .get(url.clone())
+                        .header("cookie", cookies.join("; "))
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    for set in answer.headers().get_all("set-cookie") {
+                        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+                        let name = pair.split('=').next().unwrap().to_owned();
+                        cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+                        cookies.push(pair);
+                    }
+                    let Some(location) = answer.headers().get("location") else {
+                        return;
+                    };
+                    url = url.join(location.to_str().unwrap()).unwrap();
+                }
+            });
+            Ok(())
+        })
+}
+
+#[tokio::test]
+#[ignore = "needs the interop server: run `cargo xtask interop`"]
+async fn a_401_leads_to_registration_sign_in_and_step_up_at_oidc_provider() {
+    let _ = WHY;
+    let issuer = var("TOKENSMITH_INTEROP_ISSUER");
+    let resource = var("TOKENSMITH_INTEROP_RESOURCE");
+    let store = Arc::new(MemoryStore::new());
+    let auth = ResourceAuth::builder(format!("{resource}protected/files"))
+        .loopback(browser())
+        .registration(ClientMetadata::new("tokensmith interop"))
+        .store(Arc::clone(&store))
+        .build()
+        .unwrap();
+    let client = BearerAuth::discover(auth)
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap();
+
+    let read = client
+        .get(format!("{resource}protected/files"))
+        .send()
+        .await
+        .unwrap();
+    let status = read.status();
+    let text = read.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // A JWT for exactly this resource (RFC 8707), with the scope the challenge named.
+    assert_eq!(body["aud"], resource.as_str());
+    assert!(
+        body["scope"].as_str().unwrap().contains("api:read"),
+        "{body}"
+    );
+    // The client was registered there, and is kept for the next run.
+    let registered = store
+        .load_client(&issuer)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(body["client_id"], registered.client_id.as_str());
+
+    // A write wants api:write too: one more sign-in, with both.
+    let write = client
+        .post(format!("{resource}protected/files"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let status = write.status();
+    let text = write.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scope = body["scope"].as_str().unwrap();
+    assert!(
+        scope.contains("api:read") && scope.contains("api:write"),
+        "{scope}"
+    );
+}
