@@ -21,9 +21,10 @@ pub(crate) struct EndpointArgs {
     /// An issuer URL: the token endpoint and the others come from its metadata.
     #[arg(long, value_name = "URL", conflicts_with = "token_url")]
     pub(crate) issuer: Option<String>,
-    /// The client id. The secret comes from TOKENSMITH_CLIENT_SECRET or a prompt.
+    /// The client id (needed, but with `token --resource`, where a client can register
+    /// itself). The secret comes from TOKENSMITH_CLIENT_SECRET or a prompt.
     #[arg(long, value_name = "ID")]
-    pub(crate) client_id: String,
+    pub(crate) client_id: Option<String>,
     /// A scope to ask for; repeat it, or give several separated by spaces.
     #[arg(long = "scope", value_name = "SCOPE")]
     pub(crate) scopes: Vec<String>,
@@ -175,6 +176,15 @@ fn header_name(header: &str) -> &str {
     header.split(':').next().unwrap_or("").trim()
 }
 
+impl EndpointArgs {
+    /// The client id, which every command but `token --resource` needs.
+    pub(crate) fn client_id(&self) -> Result<&str, UsageError> {
+        self.client_id
+            .as_deref()
+            .ok_or_else(|| UsageError("say which client: --client-id ID".into()))
+    }
+}
+
 /// The scopes, each split on spaces.
 pub(crate) fn scopes(args: &EndpointArgs) -> Vec<String> {
     args.scopes
@@ -203,7 +213,7 @@ pub(crate) async fn builder(
             ));
         }
     };
-    let mut builder = builder.client_id(&args.client_id);
+    let mut builder = builder.client_id(args.client_id()?);
     if args.insecure_http {
         builder = builder.danger_allow_insecure_http();
     }

@@ -428,6 +428,53 @@ async fn token_with_the_code_grant_through_a_loopback_redirect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_for_a_resource_follows_its_401_for_a_machine_and_for_a_user() {
+    let server = TestServer::start().await.unwrap();
+    let resource = server.url_of("/resource/files");
+    // A machine client: the id given, the secret from the environment.
+    let machine = run(
+        &[
+            "token",
+            "--resource",
+            &resource,
+            "--client-id",
+            DEFAULT_CLIENT_ID,
+        ],
+        Some(DEFAULT_CLIENT_SECRET),
+    )
+    .await;
+    assert_eq!(machine.code, 0, "{}", machine.stdout);
+    assert!(machine.stdout.contains("200 OK"), "{}", machine.stdout);
+    assert!(machine.stdout.contains("files:read"), "{}", machine.stdout);
+    assert!(
+        machine.stdout.contains(&server.url()),
+        "the authorization server is named: {}",
+        machine.stdout
+    );
+    assert!(!machine.stdout.contains(DEFAULT_CLIENT_SECRET));
+
+    // A user: the command registers itself, prints the sign-in URL, and the test plays the
+    // browser (the server redirects at once to the command's loopback listener).
+    let mut child = command(&["token", "--resource", &resource, "--no-browser"], None)
+        .spawn()
+        .unwrap();
+    let sign_in = stderr_line(&mut child, "sign in at: ");
+    let page = reqwest::get(&sign_in).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let user = tokio::task::spawn_blocking(move || finish(child))
+        .await
+        .unwrap();
+    assert_eq!(user.code, 0, "{}", user.stdout);
+    assert!(user.stdout.contains("files:read"), "{}", user.stdout);
+    assert_eq!(server.requests_to(Endpoint::Registration).len(), 1);
+
+    // A URL that does not challenge leads to no token, and the command says so.
+    let nowhere = server.url_of("/nowhere");
+    let refused = run(&["token", "--resource", &nowhere], None).await;
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decode_reads_a_jwt_and_says_plainly_when_a_token_is_opaque() {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

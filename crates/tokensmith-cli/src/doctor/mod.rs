@@ -169,7 +169,7 @@ pub(crate) async fn run(args: DoctorArgs, out: &Out) -> Result<Outcome, UsageErr
         }
         None => None,
     };
-    let client_id = args.endpoint.client_id.clone();
+    let client_id = args.endpoint.client_id()?.to_owned();
     let secret = endpoint::client_secret(&client_id, true, out)?.unwrap_or_default();
     let (username, password) = match args.grant {
         DoctorGrant::Password => {

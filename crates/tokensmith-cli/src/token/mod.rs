@@ -7,16 +7,16 @@ use serde_json::{Value, json};
 use time::UtcOffset;
 use tokensmith_core::{AccessToken, Error, ErrorKind, TokenSource};
 use tokensmith_oauth2::{
-    AuthorizationCode, Callback, ClientAuth, ClientCredentials, DeviceAuthorization, Password,
-    TokenEndpoint, TokenResponse,
+    AuthorizationCode, ClientAuth, ClientCredentials, DeviceAuthorization, Password, TokenEndpoint,
+    TokenResponse,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::decode::{self, span};
 use crate::endpoint::{self, AuthArg, EndpointArgs};
 use crate::out::{Mark, Out};
 use crate::{Outcome, UsageError};
 
+mod resource;
 mod user;
 mod workload;
 
@@ -59,6 +59,15 @@ pub(crate) struct TokenArgs {
     /// The target service of a token exchange (`audience`); repeat for several.
     #[arg(long)]
     audience: Vec<String>,
+    /// A protected resource's URL instead of a token endpoint: its 401 leads to the token
+    /// (RFC 9728 metadata, the server's metadata, a registration, a sign-in). With
+    /// --client-id and a secret, and no --grant code, a machine client (client credentials).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["token_url", "issuer"])]
+    resource: Option<String>,
+    /// With --resource: the client id, an https URL of its metadata document, for servers
+    /// that take Client ID Metadata Documents.
+    #[arg(long, value_name = "URL", requires = "resource")]
+    client_metadata_url: Option<String>,
     /// A preset for the workload grant: `azure` reads AZURE_FEDERATED_TOKEN_FILE,
     /// AZURE_CLIENT_ID, AZURE_TENANT_ID (and AZURE_AUTHORITY_HOST) as the webhook sets them.
     #[arg(long, value_enum)]
@@ -131,6 +140,15 @@ pub(crate) async fn run(
     out: &Out,
     offset: UtcOffset,
 ) -> Result<Outcome, UsageError> {
+    if let Some(url) = args.resource.clone() {
+        return match resource::resource(&args, &url, out).await? {
+            Ok(got) => {
+                show(&got, args.show_token, out, offset);
+                Ok(Outcome::Ok)
+            }
+            Err(error) => failed(&error, "resource", out),
+        };
+    }
     if let GrantArg::Workload = args.grant {
         return match workload::workload(&args, out).await? {
             Ok(got) => {
@@ -145,9 +163,9 @@ pub(crate) async fn run(
         AuthArg::None => None,
         // A user-facing grant without a secret is a public client.
         AuthArg::Auto if user_grant => {
-            endpoint::client_secret(&args.endpoint.client_id, false, out)?
+            endpoint::client_secret(args.endpoint.client_id()?, false, out)?
         }
-        _ => endpoint::client_secret(&args.endpoint.client_id, true, out)?,
+        _ => endpoint::client_secret(args.endpoint.client_id()?, true, out)?,
     };
     let mut builder = endpoint::builder(&args.endpoint, out).await?;
     let auth = match (&secret, args.auth) {

@@ -3,14 +3,10 @@
 
 use super::*;
 
+use tokensmith_oauth2::resource::{Authorizer, LoopbackRedirect};
+
 /// How long the code grant waits for the browser to come back.
-const CALLBACK_WAIT: Duration = Duration::from_secs(300);
-/// The most of a callback request read.
-const MAX_CALLBACK: usize = 16 * 1024;
-/// How long a connection to the redirect listener may take to send its request.
-const IDLE: Duration = Duration::from_secs(10);
-/// The most connections to the redirect listener served at once.
-const MAX_CONNECTIONS: usize = 16;
+pub(super) const CALLBACK_WAIT: Duration = Duration::from_secs(300);
 
 pub(super) async fn device(
     args: &TokenArgs,
@@ -64,149 +60,44 @@ pub(super) async fn code(
     scopes: &[String],
     out: &Out,
 ) -> Result<TokenResponse, Error> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.redirect_port))
-        .await
-        .map_err(|e| {
-            Error::config(format!(
-                "cannot listen on 127.0.0.1:{}: {e}",
-                args.redirect_port
-            ))
-        })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::other(format!("no local address: {e}")))?
-        .port();
-    let redirect = format!("http://127.0.0.1:{port}/callback");
+    // The URL is shown and the browser opened here, between the steps; the listener only
+    // waits for the callback that carries this sign-in's `state`.
+    let loopback = LoopbackRedirect::new()
+        .port(args.redirect_port)
+        .timeout(CALLBACK_WAIT)
+        .open_with(|_| Ok(()));
+    let redirect = loopback.redirect().await?;
+    let uri = redirect.redirect_uri().to_owned();
     let flow = match &args.authorize_url {
-        Some(url) => AuthorizationCode::new(endpoint, url, &redirect)?,
-        None => AuthorizationCode::discovered(endpoint, &redirect).map_err(|e| {
+        Some(url) => AuthorizationCode::new(endpoint, url, &uri)?,
+        None => AuthorizationCode::discovered(endpoint, &uri).map_err(|e| {
             e.with_hint("give --authorize-url, or --issuer for a server that publishes it")
         })?,
     }
     .scope(scopes);
     let pending = flow.start()?;
     out.note(&format!("sign in at: {}", pending.url()));
-    out.note(&format!("(waiting for the browser at {redirect})"));
+    out.note(&format!("(waiting for the browser at {uri})"));
     if !args.no_browser {
-        let header_vars: Vec<&str> = args
-            .endpoint
-            .headers
-            .iter()
-            .filter_map(|h| h.split_once(":env:").map(|(_, var)| var.trim()))
-            .collect();
-        open_browser(pending.url().as_str(), &header_vars);
+        open_browser(pending.url().as_str(), &header_vars(args));
     }
     out.progress("waiting for the sign-in to come back");
-    let query = tokio::time::timeout(CALLBACK_WAIT, callback(&listener, pending.state()))
-        .await
-        .map_err(|_| {
-            Error::timeout(&redirect, CALLBACK_WAIT)
-                .with_hint("the browser never came back to the redirect URI")
-        })??;
+    let callback = redirect.complete(pending.url()).await;
     out.progress("");
-    pending.finish(Callback::from_query(&query)).await
+    pending.finish_url(&callback?).await
 }
 
-/// The query of the first request to `/callback` that carries this sign-in's `state`,
-/// answered with a short page. Each connection is served on its own task, so that one that
-/// sends nothing (dropped after [`IDLE`]) holds up no other; a request for another path or
-/// with a wrong or missing `state` is answered and the wait goes on. At most
-/// [`MAX_CONNECTIONS`] are served at once.
-async fn callback(listener: &tokio::net::TcpListener, state: &str) -> Result<String, Error> {
-    let (found, mut arrived) = tokio::sync::mpsc::channel::<String>(1);
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            query = arrived.recv() => {
-                if let Some(query) = query {
-                    return Ok(query);
-                }
-                continue;
-            }
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, _) =
-            accepted.map_err(|e| Error::other(format!("the redirect listener failed: {e}")))?;
-        let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
-            continue;
-        };
-        let found = found.clone();
-        let state = state.to_owned();
-        tokio::spawn(async move {
-            if let Some(query) = serve_callback(stream, &state).await {
-                let _ = found.send(query).await;
-            }
-            drop(slot);
-        });
-    }
-}
-
-/// Reads one request on the redirect listener and answers it; the query when it is this
-/// sign-in's callback.
-async fn serve_callback(mut stream: tokio::net::TcpStream, state: &str) -> Option<String> {
-    let mut buffer = vec![0u8; MAX_CALLBACK];
-    let mut read = 0;
-    tokio::time::timeout(IDLE, async {
-        while read < buffer.len() {
-            let n = stream.read(&mut buffer[read..]).await.unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            read += n;
-            if buffer[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-    })
-    .await
-    .ok()?;
-    let request = String::from_utf8_lossy(&buffer[..read]).into_owned();
-    let target = request.split_whitespace().nth(1).unwrap_or("");
-    let query = target.strip_prefix("/callback").and_then(|rest| {
-        let query = rest.strip_prefix('?').unwrap_or(rest);
-        (rest.is_empty() || rest.starts_with('?')).then_some(query)
-    });
-    let page = |status: &str, text: &str| {
-        let page = format!("<!doctype html><title>tokensmith</title><p>{text}</p>");
-        format!(
-            "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-            page.len()
-        )
-    };
-    let Some(query) = query else {
-        let _ = stream
-            .write_all(page("404 Not Found", "Not here.").as_bytes())
-            .await;
-        return None;
-    };
-    let carries_state = url::form_urlencoded::parse(query.as_bytes())
-        .any(|(name, value)| name == "state" && value == state);
-    if !carries_state {
-        let _ = stream
-            .write_all(
-                page(
-                    "400 Bad Request",
-                    "This is not the sign-in tokensmith is waiting for.",
-                )
-                .as_bytes(),
-            )
-            .await;
-        return None;
-    }
-    let _ = stream
-        .write_all(
-            page(
-                "200 OK",
-                "Signed in: you can close this window and return to the terminal.",
-            )
-            .as_bytes(),
-        )
-        .await;
-    Some(query.to_owned())
+/// The environment variables the `--header` arguments read, which the browser must not see.
+pub(super) fn header_vars(args: &TokenArgs) -> Vec<&str> {
+    args.endpoint
+        .headers
+        .iter()
+        .filter_map(|h| h.split_once(":env:").map(|(_, var)| var.trim()))
+        .collect()
 }
 
 /// Opens `url` in the desktop's browser, if there is one; the URL was printed either way.
-fn open_browser(url: &str, header_vars: &[&str]) {
+pub(super) fn open_browser(url: &str, header_vars: &[&str]) {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return;

@@ -94,7 +94,8 @@ pub(super) async fn workload(
             match args.workload_as {
                 WorkloadUse::Assertion => builder = builder.client_assertion(identity.clone()),
                 WorkloadUse::JwtBearer | WorkloadUse::Exchange => {
-                    builder = match endpoint::client_secret(&args.endpoint.client_id, false, out)? {
+                    builder = match endpoint::client_secret(args.endpoint.client_id()?, false, out)?
+                    {
                         Some(secret) => builder.client_secret(secret).auth(args.auth.client_auth()),
                         None => builder.auth(tokensmith_oauth2::ClientAuth::None),
                     };

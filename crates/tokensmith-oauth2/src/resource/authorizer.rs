@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use tokensmith_core::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Instant;
 use url::Url;
 
 /// Runs the user's part of a sign-in (the authorization code flow): where the browser comes
@@ -164,11 +163,12 @@ struct Listening {
     settings: LoopbackRedirect,
 }
 
-/// The most connections read while waiting for the callback (a browser may ask for a
-/// favicon first).
-const MAX_CONNECTIONS: usize = 32;
+/// The most connections to the listener served at once.
+const MAX_CONNECTIONS: usize = 16;
 /// The largest request head read from a connection.
 const MAX_HEAD: usize = 16 * 1024;
+/// How long a connection may take to send its request.
+const IDLE: Duration = Duration::from_secs(10);
 
 #[async_trait]
 impl Redirect for Listening {
@@ -176,38 +176,66 @@ impl Redirect for Listening {
         &self.uri
     }
 
+    /// Shows `url`, then waits for the request to the callback path that carries the
+    /// authorization request's `state`. Each connection is served on its own task, so that one
+    /// that sends nothing (dropped after 10 s) holds up no other; a request for another path,
+    /// or with another `state` (a forged callback), is answered and the wait goes on.
     async fn complete(self: Box<Self>, url: &Url) -> Result<String, Error> {
+        let state = url
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .map(|(_, value)| value.into_owned());
         (self.settings.open)(url)?;
-        let deadline = Instant::now() + self.settings.timeout;
-        for _ in 0..MAX_CONNECTIONS {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let (stream, _) = match accepted {
-                Ok(Ok(accepted)) => accepted,
-                Ok(Err(e)) => {
-                    return Err(Error::other(format!(
-                        "the sign-in callback listener failed: {e}"
-                    )));
-                }
-                Err(_) => break,
-            };
-            let read = tokio::time::timeout(
-                Duration::from_secs(10),
-                callback_target(stream, &self.settings.path),
-            )
-            .await;
-            if let Ok(Some(target)) = read {
-                return Ok(format!("http://127.0.0.1:{}{target}", self.port));
-            }
+        let wait = self.settings.timeout;
+        let found = tokio::time::timeout(wait, self.serve(state)).await;
+        match found {
+            Ok(Ok(target)) => Ok(format!("http://127.0.0.1:{}{target}", self.port)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::timeout(&self.uri, wait).with_hint(
+                "the browser did not come back to the redirect URI: the user did not finish \
+                 signing in, or the authorization server sent the callback elsewhere",
+            )),
         }
-        Err(Error::timeout(&self.uri, self.settings.timeout).with_hint(
-            "the browser did not come back to the redirect URI: the user did not finish \
-             signing in, or the authorization server sent the callback elsewhere",
-        ))
     }
 }
 
-/// Reads one request; answers it, and returns its target when it is a `GET` for `path`.
-async fn callback_target(mut stream: TcpStream, path: &str) -> Option<String> {
+impl Listening {
+    /// Serves connections until one brings the callback; its request target.
+    async fn serve(&self, state: Option<String>) -> Result<String, Error> {
+        let (found, mut arrived) = tokio::sync::mpsc::channel::<String>(1);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let accepted = tokio::select! {
+                target = arrived.recv() => match target {
+                    Some(target) => return Ok(target),
+                    None => continue,
+                },
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, _) = accepted
+                .map_err(|e| Error::other(format!("the sign-in callback listener failed: {e}")))?;
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                continue;
+            };
+            let found = found.clone();
+            let path = self.settings.path.clone();
+            let state = state.clone();
+            tokio::spawn(async move {
+                let served =
+                    tokio::time::timeout(IDLE, callback_target(stream, &path, state.as_deref()))
+                        .await;
+                if let Ok(Some(target)) = served {
+                    let _ = found.send(target).await;
+                }
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// Reads one request and answers it; its target when it is a `GET` for `path` that carries
+/// `state`.
+async fn callback_target(mut stream: TcpStream, path: &str, state: Option<&str>) -> Option<String> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -221,21 +249,30 @@ async fn callback_target(mut stream: TcpStream, path: &str) -> Option<String> {
     let line = std::str::from_utf8(line).ok()?;
     let mut parts = line.split(' ');
     let (method, target) = (parts.next()?, parts.next()?);
-    let ours = method == "GET" && target.split('?').next() == Some(path);
-    let (status, body) = if ours {
-        (
+    let (target_path, query) = target.split_once('?').unwrap_or((target, ""));
+    let ours = method == "GET" && target_path == path;
+    let carries_state = state.is_none_or(|state| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .any(|(name, value)| name == "state" && value == state)
+    });
+    let (status, text) = match (ours, carries_state) {
+        (true, true) => (
             "200 OK",
-            "<!doctype html><title>Signed in</title><p>Signed in. You can close this window.",
-        )
-    } else {
-        ("404 Not Found", "not found")
+            "Signed in: you can close this window and return to the application.",
+        ),
+        (true, false) => (
+            "400 Bad Request",
+            "This is not the sign-in the application is waiting for.",
+        ),
+        _ => ("404 Not Found", "Not here."),
     };
+    let page = format!("<!doctype html><title>Sign-in</title><p>{text}</p>");
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\
-         cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+         cache-control: no-store\r\nconnection: close\r\n\r\n{page}",
+        page.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-    ours.then(|| target.to_owned())
+    (ours && carries_state).then(|| target.to_owned())
 }
