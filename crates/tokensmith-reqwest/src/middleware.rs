@@ -413,7 +413,7 @@ impl BearerAuth {
     ) -> reqwest_middleware::Result<Response> {
         let attach = &self.attach;
         let provider = &**attach.usual_provider();
-        let Some(handler) = attach.challenges() else {
+        let Some(handler) = attach.challenges().filter(|h| h.covers(request.url())) else {
             return next.run(request, extensions).await;
         };
         let mut token = match provider.current() {

@@ -26,7 +26,11 @@ where
     S::Error: Into<BoxError>,
     B: Send + 'static,
 {
-    let Some(handler) = config.challenges() else {
+    let resource_url = url_of(request.uri(), config.origins());
+    let Some(handler) = config
+        .challenges()
+        .filter(|h| resource_url.as_ref().is_some_and(|url| h.covers(url)))
+    else {
         return crate::answer(inner.call(request).await);
     };
     let provider = &**config.usual_provider();
@@ -36,8 +40,6 @@ where
         None => None,
     };
     let proof_url = htu(&config, request.uri());
-    let resource_url =
-        url_of(request.uri(), config.origins()).unwrap_or_else(|| handler.resource().clone());
     let mut nonce_sent = false;
     for round in 0..=MAX_CHALLENGE_ROUNDS {
         let copy = try_clone(&request);
@@ -67,7 +69,12 @@ where
         let challenges =
             challenge::from_headers(response.headers()).map_err(tokensmith_core::Error::from)?;
         let fresh = handler
-            .challenged(&resource_url, status, &challenges, token.as_ref())
+            .challenged(
+                resource_url.as_ref().unwrap_or_else(|| handler.resource()),
+                status,
+                &challenges,
+                token.as_ref(),
+            )
             .await?;
         let (Some(fresh), Some(copy)) = (fresh, copy) else {
             return Ok(response.map(AuthBody::plain));

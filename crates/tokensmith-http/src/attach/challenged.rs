@@ -22,6 +22,13 @@ pub trait ChallengeHandler: Send + Sync + 'static {
     /// The URL of the resource the tokens are for; its origin is the only one they go to.
     fn resource(&self) -> &Url;
 
+    /// Whether a request for `url` is for this resource: only those carry its tokens and have
+    /// their challenges handled; others on the same origin go as they are.
+    fn covers(&self, url: &Url) -> bool {
+        let _ = url;
+        true
+    }
+
     /// Whether a token can be had without a challenge (one was met already, or a stored
     /// session exists). Until then requests go without a token, so that the resource's first
     /// 401 says what it wants.

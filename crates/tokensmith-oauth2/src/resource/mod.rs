@@ -203,6 +203,12 @@ impl ChallengeHandler for ResourceAuth {
         self.url()
     }
 
+    /// Under the discovered resource identifier (RFC 9728 `resource`), or before discovery
+    /// under the configured URL, in whole path segments.
+    fn covers(&self, url: &Url) -> bool {
+        self.cached.source().covers(url)
+    }
+
     fn ready(&self) -> bool {
         self.cached.source().ready()
     }

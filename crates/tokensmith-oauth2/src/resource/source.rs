@@ -43,6 +43,8 @@ pub(crate) struct Hints {
     pub(super) auth_params: Vec<(String, String)>,
     /// A challenge was met or a token obtained: requests may carry tokens.
     ready: bool,
+    /// The resource identifier discovered, which requests must be under to carry its tokens.
+    resource: Option<String>,
 }
 
 /// What fetches keep, one fetch at a time.
@@ -88,6 +90,13 @@ impl ResourceSource {
 
     pub(super) fn ready(&self) -> bool {
         self.hints().ready
+    }
+
+    pub(super) fn covers(&self, url: &Url) -> bool {
+        match &self.hints().resource {
+            Some(resource) => super::metadata::covers(resource, url),
+            None => super::metadata::covers(self.url.as_str(), url),
+        }
     }
 
     /// Whether the next token replaces one that was valid but not enough (a step-up).
@@ -258,6 +267,7 @@ impl ResourceSource {
             state.refresh = None;
         }
         state.discovered = Some((Instant::now(), named, Arc::clone(&discovered)));
+        self.hints().resource = Some(discovered.resource.clone());
         Ok(discovered)
     }
 

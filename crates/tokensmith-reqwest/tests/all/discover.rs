@@ -289,7 +289,7 @@ async fn a_machine_client_gets_its_token_from_the_metadata_alone() {
 }
 
 #[tokio::test]
-async fn the_token_goes_to_the_resource_origin_only() {
+async fn the_token_goes_to_the_resource_only() {
     let server = TestServer::start().await.unwrap();
     let elsewhere = MockServer::start().await;
     Mock::given(any())
@@ -321,6 +321,13 @@ async fn the_token_goes_to_the_resource_origin_only() {
     let seen = elsewhere.received_requests().await.unwrap();
     assert_eq!(seen.len(), 1);
     assert!(!seen[0].headers.contains_key("authorization"));
+    // Another resource on the same origin: no token, and its 401 is the answer.
+    let other = client.get(server.url_of("/api/a")).send().await.unwrap();
+    assert_eq!(other.status(), 401);
+    let api = server.requests_to(Endpoint::Api);
+    assert_eq!(api.len(), 1);
+    assert!(api[0].header("authorization").is_none());
+    assert_eq!(server.requests_to(Endpoint::Token).len(), 1);
 }
 
 #[tokio::test]
