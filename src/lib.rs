@@ -25,6 +25,10 @@
 //! - **transport** (`http::Transport`): what sends a built request and hands back its response.
 //! - **attach**: put a token (and extra headers, a DPoP proof) on an API request; the
 //!   **attach engine** decides what each request gets and what each response means.
+//! - **resource**: an API that takes tokens, named by its **resource identifier** (a URL,
+//!   RFC 8707); its **metadata** (RFC 9728) names its authorization servers. A **challenge**
+//!   (`WWW-Authenticate`) is what a refusal says the resource wants; **discovery** follows it
+//!   to a token (`oauth2::resource::ResourceAuth`), and a **step-up** asks for more scope.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tokensmith_core::*;

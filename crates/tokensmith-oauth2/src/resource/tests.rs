@@ -241,3 +241,20 @@ fn settings_are_checked() {
         .build()
         .unwrap();
 }
+
+#[test]
+fn secrets_stay_out_of_debug() {
+    let assertion = IdentityAssertion::id_token("https://idp.example/token", "CANARY-id-token")
+        .client("idp-client", Some(ClientSecret::from("CANARY-idp-secret")));
+    let printed = format!("{assertion:?}");
+    assert!(!printed.contains("CANARY"), "{printed}");
+    let builder = ResourceAuth::builder("https://api.example.com/v1")
+        .client_id("app")
+        .client_secret("CANARY-client-secret")
+        .identity_assertion(assertion);
+    let printed = format!("{builder:?}");
+    assert!(!printed.contains("CANARY"), "{printed}");
+    let auth = builder.transport(NoNetwork).build().unwrap();
+    let printed = format!("{auth:?}");
+    assert!(!printed.contains("CANARY"), "{printed}");
+}
