@@ -12,6 +12,9 @@ use tokensmith::oauth2::resource::{ClientMetadata, LoopbackRedirect, ResourceAut
 use tokensmith::oauth2::{MemoryStore, TokenStore};
 use tokensmith::reqwest::BearerAuth;
 
+#[path = "interop_support/mod.rs"]
+mod support;
+
 const WHY: &str = "needs the interop server: run `cargo xtask interop`";
 
 fn var(name: &str) -> String {
@@ -20,40 +23,14 @@ fn var(name: &str) -> String {
     })
 }
 
-/// Plays the browser: follows the server's redirects, keeping cookies, through the sign-in
-/// and consent pages (the interop server approves at once) to the loopback redirect URI.
+/// Plays the browser, in the background, from the authorization URL to the loopback
+/// redirect URI, which answers without a redirect.
 fn browser() -> LoopbackRedirect {
     LoopbackRedirect::new()
         .timeout(Duration::from_secs(30))
         .open_with(|url| {
-            let mut url = url.clone();
-            tokio::spawn(async move {
-                let client = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap();
-                let mut cookies: Vec<String> = Vec::new();
-                for _ in 0..12 {
-                    let Ok(answer) = client
-                        .get(url.clone())
-                        .header("cookie", cookies.join("; "))
-                        .send()
-                        .await
-                    else {
-                        return;
-                    };
-                    for set in answer.headers().get_all("set-cookie") {
-                        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-                        let name = pair.split('=').next().unwrap().to_owned();
-                        cookies.retain(|c| !c.starts_with(&format!("{name}=")));
-                        cookies.push(pair);
-                    }
-                    let Some(location) = answer.headers().get("location") else {
-                        return;
-                    };
-                    url = url.join(location.to_str().unwrap()).unwrap();
-                }
-            });
+            let url = url.clone();
+            tokio::spawn(async move { support::browse(url, |_| false).await });
             Ok(())
         })
 }

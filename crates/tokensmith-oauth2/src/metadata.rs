@@ -58,64 +58,41 @@ impl ServerMetadata {
     /// Reads a metadata document; `issuer` is required, other fields are optional and a field
     /// of the wrong type is an error that names it.
     pub fn from_json(document: &[u8]) -> Result<Self, Error> {
-        let value: Value = serde_json::from_slice(document).map_err(|e| {
-            Error::other(format!("the metadata document is not JSON: {e}"))
-                .with_hint("the URL may be a web page rather than the discovery document")
-        })?;
-        let Value::Object(mut fields) = value else {
-            return Err(Error::other("the metadata document is not a JSON object"));
-        };
-        let mut text = |name: &str| -> Result<Option<String>, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s)),
-                Some(_) => Err(wrong_type(name, "a string")),
-            }
-        };
-        let issuer =
-            text("issuer")?.ok_or_else(|| Error::other("the metadata document has no `issuer`"))?;
-        let token_endpoint = text("token_endpoint")?;
-        let authorization_endpoint = text("authorization_endpoint")?;
-        let device_authorization_endpoint = text("device_authorization_endpoint")?;
-        let revocation_endpoint = text("revocation_endpoint")?;
-        let introspection_endpoint = text("introspection_endpoint")?;
-        let jwks_uri = text("jwks_uri")?;
-        let registration_endpoint = text("registration_endpoint")?;
-        let mut list = |name: &str| -> Result<Option<Vec<String>>, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Array(items)) => items
-                    .into_iter()
-                    .map(|item| match item {
-                        Value::String(s) => Ok(s),
-                        _ => Err(wrong_type(name, "a list of strings")),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some),
-                Some(_) => Err(wrong_type(name, "a list of strings")),
-            }
-        };
-        let token_endpoint_auth_methods_supported = list("token_endpoint_auth_methods_supported")?;
-        let scopes_supported = list("scopes_supported")?;
-        let token_endpoint_auth_signing_alg_values_supported =
-            list("token_endpoint_auth_signing_alg_values_supported")?.unwrap_or_default();
-        let grant_types_supported = list("grant_types_supported")?.unwrap_or_default();
-        let code_challenge_methods_supported =
-            list("code_challenge_methods_supported")?.unwrap_or_default();
-        let dpop_signing_alg_values_supported =
-            list("dpop_signing_alg_values_supported")?.unwrap_or_default();
-        let mut flag = |name: &str| -> Result<bool, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(false),
-                Some(Value::Bool(b)) => Ok(b),
-                Some(_) => Err(wrong_type(name, "true or false")),
-            }
-        };
+        let mut doc = Document::parse(
+            document,
+            "the metadata document",
+            "the URL may be a web page rather than the discovery document",
+        )?;
+        let issuer = doc
+            .text("issuer")?
+            .ok_or_else(|| Error::other("the metadata document has no `issuer`"))?;
+        let token_endpoint = doc.text("token_endpoint")?;
+        let authorization_endpoint = doc.text("authorization_endpoint")?;
+        let device_authorization_endpoint = doc.text("device_authorization_endpoint")?;
+        let revocation_endpoint = doc.text("revocation_endpoint")?;
+        let introspection_endpoint = doc.text("introspection_endpoint")?;
+        let jwks_uri = doc.text("jwks_uri")?;
+        let registration_endpoint = doc.text("registration_endpoint")?;
+        let token_endpoint_auth_methods_supported =
+            doc.list("token_endpoint_auth_methods_supported")?;
+        let scopes_supported = doc.list("scopes_supported")?;
+        let token_endpoint_auth_signing_alg_values_supported = doc
+            .list("token_endpoint_auth_signing_alg_values_supported")?
+            .unwrap_or_default();
+        let grant_types_supported = doc.list("grant_types_supported")?.unwrap_or_default();
+        let code_challenge_methods_supported = doc
+            .list("code_challenge_methods_supported")?
+            .unwrap_or_default();
+        let dpop_signing_alg_values_supported = doc
+            .list("dpop_signing_alg_values_supported")?
+            .unwrap_or_default();
         let authorization_response_iss_parameter_supported =
-            flag("authorization_response_iss_parameter_supported")?;
+            doc.flag("authorization_response_iss_parameter_supported")?;
         let tls_client_certificate_bound_access_tokens =
-            flag("tls_client_certificate_bound_access_tokens")?;
-        let client_id_metadata_document_supported = flag("client_id_metadata_document_supported")?;
+            doc.flag("tls_client_certificate_bound_access_tokens")?;
+        let client_id_metadata_document_supported =
+            doc.flag("client_id_metadata_document_supported")?;
+        let mut fields = doc.rest();
         let mtls_endpoint_aliases = match fields.remove("mtls_endpoint_aliases") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(aliases)) => aliases
@@ -220,6 +197,74 @@ impl ServerMetadata {
 
 fn wrong_type(field: &str, expected: &str) -> Error {
     Error::other(format!("the metadata field `{field}` is not {expected}"))
+}
+
+/// A JSON metadata document whose fields are taken one by one; a field of the wrong type is
+/// an error that names it, and what is not taken is kept.
+pub(crate) struct Document {
+    fields: Map<String, Value>,
+    what: &'static str,
+}
+
+impl Document {
+    /// Reads `bytes` as a JSON object; `what` names the document in errors, `hint` says what
+    /// a body that is not JSON likely is.
+    pub(crate) fn parse(
+        bytes: &[u8],
+        what: &'static str,
+        hint: &'static str,
+    ) -> Result<Self, Error> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::other(format!("{what} is not JSON: {e}")).with_hint(hint))?;
+        let Value::Object(fields) = value else {
+            return Err(Error::other(format!("{what} is not a JSON object")));
+        };
+        Ok(Self { fields, what })
+    }
+
+    fn wrong_type(&self, field: &str, expected: &str) -> Error {
+        let what = self.what.trim_end_matches(" document");
+        Error::other(format!("{what} field `{field}` is not {expected}"))
+    }
+
+    /// A string field.
+    pub(crate) fn text(&mut self, name: &str) -> Result<Option<String>, Error> {
+        match self.fields.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(self.wrong_type(name, "a string")),
+        }
+    }
+
+    /// A list of strings.
+    pub(crate) fn list(&mut self, name: &str) -> Result<Option<Vec<String>>, Error> {
+        match self.fields.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => Ok(s),
+                    _ => Err(self.wrong_type(name, "a list of strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.wrong_type(name, "a list of strings")),
+        }
+    }
+
+    /// A boolean; absent is false.
+    pub(crate) fn flag(&mut self, name: &str) -> Result<bool, Error> {
+        match self.fields.remove(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(_) => Err(self.wrong_type(name, "true or false")),
+        }
+    }
+
+    /// The fields not taken.
+    pub(crate) fn rest(self) -> Map<String, Value> {
+        self.fields
+    }
 }
 
 /// The client authentication to use with a server's metadata: the configured one if the

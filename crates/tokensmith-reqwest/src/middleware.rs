@@ -9,8 +9,8 @@ use http::Extensions;
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
-use tokensmith_http::attach::{MAX_CHALLENGE_ROUNDS, RequestOrigin, is_challenge};
-use tokensmith_http::{Attach, AttachBuilder, ChallengeHandler, Driver, Plan, Verdict, challenge};
+use tokensmith_http::attach::RequestOrigin;
+use tokensmith_http::{Attach, AttachBuilder, ChallengeHandler, Driver, Plan, Verdict};
 
 use crate::AuthError;
 use crate::redirect::MAX_REDIRECTS;
@@ -403,7 +403,8 @@ impl BearerAuth {
     /// A request to a resource whose challenges lead to its token
     /// ([`BearerAuth::discover`]): sent without a token until the handler is ready; each 401,
     /// and each 403 with a challenge, goes to the handler, and the request is sent again with
-    /// the token it gives, at most [`MAX_CHALLENGE_ROUNDS`] times. A body that streams cannot
+    /// the token it gives, a bounded number of times (`tokensmith_http::attach::Rounds`). A
+    /// body that streams cannot
     /// be sent again: its answer is returned, after the handler has learned from it.
     async fn discovering(
         &self,
@@ -411,57 +412,30 @@ impl BearerAuth {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let attach = &self.attach;
-        let provider = &**attach.usual_provider();
-        let Some(handler) = attach.challenges().filter(|h| h.covers(request.url())) else {
+        let url = request.url().clone();
+        let Some(mut rounds) = self.attach.rounds(&url).await.map_err(auth_failed)? else {
             return next.run(request, extensions).await;
         };
-        let mut token = match provider.current() {
-            Some(token) => Some(token),
-            None if handler.ready() => Some(provider.token().await.map_err(auth_failed)?),
-            None => None,
-        };
-        let mut nonce_sent = false;
-        for round in 0.. {
+        let htu = self.attach.proves_possession().then_some(&url);
+        loop {
             let copy = replay_copy(&request);
-            self.attach(&mut request, token.as_ref())?;
+            self.attach(&mut request, rounds.token())?;
             let response = next.clone().run(request, extensions).await?;
-            let status = response.status();
-            if let Some(sent) = &token
-                && !nonce_sent
-                && attach.judge(
-                    sent,
-                    Some(response.url()),
-                    status,
+            let again = rounds
+                .again(
+                    &url,
+                    htu,
+                    response.status(),
                     response.headers(),
-                    false,
                     copy.is_some(),
-                ) == Verdict::SendWithNonce
-                && let Some(copy) = copy
-            {
-                // RFC 9449 §9: the same token once more, with the nonce just given.
-                nonce_sent = true;
-                request = copy;
-                continue;
-            }
-            if round == MAX_CHALLENGE_ROUNDS || !is_challenge(status, response.headers()) {
-                return Ok(response);
-            }
-            let challenges =
-                challenge::from_headers(response.headers()).map_err(|e| auth_failed(e.into()))?;
-            let fresh = handler
-                .challenged(response.url(), status, &challenges, token.as_ref())
+                )
                 .await
                 .map_err(auth_failed)?;
-            let (Some(fresh), Some(copy)) = (fresh, copy) else {
-                return Ok(response);
-            };
-            tracing::debug!(target: "tokensmith::reqwest", status = status.as_u16(), "challenged; sending again with the token it led to");
-            drop(response);
-            token = Some(fresh);
-            request = copy;
+            match (again, copy) {
+                (true, Some(copy)) => request = copy,
+                _ => return Ok(response),
+            }
         }
-        unreachable!("the loop returns by its last round")
     }
 }
 

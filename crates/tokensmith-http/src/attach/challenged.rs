@@ -6,6 +6,7 @@ use http::StatusCode;
 use tokensmith_core::{AccessToken, Error};
 use url::Url;
 
+use super::{Attach, Verdict};
 use crate::challenge::Challenge;
 
 /// The most times one request is sent again after a challenge: a first token, a step-up, and
@@ -53,4 +54,85 @@ pub trait ChallengeHandler: Send + Sync + 'static {
 pub fn is_challenge(status: StatusCode, headers: &http::HeaderMap) -> bool {
     status == StatusCode::UNAUTHORIZED
         || (status == StatusCode::FORBIDDEN && headers.contains_key(http::header::WWW_AUTHENTICATE))
+}
+
+/// One request's way through its resource's challenges, for a driver built with
+/// [`AttachBuilder::discover`](super::AttachBuilder::discover): the token to send (none until
+/// the handler is ready), and after each response whether to send the request again. Bounded:
+/// one more send with a DPoP nonce, and at most [`MAX_CHALLENGE_ROUNDS`] after challenges.
+pub struct Rounds<'a> {
+    attach: &'a Attach,
+    handler: &'a dyn ChallengeHandler,
+    token: Option<AccessToken>,
+    round: usize,
+    nonce_sent: bool,
+}
+
+impl Attach {
+    /// The rounds of a request for `url`, or `None` when it is not for the handler's resource
+    /// (or there is no handler): it goes as it is.
+    pub async fn rounds(&self, url: &Url) -> Result<Option<Rounds<'_>>, Error> {
+        let Some(handler) = self.challenges().filter(|h| h.covers(url)) else {
+            return Ok(None);
+        };
+        let provider = &*self.provider;
+        let token = match provider.current() {
+            Some(token) => Some(token),
+            None if handler.ready() => Some(provider.token().await?),
+            None => None,
+        };
+        Ok(Some(Rounds {
+            attach: self,
+            handler,
+            token,
+            round: 0,
+            nonce_sent: false,
+        }))
+    }
+}
+
+impl Rounds<'_> {
+    /// The token to send the request with, if any yet.
+    pub fn token(&self) -> Option<&AccessToken> {
+        self.token.as_ref()
+    }
+
+    /// Whether to send the request for `url` again (with [`token`](Self::token)) after a
+    /// response with `status` and `headers`; `htu` as for [`Attach::sign`], `has_copy`
+    /// whether the driver kept a copy to send. A response that is no challenge, or that the
+    /// handler cannot answer with another token, is the answer; the handler learns from a
+    /// challenge even when there is no copy, so that the next request carries a token.
+    pub async fn again(
+        &mut self,
+        url: &Url,
+        htu: Option<&Url>,
+        status: StatusCode,
+        headers: &http::HeaderMap,
+        has_copy: bool,
+    ) -> Result<bool, Error> {
+        if let Some(sent) = &self.token
+            && !self.nonce_sent
+            && has_copy
+            && self.attach.judge(sent, htu, status, headers, false, true) == Verdict::SendWithNonce
+        {
+            // RFC 9449 §9: the same token once more, with the nonce just given.
+            self.nonce_sent = true;
+            return Ok(true);
+        }
+        if self.round == MAX_CHALLENGE_ROUNDS || !is_challenge(status, headers) {
+            return Ok(false);
+        }
+        let challenges = crate::challenge::from_headers(headers)?;
+        let fresh = self
+            .handler
+            .challenged(url, status, &challenges, self.token.as_ref())
+            .await?;
+        let Some(fresh) = fresh.filter(|_| has_copy) else {
+            return Ok(false);
+        };
+        tracing::debug!(target: "tokensmith::http", layer = self.attach.layer, status = status.as_u16(), "challenged; sending again with the token it led to");
+        self.token = Some(fresh);
+        self.round += 1;
+        Ok(true)
+    }
 }

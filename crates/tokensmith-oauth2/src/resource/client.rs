@@ -2,7 +2,7 @@
 //! Metadata Document (the client id is the https URL of a JSON document the application
 //! serves), or dynamic registration (RFC 7591), whose result a [`TokenStore`] keeps.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -13,7 +13,7 @@ use tokensmith_http::transport::{SendError, send, with_url};
 use tokensmith_http::{Transport, display_url, scrub_excerpt};
 use url::Url;
 
-use crate::{ClientSecret, StoredClient, TokenStore};
+use crate::{ClientAuth, StoredClient, TokenStore};
 
 /// The largest registration response read, in bytes.
 const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
@@ -153,6 +153,49 @@ impl ClientMetadata {
     }
 }
 
+/// What a registered client needs here: how it authenticates, and whether it is still good.
+impl StoredClient {
+    /// The client authentication it registered.
+    pub(crate) fn auth(&self) -> ClientAuth {
+        match self.auth_method.as_str() {
+            "client_secret_post" => ClientAuth::RequestBody,
+            "client_secret_basic" => ClientAuth::Basic,
+            "client_secret_jwt" => ClientAuth::ClientSecretJwt,
+            "private_key_jwt" => ClientAuth::PrivateKeyJwt,
+            _ if self.client_secret.is_some() && self.auth_method != "none" => ClientAuth::Basic,
+            _ => ClientAuth::None,
+        }
+    }
+
+    /// Whether it can still be used: its secret has not expired, and it was registered for
+    /// `redirect_uri` (a loopback one on any port, RFC 8252 §7.3).
+    pub(crate) fn usable_for(&self, redirect_uri: Option<&str>) -> bool {
+        let live = self
+            .secret_expires_at
+            .is_none_or(|at| at > SystemTime::now() + Duration::from_secs(60));
+        let Some(wanted) = redirect_uri else {
+            return live;
+        };
+        live && self
+            .redirect_uris
+            .iter()
+            .any(|uri| uri == wanted || same_loopback_uri(uri, wanted))
+    }
+}
+
+/// Two loopback redirect URIs that differ only in their port (RFC 8252 §7.3).
+fn same_loopback_uri(a: &str, b: &str) -> bool {
+    let (Ok(mut a), Ok(mut b)) = (Url::parse(a), Url::parse(b)) else {
+        return false;
+    };
+    if a.scheme() != "http" || !tokensmith_http::is_loopback(&a) {
+        return false;
+    }
+    let _ = a.set_port(None);
+    let _ = b.set_port(None);
+    a == b
+}
+
 /// The `token_endpoint_auth_method` to register, from those the server lists: a public client
 /// (`none`) for user sign-in where the server takes one, else a secret in a Basic header, else
 /// in the body.
@@ -228,37 +271,13 @@ impl Registration<'_> {
                 "the registration response from {shown} is not a JSON object"
             )));
         };
-        let secret = value
-            .get("client_secret")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        let Some(client_id) = value.get("client_id").and_then(Value::as_str) else {
+        let Some(client) =
+            StoredClient::registered(self.issuer, &value, self.auth_method, self.redirect_uris)
+        else {
             return Err(Error::other(format!(
                 "the registration response from {shown} has no `client_id` (RFC 7591 §3.2.1)"
             )));
         };
-        let mut client = StoredClient::new(self.issuer, client_id);
-        client.client_secret = secret.map(ClientSecret::from);
-        client.auth_method = value
-            .get("token_endpoint_auth_method")
-            .and_then(Value::as_str)
-            .unwrap_or(self.auth_method)
-            .to_owned();
-        client.redirect_uris = value
-            .get("redirect_uris")
-            .and_then(Value::as_array)
-            .map(|uris| {
-                uris.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_else(|| self.redirect_uris.to_vec());
-        client.secret_expires_at = value
-            .get("client_secret_expires_at")
-            .and_then(Value::as_u64)
-            .filter(|at| *at > 0)
-            .map(|at| UNIX_EPOCH + Duration::from_secs(at));
         tracing::info!(
             target: "tokensmith::oauth2",
             issuer = self.issuer,
@@ -316,6 +335,21 @@ fn registration_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_client_is_used_for_its_redirect_uri_while_its_secret_lives() {
+        let mut client = StoredClient::new("https://as.example", "abc");
+        client.auth_method = "client_secret_post".into();
+        client.client_secret = Some(crate::ClientSecret::from("s"));
+        client.redirect_uris = vec!["http://127.0.0.1:4000/callback".into()];
+        assert_eq!(client.auth(), ClientAuth::RequestBody);
+        // A loopback redirect URI on another port is the same one (RFC 8252 §7.3).
+        assert!(client.usable_for(Some("http://127.0.0.1:5000/callback")));
+        assert!(!client.usable_for(Some("http://127.0.0.1:5000/other")));
+        assert!(!client.usable_for(Some("https://app.example/callback")));
+        client.secret_expires_at = Some(SystemTime::now());
+        assert!(!client.usable_for(None));
+    }
 
     #[test]
     fn the_method_registered_follows_what_the_server_lists() {

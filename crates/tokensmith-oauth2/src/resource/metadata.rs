@@ -2,6 +2,8 @@
 //! client called (§3.3).
 
 use serde_json::{Map, Value};
+
+use crate::metadata::Document;
 use tokensmith_core::Error;
 use tokensmith_http::scrub_excerpt;
 use url::Url;
@@ -34,65 +36,22 @@ impl ResourceMetadata {
     /// Reads a metadata document: `resource` is required, a field of the wrong type is an
     /// error that names it.
     pub fn from_json(document: &[u8]) -> Result<Self, Error> {
-        let value: Value = serde_json::from_slice(document).map_err(|e| {
-            Error::other(format!("the protected resource metadata is not JSON: {e}"))
-                .with_hint("the URL may serve a web page rather than the metadata document")
+        let mut doc = Document::parse(
+            document,
+            "the protected resource metadata",
+            "the URL may serve a web page rather than the metadata document",
+        )?;
+        let resource = doc.text("resource")?.ok_or_else(|| {
+            Error::other("the protected resource metadata has no `resource` (RFC 9728 §2)")
         })?;
-        let Value::Object(mut fields) = value else {
-            return Err(Error::other(
-                "the protected resource metadata is not a JSON object",
-            ));
-        };
-        let resource = match fields.remove("resource") {
-            Some(Value::String(s)) => s,
-            Some(_) => return Err(wrong_type("resource", "a string")),
-            None => {
-                return Err(Error::other(
-                    "the protected resource metadata has no `resource` (RFC 9728 §2)",
-                ));
-            }
-        };
-        let mut list = |name: &str| -> Result<Option<Vec<String>>, Error> {
-            match fields.remove(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Array(items)) => items
-                    .into_iter()
-                    .map(|item| match item {
-                        Value::String(s) => Ok(s),
-                        _ => Err(wrong_type(name, "a list of strings")),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Some),
-                Some(_) => Err(wrong_type(name, "a list of strings")),
-            }
-        };
-        let authorization_servers = list("authorization_servers")?.unwrap_or_default();
-        let scopes_supported = list("scopes_supported")?;
-        let bearer_methods_supported = list("bearer_methods_supported")?.unwrap_or_default();
-        let resource_name = match fields.remove("resource_name") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => return Err(wrong_type("resource_name", "a string")),
-        };
-        let dpop_bound_access_tokens_required =
-            match fields.remove("dpop_bound_access_tokens_required") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => b,
-                Some(_) => {
-                    return Err(wrong_type(
-                        "dpop_bound_access_tokens_required",
-                        "true or false",
-                    ));
-                }
-            };
         Ok(Self {
             resource,
-            authorization_servers,
-            scopes_supported,
-            bearer_methods_supported,
-            resource_name,
-            dpop_bound_access_tokens_required,
-            extra: fields,
+            authorization_servers: doc.list("authorization_servers")?.unwrap_or_default(),
+            scopes_supported: doc.list("scopes_supported")?,
+            bearer_methods_supported: doc.list("bearer_methods_supported")?.unwrap_or_default(),
+            resource_name: doc.text("resource_name")?,
+            dpop_bound_access_tokens_required: doc.flag("dpop_bound_access_tokens_required")?,
+            extra: doc.rest(),
         })
     }
 
@@ -146,10 +105,4 @@ pub(crate) fn canonical_resource(url: &Url) -> String {
     } else {
         text
     }
-}
-
-fn wrong_type(field: &str, expected: &str) -> Error {
-    Error::other(format!(
-        "the protected resource metadata field `{field}` is not {expected}"
-    ))
 }

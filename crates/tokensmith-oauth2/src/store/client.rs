@@ -5,9 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokensmith_core::Error;
-use url::Url;
 
-use crate::{ClientAuth, ClientSecret};
+use crate::ClientSecret;
 
 /// A client registered with a server (RFC 7591 §3.2.1), as a [`TokenStore`] keeps it: the
 /// server's issuer, the id, the secret if one was issued, and how it authenticates.
@@ -41,33 +40,6 @@ impl StoredClient {
         }
     }
 
-    /// The client authentication it registered.
-    pub(crate) fn auth(&self) -> ClientAuth {
-        match self.auth_method.as_str() {
-            "client_secret_post" => ClientAuth::RequestBody,
-            "client_secret_basic" => ClientAuth::Basic,
-            "client_secret_jwt" => ClientAuth::ClientSecretJwt,
-            "private_key_jwt" => ClientAuth::PrivateKeyJwt,
-            _ if self.client_secret.is_some() && self.auth_method != "none" => ClientAuth::Basic,
-            _ => ClientAuth::None,
-        }
-    }
-
-    /// Whether it can still be used: its secret has not expired, and it was registered for
-    /// `redirect_uri` (a loopback one on any port, RFC 8252 §7.3).
-    pub(crate) fn usable_for(&self, redirect_uri: Option<&str>) -> bool {
-        let live = self
-            .secret_expires_at
-            .is_none_or(|at| at > SystemTime::now() + Duration::from_secs(60));
-        let Some(wanted) = redirect_uri else {
-            return live;
-        };
-        live && self
-            .redirect_uris
-            .iter()
-            .any(|uri| uri == wanted || same_loopback_uri(uri, wanted))
-    }
-
     /// The record as JSON, secret included (for stores that keep it on disk).
     pub fn to_json(&self) -> Value {
         json!({
@@ -84,15 +56,29 @@ impl StoredClient {
 
     /// A record written by [`to_json`](Self::to_json).
     pub fn from_json(value: &Value) -> Result<Self, Error> {
-        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        let (Some(issuer), Some(client_id)) = (text("issuer"), text("client_id")) else {
-            return Err(Error::other(
-                "a stored client record has no `issuer` or `client_id`",
-            ));
-        };
-        let mut client = Self::new(issuer, client_id);
-        client.client_secret = text("client_secret").map(ClientSecret::from);
-        client.auth_method = text("token_endpoint_auth_method").unwrap_or_else(|| "none".into());
+        let issuer = value.get("issuer").and_then(Value::as_str);
+        issuer
+            .and_then(|issuer| Self::registered(issuer, value, "none", &[]))
+            .ok_or_else(|| Error::other("a stored client record has no `issuer` or `client_id`"))
+    }
+
+    /// The client a registration response (RFC 7591 §3.2.1) describes, or a stored record:
+    /// `None` without a `client_id`. What the response leaves out is what was asked for
+    /// (`method`, `redirect_uris`).
+    pub(crate) fn registered(
+        issuer: &str,
+        value: &Value,
+        method: &str,
+        redirect_uris: &[String],
+    ) -> Option<Self> {
+        let text = |name: &str| value.get(name).and_then(Value::as_str);
+        let mut client = Self::new(issuer, text("client_id")?);
+        client.client_secret = text("client_secret")
+            .filter(|s| !s.is_empty())
+            .map(ClientSecret::from);
+        client.auth_method = text("token_endpoint_auth_method")
+            .unwrap_or(method)
+            .to_owned();
         client.redirect_uris = value
             .get("redirect_uris")
             .and_then(Value::as_array)
@@ -102,13 +88,13 @@ impl StoredClient {
                     .map(str::to_owned)
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| redirect_uris.to_vec());
         client.secret_expires_at = value
             .get("client_secret_expires_at")
             .and_then(Value::as_u64)
             .filter(|at| *at > 0)
             .map(|at| UNIX_EPOCH + Duration::from_secs(at));
-        Ok(client)
+        Some(client)
     }
 }
 
@@ -124,19 +110,6 @@ impl fmt::Debug for StoredClient {
     }
 }
 
-/// Two loopback redirect URIs that differ only in their port (RFC 8252 §7.3).
-fn same_loopback_uri(a: &str, b: &str) -> bool {
-    let (Ok(mut a), Ok(mut b)) = (Url::parse(a), Url::parse(b)) else {
-        return false;
-    };
-    if a.scheme() != "http" || !tokensmith_http::is_loopback(&a) {
-        return false;
-    }
-    let _ = a.set_port(None);
-    let _ = b.set_port(None);
-    a == b
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,15 +122,13 @@ mod tests {
         client.redirect_uris = vec!["http://127.0.0.1:4000/callback".into()];
         let back = StoredClient::from_json(&client.to_json()).unwrap();
         assert_eq!(back.client_id, "abc");
-        assert_eq!(back.auth(), ClientAuth::RequestBody);
+        assert_eq!(back.auth_method, "client_secret_post");
+        assert_eq!(back.redirect_uris, client.redirect_uris);
         assert_eq!(
             back.client_secret.as_ref().unwrap().expose_secret(),
             "CANARY-secret-9"
         );
         assert!(!format!("{back:?}").contains("CANARY"));
-        // A loopback redirect URI on another port is the same one (RFC 8252 §7.3).
-        assert!(back.usable_for(Some("http://127.0.0.1:5000/callback")));
-        assert!(!back.usable_for(Some("http://127.0.0.1:5000/other")));
-        assert!(!back.usable_for(Some("https://app.example/callback")));
+        assert!(StoredClient::from_json(&serde_json::json!({"issuer": "x"})).is_err());
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokensmith_oauth2::MemoryStore;
 use tokensmith_oauth2::resource::{ClientMetadata, LoopbackRedirect, ResourceAuth};
+use tokensmith_reqwest::reqwest_middleware::ClientWithMiddleware;
 use tokensmith_reqwest::{BearerAuth, auth_error};
 use tokensmith_testkit::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Endpoint, TestServer};
 use wiremock::matchers::{any, path};
@@ -33,6 +34,20 @@ fn user(server: &TestServer) -> tokensmith_oauth2::resource::ResourceAuthBuilder
         .registration(ClientMetadata::new("discover test"))
 }
 
+/// The discovering middleware's client for `auth`.
+fn discovering(auth: ResourceAuth) -> ClientWithMiddleware {
+    BearerAuth::discover(auth)
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap()
+}
+
+/// A `GET` that must succeed, and its JSON.
+async fn get_json(client: &ClientWithMiddleware, url: impl AsRef<str>) -> Value {
+    json(client.get(url.as_ref()).send().await.unwrap()).await
+}
+
 async fn json(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 200);
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
@@ -41,19 +56,8 @@ async fn json(response: reqwest::Response) -> Value {
 #[tokio::test]
 async fn a_401_leads_to_registration_sign_in_and_a_token_for_that_resource() {
     let server = TestServer::start().await.unwrap();
-    let client = BearerAuth::discover(user(&server).build().unwrap())
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    let answer = json(
-        client
-            .get(server.url_of("/resource/files"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let client = discovering(user(&server).build().unwrap());
+    let answer = get_json(&client, server.url_of("/resource/files")).await;
     assert_eq!(answer["resource"], server.url_of("/resource"));
     assert_eq!(answer["scope"], "files:read");
     assert!(answer["client_id"].as_str().unwrap().starts_with("client"));
@@ -73,14 +77,7 @@ async fn a_401_leads_to_registration_sign_in_and_a_token_for_that_resource() {
     assert!(resource[0].header("authorization").is_none());
 
     // The next request carries the cached token at once.
-    json(
-        client
-            .get(server.url_of("/resource/other"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    get_json(&client, server.url_of("/resource/other")).await;
     assert_eq!(server.requests_to(Endpoint::Token).len(), 1);
     let last = server.requests_to(Endpoint::Resource).pop().unwrap();
     assert_eq!(last.header("authorization"), Some("Bearer [masked]"));
@@ -89,19 +86,8 @@ async fn a_401_leads_to_registration_sign_in_and_a_token_for_that_resource() {
 #[tokio::test]
 async fn a_403_for_more_scope_authorizes_again_with_the_union_once() {
     let server = TestServer::start().await.unwrap();
-    let client = BearerAuth::discover(user(&server).build().unwrap())
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    json(
-        client
-            .get(server.url_of("/resource/files"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let client = discovering(user(&server).build().unwrap());
+    get_json(&client, server.url_of("/resource/files")).await;
     let answer = json(
         client
             .post(server.url_of("/resource/files"))
@@ -114,14 +100,7 @@ async fn a_403_for_more_scope_authorizes_again_with_the_union_once() {
     assert_eq!(answer["scope"], "files:read files:write");
     assert_eq!(server.requests_to(Endpoint::Authorize).len(), 2);
     // Reads work with the wider token; nothing more is asked.
-    json(
-        client
-            .get(server.url_of("/resource/files"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    get_json(&client, server.url_of("/resource/files")).await;
     assert_eq!(server.requests_to(Endpoint::Authorize).len(), 2);
     assert_eq!(server.requests_to(Endpoint::Registration).len(), 1);
 }
@@ -163,11 +142,7 @@ async fn step_ups_are_bounded_whatever_the_resource_asks() {
         .max_step_ups(2)
         .build()
         .unwrap();
-    let client = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
+    let client = discovering(auth);
     for _ in 0..3 {
         let answer = client
             .post(format!("{}/mcp", resource.uri()))
@@ -200,13 +175,9 @@ async fn step_ups_are_bounded_whatever_the_resource_asks() {
         .scope(["admin"])
         .build()
         .unwrap();
-    let client = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
+    let second = discovering(auth);
     let before = authority.requests_to(Endpoint::Token).len();
-    let answer = client
+    let answer = second
         .get(format!("{}/api", same.uri()))
         .send()
         .await
@@ -219,19 +190,8 @@ async fn step_ups_are_bounded_whatever_the_resource_asks() {
 async fn a_registration_and_refresh_token_in_the_store_spare_the_next_process_a_sign_in() {
     let server = TestServer::start().await.unwrap();
     let store = Arc::new(MemoryStore::new());
-    let first = BearerAuth::discover(user(&server).store(Arc::clone(&store)).build().unwrap())
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    json(
-        first
-            .get(server.url_of("/resource/x"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let first = discovering(user(&server).store(Arc::clone(&store)).build().unwrap());
+    get_json(&first, server.url_of("/resource/x")).await;
     // A second provider over the same store: the first request still learns from the 401,
     // then the stored refresh token gets a token, with no registration and no sign-in.
     let auth = ResourceAuth::builder(server.url_of("/resource"))
@@ -243,19 +203,8 @@ async fn a_registration_and_refresh_token_in_the_store_spare_the_next_process_a_
         .store(Arc::clone(&store))
         .build()
         .unwrap();
-    let second = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    json(
-        second
-            .get(server.url_of("/resource/x"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let second = discovering(auth);
+    get_json(&second, server.url_of("/resource/x")).await;
     assert_eq!(server.requests_to(Endpoint::Registration).len(), 1);
     assert_eq!(server.requests_to(Endpoint::Authorize).len(), 1);
 }
@@ -269,19 +218,8 @@ async fn a_machine_client_gets_its_token_from_the_metadata_alone() {
         .unwrap();
     let printed = format!("{auth:?}");
     assert!(!printed.contains(DEFAULT_CLIENT_SECRET), "{printed}");
-    let client = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    let answer = json(
-        client
-            .get(server.url_of("/resource/report"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let client = discovering(auth);
+    let answer = get_json(&client, server.url_of("/resource/report")).await;
     assert_eq!(answer["client_id"], DEFAULT_CLIENT_ID);
     assert_eq!(answer["scope"], "files:read");
     assert!(server.requests_to(Endpoint::Registration).is_empty());
@@ -300,19 +238,8 @@ async fn the_token_goes_to_the_resource_only() {
         .client_credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         .build()
         .unwrap();
-    let client = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
-    json(
-        client
-            .get(server.url_of("/resource/a"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let client = discovering(auth);
+    get_json(&client, server.url_of("/resource/a")).await;
     client
         .get(format!("{}/collect", elsewhere.uri()))
         .send()
@@ -356,11 +283,7 @@ async fn metadata_for_another_resource_is_refused_before_any_token_request() {
         .client_credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         .build()
         .unwrap();
-    let client = BearerAuth::discover(auth)
-        .build()
-        .unwrap()
-        .into_client(None)
-        .unwrap();
+    let client = discovering(auth);
     let error = client
         .post(format!("{}/mcp", resource.uri()))
         .body("{}")
