@@ -117,6 +117,39 @@ fn packages() -> Result<(), String> {
             }
         }
     }
+    // Cargo unpacks each package it verifies against into the registry cache of the
+    // temporary registry it makes for the workspace, and does not unpack it again while that
+    // directory exists: a second run would build against the first run's sources.
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo"))
+        });
+    if let Some(Ok(registries)) =
+        cargo_home.map(|home| std::fs::read_dir(home.join("registry").join("src")))
+    {
+        for registry in registries.flatten() {
+            // The temporary registries are named by a hash alone; crates.io's by its host.
+            if !registry.file_name().to_string_lossy().starts_with('-') {
+                continue;
+            }
+            for entry in std::fs::read_dir(registry.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("tokensmith")
+                {
+                    let path = entry.path();
+                    std::fs::remove_dir_all(&path)
+                        .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+                }
+            }
+        }
+    }
     let mut package = cargo(&["package", "--allow-dirty", "--target-dir"]);
     package.arg(&target).args(PUBLISHED);
     step(
