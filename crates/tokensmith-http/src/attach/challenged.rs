@@ -15,7 +15,7 @@ pub const MAX_CHALLENGE_ROUNDS: usize = 3;
 
 /// A token provider for one protected resource that is led by the resource's challenges
 /// (`tokensmith_oauth2::resource::ResourceAuth`). A driver with one
-/// ([`AttachBuilder::challenged_by`](super::AttachBuilder::challenged_by)) sends a request
+/// ([`AttachBuilder::discover`](super::AttachBuilder::discover)) sends a request
 /// without a token until the handler is [`ready`](Self::ready), and hands every 401, and
 /// every 403 with a challenge, to [`challenged`](Self::challenged).
 #[async_trait]

@@ -8,7 +8,7 @@ use tokensmith_core::Error;
 
 use crate::ClientSecret;
 
-/// A client registered with a server (RFC 7591 §3.2.1), as a [`TokenStore`] keeps it: the
+/// A client registered with a server (RFC 7591 §3.2.1), as a [`TokenStore`](crate::TokenStore) keeps it: the
 /// server's issuer, the id, the secret if one was issued, and how it authenticates.
 #[derive(Clone)]
 #[non_exhaustive]
