@@ -88,6 +88,44 @@ async fn private_key_jwt_through_discovery_and_a_wrong_key_named_in_the_hint() {
     assert!(err.hint().unwrap().contains("`key-2`"), "{err:?}");
 }
 
+/// Discovery with DPoP: the token endpoint binds the token to the key, the nonce costs one
+/// retry at each, and the resource takes the proof.
+#[cfg(feature = "authorization-code")]
+#[tokio::test]
+async fn a_discovered_token_is_dpop_bound_and_proven_at_the_resource() {
+    use tokensmith::oauth2::resource::ResourceAuth;
+
+    let server = TestServer::builder()
+        .client(ClientConfig::confidential("app", "s3cret"))
+        .require_dpop_nonce()
+        .start()
+        .await
+        .unwrap();
+    let key = DpopKey::generate().unwrap();
+    let auth = ResourceAuth::builder(server.url_of("/resource"))
+        .client_credentials("app", "s3cret")
+        .dpop(key.clone())
+        .build()
+        .unwrap();
+    let client = BearerAuth::discover(auth)
+        .dpop(key.clone())
+        .build()
+        .unwrap()
+        .into_client(None)
+        .unwrap();
+    let answer = client
+        .get(server.url_of("/resource/files"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let last = server.requests_to(Endpoint::Resource).pop().unwrap();
+    assert_eq!(last.header("authorization"), Some("DPoP [masked]"));
+    assert!(last.header("dpop").is_some());
+    let token = &server.requests_to(Endpoint::Token)[0];
+    assert!(token.header("dpop").is_some());
+}
+
 #[tokio::test]
 async fn dpop_nonces_cost_one_retry_each_and_are_remembered() {
     let server = TestServer::builder()
