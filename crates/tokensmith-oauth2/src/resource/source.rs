@@ -134,14 +134,13 @@ impl ResourceSource {
         if status == StatusCode::FORBIDDEN && error != Some("insufficient_scope") {
             return Ok(false);
         }
-        let Some(sent) = sent else {
+        if sent.is_none() {
             // The first challenge: it says where the metadata is and what to ask for.
             tracing::debug!(target: "tokensmith::oauth2", url = %tokensmith_http::display_url(url), status = status.as_u16(), "the resource challenged a request without a token");
             hints.wanted.extend(scopes);
             hints.ready = true;
             return Ok(true);
-        };
-        let _ = sent;
+        }
         if error == Some("insufficient_scope") || status == StatusCode::FORBIDDEN {
             return Ok(self.step_up(&mut hints, scopes));
         }
@@ -600,17 +599,15 @@ impl ResourceSource {
 impl TokenSource for ResourceSource {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let mut state = self.state.lock().await;
-        if let Some(token) = self.load_store(&mut state).await
-            && !self.hints().needs_authorization
-        {
+        let stored = self.load_store(&mut state).await;
+        let needs_authorization = self.hints().needs_authorization;
+        if let Some(token) = stored.filter(|_| !needs_authorization) {
             self.hints().ready = true;
             return Ok(token);
         }
         let discovered = self.discovered_in(&mut state).await?;
         let scopes = self.scopes_for(&discovered);
-        if !self.hints().needs_authorization
-            && let Some(refresh) = state.refresh.clone()
-        {
+        if !needs_authorization && let Some(refresh) = state.refresh.clone() {
             match self.refresh(&mut state, &discovered, &refresh).await {
                 Ok(response) => return Ok(self.accept(&mut state, response, scopes, false).await),
                 Err(e) if e.oauth().is_some_and(|o| o.code == ErrorCode::InvalidGrant) => {
