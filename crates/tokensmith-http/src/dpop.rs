@@ -16,7 +16,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use tokensmith_core::Error;
@@ -193,13 +193,10 @@ impl DpopKey {
 /// Whether a resource server's answer asks for a DPoP nonce (RFC 9449 §9):
 /// `WWW-Authenticate: DPoP error="use_dpop_nonce"`.
 pub fn asks_for_nonce(headers: &HeaderMap) -> bool {
-    headers.get_all(WWW_AUTHENTICATE).iter().any(|value| {
-        value.to_str().is_ok_and(|text| {
-            let text = text.trim_start();
-            text.get(..4)
-                .is_some_and(|s| s.eq_ignore_ascii_case("dpop"))
-                && text.contains("use_dpop_nonce")
-        })
+    crate::challenge::from_headers(headers).is_ok_and(|challenges| {
+        challenges
+            .iter()
+            .any(|c| c.is("dpop") && c.error() == Some("use_dpop_nonce"))
     })
 }
 
@@ -220,6 +217,7 @@ impl fmt::Debug for DpopKey {
 mod tests {
     use super::*;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    use http::header::WWW_AUTHENTICATE;
     use serde_json::Value;
 
     fn decode(part: &str) -> Value {
@@ -347,6 +345,22 @@ mod tests {
         headers.insert(
             WWW_AUTHENTICATE,
             HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        );
+        assert!(!asks_for_nonce(&headers));
+        // Read as challenges: the DPoP one need not come first, and the words elsewhere are
+        // not the error.
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                r#"Bearer realm="api", DPoP algs="ES256", error=use_dpop_nonce"#,
+            ),
+        );
+        assert!(asks_for_nonce(&headers));
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                r#"DPoP error="invalid_token", error_description="not use_dpop_nonce""#,
+            ),
         );
         assert!(!asks_for_nonce(&headers));
     }

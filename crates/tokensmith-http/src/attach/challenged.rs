@@ -33,7 +33,7 @@ pub trait ChallengeHandler: Send + Sync + 'static {
     /// Whether a token can be had without a challenge (one was met already, or a stored
     /// session exists). Until then requests go without a token, so that the resource's first
     /// 401 says what it wants.
-    fn ready(&self) -> bool;
+    async fn ready(&self) -> bool;
 
     /// The answer to a request for `url` sent with `sent` (`None`: without a token) was
     /// `status` with `challenges`. The token to send the request again with, or `None` when
@@ -78,7 +78,7 @@ impl Attach {
         let provider = &*self.provider;
         let token = match provider.current() {
             Some(token) => Some(token),
-            None if handler.ready() => Some(provider.token().await?),
+            None if handler.ready().await => Some(provider.token().await?),
             None => None,
         };
         Ok(Some(Rounds {

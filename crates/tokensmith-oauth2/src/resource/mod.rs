@@ -209,8 +209,8 @@ impl ChallengeHandler for ResourceAuth {
         self.cached.source().covers(url)
     }
 
-    fn ready(&self) -> bool {
-        self.cached.source().ready()
+    async fn ready(&self) -> bool {
+        self.cached.source().ready_now().await
     }
 
     async fn challenged(

@@ -45,6 +45,8 @@ pub(crate) struct Hints {
     ready: bool,
     /// The resource identifier discovered, which requests must be under to carry its tokens.
     resource: Option<String>,
+    /// The store was asked whether it holds a session.
+    store_checked: bool,
 }
 
 /// What fetches keep, one fetch at a time.
@@ -90,6 +92,25 @@ impl ResourceSource {
 
     pub(super) fn ready(&self) -> bool {
         self.hints().ready
+    }
+
+    /// Ready, or a session is stored (asked of the store once): a process that starts again
+    /// sends its first request with the stored session's token.
+    pub(super) async fn ready_now(&self) -> bool {
+        if self.ready() {
+            return true;
+        }
+        let Some(store) = &self.store else {
+            return false;
+        };
+        if std::mem::replace(&mut self.hints().store_checked, true) {
+            return false;
+        }
+        let stored = matches!(store.load().await, Ok(Some(_)));
+        if stored {
+            self.hints().ready = true;
+        }
+        stored
     }
 
     pub(super) fn covers(&self, url: &Url) -> bool {
@@ -385,6 +406,31 @@ impl ResourceSource {
         .await
     }
 
+    /// RFC 9728 `dpop_bound_access_tokens_required`: a bearer token would be refused, so none
+    /// is asked for without a DPoP key.
+    fn check_dpop(&self, discovered: &Discovered) -> Result<(), Error> {
+        let required = discovered
+            .resource_metadata
+            .as_ref()
+            .is_some_and(|m| m.dpop_bound_access_tokens_required);
+        #[cfg(feature = "dpop")]
+        let has_key = self.dpop.is_some();
+        #[cfg(not(feature = "dpop"))]
+        let has_key = false;
+        if required && !has_key {
+            return Err(Error::config(format!(
+                "`{}` takes DPoP-bound tokens only (`dpop_bound_access_tokens_required`), and \
+                 no DPoP key was given",
+                discovered.resource
+            ))
+            .with_hint(
+                "give the same `DpopKey` to `ResourceAuthBuilder::dpop` and to the middleware's \
+                 `.dpop(..)` (feature `dpop`)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The discovered server's token endpoint, for the identified client.
     async fn endpoint(
         &self,
@@ -606,6 +652,7 @@ impl TokenSource for ResourceSource {
             return Ok(token);
         }
         let discovered = self.discovered_in(&mut state).await?;
+        self.check_dpop(&discovered)?;
         let scopes = self.scopes_for(&discovered);
         if !needs_authorization && let Some(refresh) = state.refresh.clone() {
             match self.refresh(&mut state, &discovered, &refresh).await {

@@ -120,7 +120,7 @@ fn token(scopes: &[&str]) -> AccessToken {
 #[test]
 fn step_ups_ask_for_the_union_only_when_it_grows_and_are_bounded() {
     let auth = auth(ResourceAuth::builder("https://api.example.com/mcp").max_step_ups(2));
-    assert!(!ChallengeHandler::ready(&auth));
+    assert!(!auth.cached.source().ready());
     // The first challenge names the metadata and the scope.
     assert!(learn(
         &auth,
@@ -128,7 +128,7 @@ fn step_ups_ask_for_the_union_only_when_it_grows_and_are_bounded() {
         r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp", scope="read""#,
         None
     ));
-    assert!(ChallengeHandler::ready(&auth));
+    assert!(auth.cached.source().ready());
     let source = auth.cached.source();
     source.hints().requested = ["read".to_owned()].into();
     let sent = token(&["read"]);

@@ -192,8 +192,8 @@ async fn a_registration_and_refresh_token_in_the_store_spare_the_next_process_a_
     let store = Arc::new(MemoryStore::new());
     let first = discovering(user(&server).store(Arc::clone(&store)).build().unwrap());
     get_json(&first, server.url_of("/resource/x")).await;
-    // A second provider over the same store: the first request still learns from the 401,
-    // then the stored refresh token gets a token, with no registration and no sign-in.
+    // A second provider over the same store (a process started again): its first request
+    // carries the stored session's token, with no registration and no sign-in.
     let auth = ResourceAuth::builder(server.url_of("/resource"))
         .loopback(LoopbackRedirect::new().open_with(|_| {
             Err(tokensmith_core::Error::other(
@@ -207,6 +207,47 @@ async fn a_registration_and_refresh_token_in_the_store_spare_the_next_process_a_
     get_json(&second, server.url_of("/resource/x")).await;
     assert_eq!(server.requests_to(Endpoint::Registration).len(), 1);
     assert_eq!(server.requests_to(Endpoint::Authorize).len(), 1);
+    // The first process: without a token, then with one; the second: with one at once.
+    let calls: Vec<Option<String>> = server
+        .requests_to(Endpoint::Resource)
+        .iter()
+        .filter(|r| r.path == "/resource/x")
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    let bearer = Some("Bearer [masked]".to_owned());
+    assert_eq!(calls, [None, bearer.clone(), bearer]);
+}
+
+#[tokio::test]
+async fn a_resource_that_takes_dpop_bound_tokens_only_gets_no_bearer_token_request() {
+    let resource = MockServer::start().await;
+    let authority = TestServer::start().await.unwrap();
+    Mock::given(path("/.well-known/oauth-protected-resource/mcp"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "resource": format!("{}/mcp", resource.uri()),
+            "authorization_servers": [authority.url()],
+            "dpop_bound_access_tokens_required": true,
+        })))
+        .mount(&resource)
+        .await;
+    Mock::given(path("/mcp"))
+        .respond_with(
+            ResponseTemplate::new(401).insert_header("www-authenticate", "DPoP algs=\"ES256\""),
+        )
+        .mount(&resource)
+        .await;
+    let auth = ResourceAuth::builder(format!("{}/mcp", resource.uri()))
+        .client_credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        .build()
+        .unwrap();
+    let error = discovering(auth)
+        .get(format!("{}/mcp", resource.uri()))
+        .send()
+        .await
+        .unwrap_err();
+    let error = auth_error(&error).expect("a tokensmith error");
+    assert!(error.to_string().contains("DPoP-bound"), "{error}");
+    assert!(authority.requests_to(Endpoint::Token).is_empty());
 }
 
 #[tokio::test]
