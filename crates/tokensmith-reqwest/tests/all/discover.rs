@@ -105,6 +105,14 @@ async fn a_403_for_more_scope_authorizes_again_with_the_union_once() {
     assert_eq!(server.requests_to(Endpoint::Registration).len(), 1);
 }
 
+/// Serves `metadata` at `at` on `server` (a resource's RFC 9728 document).
+async fn publish(server: &MockServer, at: &str, metadata: Value) {
+    Mock::given(path(at))
+        .respond_with(ResponseTemplate::new(200).set_body_json(metadata))
+        .mount(server)
+        .await;
+}
+
 /// A resource that wants one more scope each time it is asked.
 struct Escalating(AtomicUsize);
 
@@ -126,13 +134,15 @@ impl Respond for Escalating {
 async fn step_ups_are_bounded_whatever_the_resource_asks() {
     let resource = MockServer::start().await;
     let authority = TestServer::start().await.unwrap();
-    Mock::given(path("/.well-known/oauth-protected-resource/mcp"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "resource": format!("{}/mcp", resource.uri()),
-            "authorization_servers": [authority.url()],
-        })))
-        .mount(&resource)
-        .await;
+    publish(
+        &resource,
+        "/.well-known/oauth-protected-resource/mcp",
+        serde_json::json!({
+        "resource": format!("{}/mcp", resource.uri()),
+        "authorization_servers": [authority.url()],
+        }),
+    )
+    .await;
     Mock::given(path("/mcp"))
         .respond_with(Escalating(AtomicUsize::new(0)))
         .mount(&resource)
@@ -156,13 +166,15 @@ async fn step_ups_are_bounded_whatever_the_resource_asks() {
     assert_eq!(authority.requests_to(Endpoint::Token).len(), 3);
     // A 403 asking only for what the token has is the answer at once.
     let same = MockServer::start().await;
-    Mock::given(path("/.well-known/oauth-protected-resource"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "resource": same.uri(),
-            "authorization_servers": [authority.url()],
-        })))
-        .mount(&same)
-        .await;
+    publish(
+        &same,
+        "/.well-known/oauth-protected-resource",
+        serde_json::json!({
+        "resource": same.uri(),
+        "authorization_servers": [authority.url()],
+        }),
+    )
+    .await;
     Mock::given(path("/api"))
         .respond_with(ResponseTemplate::new(403).insert_header(
             "www-authenticate",
@@ -222,14 +234,16 @@ async fn a_registration_and_refresh_token_in_the_store_spare_the_next_process_a_
 async fn a_resource_that_takes_dpop_bound_tokens_only_gets_no_bearer_token_request() {
     let resource = MockServer::start().await;
     let authority = TestServer::start().await.unwrap();
-    Mock::given(path("/.well-known/oauth-protected-resource/mcp"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "resource": format!("{}/mcp", resource.uri()),
-            "authorization_servers": [authority.url()],
-            "dpop_bound_access_tokens_required": true,
-        })))
-        .mount(&resource)
-        .await;
+    publish(
+        &resource,
+        "/.well-known/oauth-protected-resource/mcp",
+        serde_json::json!({
+        "resource": format!("{}/mcp", resource.uri()),
+        "authorization_servers": [authority.url()],
+        "dpop_bound_access_tokens_required": true,
+        }),
+    )
+    .await;
     Mock::given(path("/mcp"))
         .respond_with(
             ResponseTemplate::new(401).insert_header("www-authenticate", "DPoP algs=\"ES256\""),
@@ -313,13 +327,15 @@ async fn metadata_for_another_resource_is_refused_before_any_token_request() {
         ))
         .mount(&resource)
         .await;
-    Mock::given(path("/.well-known/oauth-protected-resource/mcp"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "resource": "https://evil.example.com/mcp",
-            "authorization_servers": [authority.url()],
-        })))
-        .mount(&resource)
-        .await;
+    publish(
+        &resource,
+        "/.well-known/oauth-protected-resource/mcp",
+        serde_json::json!({
+        "resource": "https://evil.example.com/mcp",
+        "authorization_servers": [authority.url()],
+        }),
+    )
+    .await;
     let auth = ResourceAuth::builder(format!("{}/mcp", resource.uri()))
         .client_credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         .build()
