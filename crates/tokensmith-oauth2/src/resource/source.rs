@@ -7,21 +7,18 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use http::StatusCode;
-use tokensmith_core::{AccessToken, Error, ErrorCode, ExposeSecret, TokenSource};
+use tokensmith_core::{AccessToken, Error, ErrorCode, TokenSource};
 use tokensmith_http::Transport;
-use tokensmith_http::challenge::Challenge;
-use tokensmith_http::origin::require_secure;
 use tokio::time::Instant;
 use url::Url;
 
-use super::client::{ClientMetadata, Registration, auth_method_to_register};
 use super::discover::{Discovered, Discovery};
-use super::{ClientConfig, Flow, ID_JAG_TOKEN_TYPE, IdentityAssertion};
-use crate::{
-    AuthorizationCode, ClientAuth, ClientSecret, GrantRequest, JWT_BEARER_GRANT_TYPE, RefreshToken,
-    Signer, StoredClient, StoredTokens, TokenEndpoint, TokenExchange, TokenResponse, TokenStore,
-};
+use super::{ClientConfig, Flow};
+use crate::{RefreshToken, StoredClient, StoredTokens, TokenResponse, TokenStore};
+
+mod grants;
+mod identity;
+mod learn;
 
 /// How long discovered metadata is used before it is discovered again.
 const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -56,15 +53,6 @@ pub(crate) struct State {
     client: Option<StoredClient>,
     refresh: Option<RefreshToken>,
     store_read: bool,
-}
-
-/// The client as it identifies itself at one server.
-struct Identified {
-    id: String,
-    secret: Option<ClientSecret>,
-    signer: Option<Arc<dyn Signer>>,
-    /// The authentication registered; `None`: choose from the server's metadata.
-    auth: Option<ClientAuth>,
 }
 
 pub(crate) struct ResourceSource {
@@ -129,106 +117,6 @@ impl ResourceSource {
         matches!(self.flow, Flow::User(..))
     }
 
-    /// Reads a challenge; `Ok(true)` when a new token may change the answer.
-    pub(super) fn learn(
-        &self,
-        url: &Url,
-        status: StatusCode,
-        challenges: &[Challenge],
-        sent: Option<&AccessToken>,
-    ) -> Result<bool, Error> {
-        let challenge = challenges
-            .iter()
-            .find(|c| c.is("bearer"))
-            .or_else(|| challenges.iter().find(|c| c.is("dpop")));
-        let mut hints = self.hints();
-        if let Some(named) = challenge.and_then(Challenge::resource_metadata) {
-            hints.named = Some(named.to_owned());
-        }
-        let error = challenge.and_then(Challenge::error);
-        if error == Some("insufficient_user_authentication") {
-            return self.stronger_sign_in(&mut hints, challenge);
-        }
-        let scopes: Vec<String> = challenge
-            .map(|c| c.scopes().map(str::to_owned).collect())
-            .unwrap_or_default();
-        if status == StatusCode::FORBIDDEN && error != Some("insufficient_scope") {
-            return Ok(false);
-        }
-        if sent.is_none() {
-            // The first challenge: it says where the metadata is and what to ask for.
-            tracing::debug!(target: "tokensmith::oauth2", url = %tokensmith_http::display_url(url), status = status.as_u16(), "the resource challenged a request without a token");
-            hints.wanted.extend(scopes);
-            hints.ready = true;
-            return Ok(true);
-        }
-        if error == Some("insufficient_scope") || status == StatusCode::FORBIDDEN {
-            return Ok(self.step_up(&mut hints, scopes));
-        }
-        // A 401 to a token: expired or revoked. A scope it names that was not asked for
-        // needs a new authorization, like a step-up.
-        if !scopes.is_empty() && !scopes.iter().all(|s| hints.requested.contains(s)) {
-            return Ok(self.step_up(&mut hints, scopes));
-        }
-        Ok(true)
-    }
-
-    /// RFC 6750 §3.1 `insufficient_scope`: authorize again with the union of the scopes,
-    /// when that asks for something new and the bound allows.
-    fn step_up(&self, hints: &mut Hints, required: Vec<String>) -> bool {
-        let mut wanted = hints.requested.clone();
-        wanted.extend(hints.wanted.iter().cloned());
-        wanted.extend(required);
-        if wanted == hints.requested {
-            tracing::warn!(target: "tokensmith::oauth2", scopes = ?hints.requested, "the resource refuses a token with every scope it asked for; not authorizing again");
-            return false;
-        }
-        if hints.step_ups >= self.max_step_ups {
-            tracing::warn!(target: "tokensmith::oauth2", step_ups = hints.step_ups, "the resource asks for more scope again; the bound on re-authorizations is reached");
-            return false;
-        }
-        hints.step_ups += 1;
-        tracing::debug!(target: "tokensmith::oauth2", scopes = ?wanted, "the resource wants more scope: authorizing again");
-        hints.wanted = wanted;
-        hints.needs_authorization = true;
-        true
-    }
-
-    /// RFC 9470: a stronger or more recent sign-in. A user flow signs in again with
-    /// `acr_values` / `max_age`; other flows cannot, which is an error saying so.
-    fn stronger_sign_in(
-        &self,
-        hints: &mut Hints,
-        challenge: Option<&Challenge>,
-    ) -> Result<bool, Error> {
-        let mut params = Vec::new();
-        for name in ["acr_values", "max_age"] {
-            if let Some(value) = challenge.and_then(|c| c.param(name)) {
-                params.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        let described = params
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if !self.user() {
-            return Err(Error::refused(format!(
-                "the resource wants a stronger user authentication ({described}); this client \
-                 has no user to sign in again"
-            ))
-            .with_hint("RFC 9470 step-up is for user sign-in flows; the resource's policy does not accept this grant"));
-        }
-        if hints.auth_params == params || hints.step_ups >= self.max_step_ups {
-            return Ok(false);
-        }
-        hints.step_ups += 1;
-        hints.auth_params = params;
-        hints.needs_authorization = true;
-        hints.ready = true;
-        Ok(true)
-    }
-
     /// The scopes to ask for: the configured ones, then those the resource's challenges
     /// named, else its `scopes_supported`; `offline_access` for a user where the server lists
     /// it.
@@ -291,121 +179,6 @@ impl ResourceSource {
         Ok(discovered)
     }
 
-    /// How the client identifies itself at the discovered server: the configured client; a
-    /// metadata document where the server takes one; the client registered before; a new
-    /// registration.
-    async fn identify(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        redirect_uri: Option<&str>,
-    ) -> Result<Identified, Error> {
-        let configured = &self.client;
-        if let Some(id) = &configured.id {
-            return Ok(Identified {
-                id: id.clone(),
-                secret: configured.secret.clone(),
-                signer: configured.signer.clone(),
-                auth: None,
-            });
-        }
-        let server = &discovered.server;
-        if self.user()
-            && server.client_id_metadata_document_supported
-            && let Some(document) = &configured.metadata_document
-        {
-            return Ok(Identified {
-                id: document.clone(),
-                secret: None,
-                signer: None,
-                auth: Some(ClientAuth::None),
-            });
-        }
-        let issuer = &discovered.issuer;
-        let held = state
-            .client
-            .take()
-            .filter(|c| c.issuer == *issuer && c.usable_for(redirect_uri));
-        let client = match held {
-            Some(client) => client,
-            None => match self.stored_client(issuer, redirect_uri).await {
-                Some(client) => client,
-                None => self.register(discovered, redirect_uri).await?,
-            },
-        };
-        let auth = client.auth();
-        let identified = Identified {
-            id: client.client_id.clone(),
-            secret: client
-                .client_secret
-                .clone()
-                .filter(|_| auth != ClientAuth::None),
-            signer: None,
-            auth: Some(auth),
-        };
-        state.client = Some(client);
-        Ok(identified)
-    }
-
-    async fn stored_client(
-        &self,
-        issuer: &str,
-        redirect_uri: Option<&str>,
-    ) -> Option<StoredClient> {
-        let store = self.store.as_ref()?;
-        match store.load_client(issuer).await {
-            Ok(client) => client.filter(|c| c.usable_for(redirect_uri)),
-            Err(error) => {
-                tracing::warn!(target: "tokensmith::oauth2", error = %error, "could not read the registered client; registering again");
-                None
-            }
-        }
-    }
-
-    async fn register(
-        &self,
-        discovered: &Discovered,
-        redirect_uri: Option<&str>,
-    ) -> Result<StoredClient, Error> {
-        let server = &discovered.server;
-        let Some(endpoint) = server.registration_endpoint.as_deref() else {
-            return Err(Error::config(format!(
-                "no client id for `{}`: it takes no client metadata document{} and has no \
-                 registration endpoint",
-                discovered.issuer,
-                if self.client.metadata_document.is_some() {
-                    ""
-                } else {
-                    " (none is configured)"
-                }
-            ))
-            .with_hint(
-                "register a client with the authorization server and set `.client_id(..)` \
-                 (and `.client_secret(..)`), or serve a client metadata document where the \
-                 server supports them",
-            ));
-        };
-        let endpoint = Url::parse(endpoint)
-            .map_err(|e| Error::other(format!("the registration endpoint is not a URL: {e}")))?;
-        require_secure("registration endpoint", &endpoint, self.allow_http)?;
-        let default = ClientMetadata::new("tokensmith");
-        let metadata = self.client.registration.as_ref().unwrap_or(&default);
-        let redirect_uris: Vec<String> = redirect_uri.map(str::to_owned).into_iter().collect();
-        let auth_method = auth_method_to_register(&server.auth_methods(), self.user());
-        Registration {
-            transport: &*self.transport,
-            endpoint: &endpoint,
-            issuer: &discovered.issuer,
-            metadata,
-            redirect_uris: &redirect_uris,
-            auth_method,
-            user: self.user(),
-            timeout: self.timeout,
-        }
-        .run(self.store.as_deref())
-        .await
-    }
-
     /// RFC 9728 `dpop_bound_access_tokens_required`: a bearer token would be refused, so none
     /// is asked for without a DPoP key.
     fn check_dpop(&self, discovered: &Discovered) -> Result<(), Error> {
@@ -431,47 +204,6 @@ impl ResourceSource {
         Ok(())
     }
 
-    /// The discovered server's token endpoint, for the identified client.
-    async fn endpoint(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        redirect_uri: Option<&str>,
-    ) -> Result<TokenEndpoint, Error> {
-        let server = &discovered.server;
-        let url = server.token_endpoint.as_deref().ok_or_else(|| {
-            Error::config(format!(
-                "the server `{}` publishes no `token_endpoint`",
-                discovered.issuer
-            ))
-        })?;
-        let client = self.identify(state, discovered, redirect_uri).await?;
-        let mut builder = TokenEndpoint::builder(url)
-            .metadata(Arc::clone(server))
-            .client_id(client.id)
-            .transport(Arc::clone(&self.transport));
-        if let Some(secret) = client.secret {
-            builder = builder.client_secret(secret);
-        }
-        if let Some(signer) = client.signer {
-            // RFC 7523 §3 (and its update): the server's issuer is the audience it accepts.
-            builder = builder
-                .signer(SharedSigner(signer))
-                .assertion_audience(&discovered.issuer);
-        }
-        if let Some(auth) = client.auth {
-            builder = builder.auth(auth);
-        }
-        if self.allow_http {
-            builder = builder.danger_allow_insecure_http();
-        }
-        #[cfg(feature = "dpop")]
-        if let Some(key) = &self.dpop {
-            builder = builder.dpop(key.clone());
-        }
-        builder.build()
-    }
-
     async fn load_store(&self, state: &mut State) -> Option<AccessToken> {
         if state.store_read {
             return None;
@@ -489,129 +221,6 @@ impl ResourceSource {
                 None
             }
         }
-    }
-
-    async fn refresh(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        refresh: &RefreshToken,
-    ) -> Result<TokenResponse, Error> {
-        let endpoint = self.endpoint(state, discovered, None).await?;
-        let request = GrantRequest::new("refresh_token")
-            .secret_param("refresh_token", refresh.expose_secret())
-            .param("resource", &discovered.resource)
-            .single_use();
-        endpoint.exchange(&request).await
-    }
-
-    async fn sign_in(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        authorizer: &dyn super::Authorizer,
-        scopes: &BTreeSet<String>,
-    ) -> Result<TokenResponse, Error> {
-        let server = &discovered.server;
-        let authorize = server.authorization_endpoint.as_deref().ok_or_else(|| {
-            Error::config(format!(
-                "the server `{}` publishes no `authorization_endpoint`",
-                discovered.issuer
-            ))
-        })?;
-        if !server
-            .code_challenge_methods_supported
-            .iter()
-            .any(|m| m == "S256")
-        {
-            return Err(Error::refused(format!(
-                "the server `{}` does not say it supports PKCE with S256; no sign-in was started",
-                discovered.issuer
-            ))
-            .with_hint(
-                "without PKCE an intercepted authorization code can be redeemed by another \
-                 app; the server's metadata must list S256 in `code_challenge_methods_supported`",
-            ));
-        }
-        let redirect = authorizer.redirect().await?;
-        let endpoint = self
-            .endpoint(state, discovered, Some(redirect.redirect_uri()))
-            .await?;
-        let mut flow = AuthorizationCode::new(endpoint, authorize, redirect.redirect_uri())?
-            .resource(&discovered.resource);
-        if !scopes.is_empty() {
-            flow = flow.scope(scopes);
-        }
-        for (name, value) in self.hints().auth_params.clone() {
-            flow = flow.param(name, value);
-        }
-        let pending = flow.start()?;
-        let callback = redirect.complete(pending.url()).await?;
-        pending.finish_url(&callback).await
-    }
-
-    async fn client_credentials(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        scopes: &str,
-    ) -> Result<TokenResponse, Error> {
-        let endpoint = self.endpoint(state, discovered, None).await?;
-        let mut request =
-            GrantRequest::new("client_credentials").param("resource", &discovered.resource);
-        if !scopes.is_empty() {
-            request = request.scope(scopes);
-        }
-        endpoint.exchange(&request).await
-    }
-
-    /// The identity assertion exchanged for a grant at the identity provider (RFC 8693), then
-    /// that grant at the resource's server (RFC 7523).
-    async fn cross_app(
-        &self,
-        state: &mut State,
-        discovered: &Discovered,
-        assertion: &IdentityAssertion,
-        scopes: &str,
-    ) -> Result<TokenResponse, Error> {
-        let mut idp = TokenEndpoint::builder(&assertion.token_endpoint)
-            .client_id(assertion.client_id.clone().unwrap_or_default())
-            .transport(Arc::clone(&self.transport));
-        idp = match &assertion.client_secret {
-            Some(secret) => idp.client_secret(secret.clone()),
-            None => idp.auth(ClientAuth::None),
-        };
-        if self.allow_http {
-            idp = idp.danger_allow_insecure_http();
-        }
-        let mut exchange = TokenExchange::new(
-            idp.build()?,
-            assertion.subject_token.expose_secret(),
-            &assertion.subject_token_type,
-        )
-        .requested_token_type(ID_JAG_TOKEN_TYPE)
-        .audience(&discovered.issuer)
-        .resource(&discovered.resource);
-        if !scopes.is_empty() {
-            exchange = exchange.scope(scopes.split(' '));
-        }
-        let grant = exchange.exchange().await?;
-        if grant.issued_token_type() != Some(ID_JAG_TOKEN_TYPE) {
-            return Err(Error::other(format!(
-                "the identity provider issued `{}`, not an identity assertion grant",
-                grant.issued_token_type().unwrap_or("no token type")
-            ))
-            .with_hint("the identity provider does not support cross-app access (ID-JAG)"));
-        }
-        let endpoint = self.endpoint(state, discovered, None).await?;
-        let secret = grant.access_token().secret();
-        let mut request = GrantRequest::new(JWT_BEARER_GRANT_TYPE)
-            .secret_param("assertion", secret.expose_secret())
-            .param("resource", &discovered.resource);
-        if !scopes.is_empty() {
-            request = request.scope(scopes);
-        }
-        endpoint.exchange(&request).await
     }
 
     /// Keeps what the response brings: the refresh token (in the store too) and the scopes.
@@ -703,23 +312,5 @@ impl fmt::Debug for ResourceSource {
             .field("has_secret", &self.client.secret.is_some())
             .field("hints", &*self.hints())
             .finish_non_exhaustive()
-    }
-}
-
-/// A signer shared between endpoints built for the same client.
-struct SharedSigner(Arc<dyn Signer>);
-
-#[async_trait]
-impl Signer for SharedSigner {
-    fn algorithm(&self) -> &str {
-        self.0.algorithm()
-    }
-
-    fn key_id(&self) -> Option<&str> {
-        self.0.key_id()
-    }
-
-    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        self.0.sign(message).await
     }
 }

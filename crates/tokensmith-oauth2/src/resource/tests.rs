@@ -1,3 +1,4 @@
+use tokensmith_http::Transport;
 use tokensmith_http::challenge::parse;
 
 use super::metadata::{canonical_resource, covers};
