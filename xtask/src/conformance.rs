@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::run::{cargo, project_root, step};
+use crate::run::{cargo, npm_install, project_root, step};
 
 /// The client scenarios of the suite's `auth/` group.
 pub(crate) const SCENARIOS: &[&str] = &[
@@ -75,8 +75,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = project_root();
     let source = root.join("xtask").join("conformance");
     let work = root.join("target").join("conformance");
-    fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    install(&source, &work)?;
+    npm_install(
+        &source,
+        &work,
+        &["package.json", "package-lock.json"],
+        "@modelcontextprotocol/conformance",
+        "MCP conformance suite, Node.js 22",
+    )?;
     step(
         "build examples/mcp_client.rs",
         cargo(&[
@@ -186,29 +191,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "expected failures now pass; remove them from expected-failures.txt: {}",
             stale.join(", ")
         ));
-    }
-    Ok(())
-}
-
-/// `npm ci` into `work` when the lock file changed or nothing is installed yet.
-fn install(source: &Path, work: &Path) -> Result<(), String> {
-    let lock_changed = fs::read(work.join("package-lock.json")).ok()
-        != fs::read(source.join("package-lock.json")).ok();
-    for file in ["package.json", "package-lock.json"] {
-        fs::copy(source.join(file), work.join(file))
-            .map_err(|e| format!("cannot copy {file} to {}: {e}", work.display()))?;
-    }
-    let installed = work
-        .join("node_modules")
-        .join("@modelcontextprotocol")
-        .join("conformance")
-        .exists();
-    if lock_changed || !installed {
-        let mut npm = Command::new("npm");
-        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(work);
-        step("npm ci (MCP conformance suite, Node.js 22)", npm)
-            .map_err(|e| format!("{e}; the conformance suite needs npm (`npm --version`)"))?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::run::{cargo, project_root, step};
+use crate::run::{cargo, npm_install, project_root, step};
 
 /// How long the server may take to say it is listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,23 +36,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = project_root();
     let source = root.join("xtask").join("interop");
     let work = root.join("target").join("interop");
-    fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let lock_changed = fs::read(work.join("package-lock.json")).ok()
-        != fs::read(source.join("package-lock.json")).ok();
-    for file in ["package.json", "package-lock.json", "server.mjs"] {
-        fs::copy(source.join(file), work.join(file))
-            .map_err(|e| format!("cannot copy {file} to {}: {e}", work.display()))?;
-    }
-    if lock_changed || !work.join("node_modules").join("oidc-provider").exists() {
-        let mut npm = Command::new("npm");
-        npm.args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&work);
-        step("npm ci (oidc-provider)", npm).map_err(|e| {
-            format!(
-                "{e}; the interop suite needs Node.js and npm (`node --version`, `npm --version`)"
-            )
-        })?;
-    }
+    npm_install(
+        &source,
+        &work,
+        &["package.json", "package-lock.json", "server.mjs"],
+        "oidc-provider",
+        "oidc-provider",
+    )?;
     let tls = work.join("tls");
     certificates(&tls)?;
     let (server, facts) = start(&work, &tls)?;
