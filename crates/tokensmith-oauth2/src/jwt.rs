@@ -100,6 +100,22 @@ pub trait Signer: Send + Sync + 'static {
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
+/// A signer shared by several endpoints (one client's key at the servers it uses).
+#[async_trait]
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn algorithm(&self) -> &str {
+        (**self).algorithm()
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        (**self).key_id()
+    }
+
+    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        (**self).sign(message).await
+    }
+}
+
 /// Signs `claims` as a compact JWS.
 pub(crate) async fn sign_jwt(
     signer: &dyn Signer,

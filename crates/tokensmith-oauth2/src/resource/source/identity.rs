@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use tokensmith_core::Error;
 use tokensmith_http::origin::require_secure;
 use url::Url;
@@ -162,7 +161,7 @@ impl ResourceSource {
         if let Some(signer) = client.signer {
             // RFC 7523 §3 (and its update): the server's issuer is the audience it accepts.
             builder = builder
-                .signer(SharedSigner(signer))
+                .signer(signer)
                 .assertion_audience(&discovered.issuer);
         }
         if let Some(auth) = client.auth {
@@ -176,23 +175,5 @@ impl ResourceSource {
             builder = builder.dpop(key.clone());
         }
         builder.build()
-    }
-}
-
-/// A signer shared between endpoints built for the same client.
-struct SharedSigner(Arc<dyn Signer>);
-
-#[async_trait]
-impl Signer for SharedSigner {
-    fn algorithm(&self) -> &str {
-        self.0.algorithm()
-    }
-
-    fn key_id(&self) -> Option<&str> {
-        self.0.key_id()
-    }
-
-    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        self.0.sign(message).await
     }
 }
