@@ -79,9 +79,11 @@ impl ResourceMetadata {
 
 /// Whether the resource identifier `resource` covers the URL `called`.
 pub(crate) fn covers(resource: &str, called: &Url) -> bool {
-    let Ok(resource) = Url::parse(resource) else {
-        return false;
-    };
+    Url::parse(resource).is_ok_and(|resource| covers_url(&resource, called))
+}
+
+/// [`covers`] for an identifier already parsed (a request's check reads no text).
+pub(crate) fn covers_url(resource: &Url, called: &Url) -> bool {
     if resource.fragment().is_some() || resource.origin() != called.origin() {
         return false;
     }

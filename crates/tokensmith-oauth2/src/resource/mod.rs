@@ -170,17 +170,6 @@ impl ResourceAuth {
     pub async fn discover(&self) -> Result<Arc<Discovered>, Error> {
         self.cached.source().discovered().await
     }
-
-    /// What the challenge-led provider has learned: the scopes asked for so far.
-    pub fn scopes(&self) -> Vec<String> {
-        self.cached
-            .source()
-            .hints()
-            .requested
-            .iter()
-            .cloned()
-            .collect()
-    }
 }
 
 #[async_trait]

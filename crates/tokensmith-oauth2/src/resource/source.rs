@@ -31,7 +31,7 @@ pub(crate) struct Hints {
     /// The scopes the resource asked for (its challenges, and step-ups).
     pub(super) wanted: BTreeSet<String>,
     /// The scopes of the last grant.
-    pub(crate) requested: BTreeSet<String>,
+    pub(super) requested: BTreeSet<String>,
     /// Re-authorizations so far.
     step_ups: u32,
     /// A new authorization is needed: a refresh cannot widen a grant.
@@ -41,9 +41,7 @@ pub(crate) struct Hints {
     /// A challenge was met or a token obtained: requests may carry tokens.
     ready: bool,
     /// The resource identifier discovered, which requests must be under to carry its tokens.
-    resource: Option<String>,
-    /// The store was asked whether it holds a session.
-    store_checked: bool,
+    resource: Option<Url>,
 }
 
 /// What fetches keep, one fetch at a time.
@@ -52,6 +50,8 @@ pub(crate) struct State {
     discovered: Option<(Instant, Option<String>, Arc<Discovered>)>,
     client: Option<StoredClient>,
     refresh: Option<RefreshToken>,
+    /// The stored access token, while it is valid and not yet handed out.
+    stored: Option<AccessToken>,
     store_read: bool,
 }
 
@@ -88,13 +88,12 @@ impl ResourceSource {
         if self.ready() {
             return true;
         }
-        let Some(store) = &self.store else {
-            return false;
-        };
-        if std::mem::replace(&mut self.hints().store_checked, true) {
+        if self.store.is_none() {
             return false;
         }
-        let stored = matches!(store.load().await, Ok(Some(_)));
+        let mut state = self.state.lock().await;
+        self.load_store(&mut state).await;
+        let stored = state.refresh.is_some() || state.stored.is_some();
         if stored {
             self.hints().ready = true;
         }
@@ -102,10 +101,8 @@ impl ResourceSource {
     }
 
     pub(super) fn covers(&self, url: &Url) -> bool {
-        match &self.hints().resource {
-            Some(resource) => super::metadata::covers(resource, url),
-            None => super::metadata::covers(self.url.as_str(), url),
-        }
+        let hints = self.hints();
+        super::metadata::covers_url(hints.resource.as_ref().unwrap_or(&self.url), url)
     }
 
     /// Whether the next token replaces one that was valid but not enough (a step-up).
@@ -175,7 +172,8 @@ impl ResourceSource {
             state.refresh = None;
         }
         state.discovered = Some((Instant::now(), named, Arc::clone(&discovered)));
-        self.hints().resource = Some(discovered.resource.clone());
+        // Checked against the called URL, so it parses.
+        self.hints().resource = Url::parse(&discovered.resource).ok();
         Ok(discovered)
     }
 
@@ -204,21 +202,22 @@ impl ResourceSource {
         Ok(())
     }
 
-    async fn load_store(&self, state: &mut State) -> Option<AccessToken> {
-        if state.store_read {
-            return None;
+    /// Reads the stored session once: its refresh token, and its access token while valid.
+    async fn load_store(&self, state: &mut State) {
+        if std::mem::replace(&mut state.store_read, true) {
+            return;
         }
-        state.store_read = true;
-        let store = self.store.as_ref()?;
+        let Some(store) = &self.store else {
+            return;
+        };
         match store.load().await {
             Ok(Some(tokens)) => {
-                state.refresh = Some(tokens.refresh_token.clone());
-                tokens.live_access_token(Duration::from_secs(60))
+                state.stored = tokens.live_access_token(Duration::from_secs(60));
+                state.refresh = Some(tokens.refresh_token);
             }
-            Ok(None) => None,
+            Ok(None) => {}
             Err(error) => {
                 tracing::warn!(target: "tokensmith::oauth2", error = %error, "could not read the stored session; signing in again");
-                None
             }
         }
     }
@@ -254,9 +253,9 @@ impl ResourceSource {
 impl TokenSource for ResourceSource {
     async fn fetch(&self) -> Result<AccessToken, Error> {
         let mut state = self.state.lock().await;
-        let stored = self.load_store(&mut state).await;
+        self.load_store(&mut state).await;
         let needs_authorization = self.hints().needs_authorization;
-        if let Some(token) = stored.filter(|_| !needs_authorization) {
+        if let Some(token) = state.stored.take().filter(|_| !needs_authorization) {
             self.hints().ready = true;
             return Ok(token);
         }
@@ -276,18 +275,17 @@ impl TokenSource for ResourceSource {
                 Err(e) => return Err(e),
             }
         }
-        let joined = scopes.iter().cloned().collect::<Vec<_>>().join(" ");
         let response = match &self.flow {
             Flow::User(authorizer, _) => {
                 self.sign_in(&mut state, &discovered, &**authorizer, &scopes)
                     .await?
             }
             Flow::ClientCredentials => {
-                self.client_credentials(&mut state, &discovered, &joined)
+                self.client_credentials(&mut state, &discovered, &scopes)
                     .await?
             }
             Flow::CrossApp(assertion) => {
-                self.cross_app(&mut state, &discovered, assertion, &joined)
+                self.cross_app(&mut state, &discovered, assertion, &scopes)
                     .await?
             }
         };

@@ -9,6 +9,7 @@ use tokensmith_core::{Error, ExposeSecret};
 use super::super::discover::Discovered;
 use super::super::{ID_JAG_TOKEN_TYPE, IdentityAssertion};
 use super::{ResourceSource, State};
+use crate::request::join_scopes;
 use crate::{
     AuthorizationCode, ClientAuth, GrantRequest, JWT_BEARER_GRANT_TYPE, RefreshToken,
     TokenEndpoint, TokenExchange, TokenResponse,
@@ -62,10 +63,8 @@ impl ResourceSource {
             .endpoint(state, discovered, Some(redirect.redirect_uri()))
             .await?;
         let mut flow = AuthorizationCode::new(endpoint, authorize, redirect.redirect_uri())?
-            .resource(&discovered.resource);
-        if !scopes.is_empty() {
-            flow = flow.scope(scopes);
-        }
+            .resource(&discovered.resource)
+            .scope(scopes);
         for (name, value) in self.hints().auth_params.clone() {
             flow = flow.param(name, value);
         }
@@ -78,13 +77,14 @@ impl ResourceSource {
         &self,
         state: &mut State,
         discovered: &Discovered,
-        scopes: &str,
+        scopes: &BTreeSet<String>,
     ) -> Result<TokenResponse, Error> {
         let endpoint = self.endpoint(state, discovered, None).await?;
+        let scope = join_scopes(scopes);
         let mut request =
             GrantRequest::new("client_credentials").param("resource", &discovered.resource);
-        if !scopes.is_empty() {
-            request = request.scope(scopes);
+        if let Some(scope) = &scope {
+            request = request.scope(scope);
         }
         endpoint.exchange(&request).await
     }
@@ -96,7 +96,7 @@ impl ResourceSource {
         state: &mut State,
         discovered: &Discovered,
         assertion: &IdentityAssertion,
-        scopes: &str,
+        scopes: &BTreeSet<String>,
     ) -> Result<TokenResponse, Error> {
         let mut idp = TokenEndpoint::builder(&assertion.token_endpoint)
             .client_id(assertion.client_id.clone().unwrap_or_default())
@@ -108,17 +108,15 @@ impl ResourceSource {
         if self.allow_http {
             idp = idp.danger_allow_insecure_http();
         }
-        let mut exchange = TokenExchange::new(
+        let exchange = TokenExchange::new(
             idp.build()?,
             assertion.subject_token.expose_secret(),
             &assertion.subject_token_type,
         )
         .requested_token_type(ID_JAG_TOKEN_TYPE)
         .audience(&discovered.issuer)
-        .resource(&discovered.resource);
-        if !scopes.is_empty() {
-            exchange = exchange.scope(scopes.split(' '));
-        }
+        .resource(&discovered.resource)
+        .scope(scopes);
         let grant = exchange.exchange().await?;
         if grant.issued_token_type() != Some(ID_JAG_TOKEN_TYPE) {
             return Err(Error::other(format!(
@@ -129,11 +127,12 @@ impl ResourceSource {
         }
         let endpoint = self.endpoint(state, discovered, None).await?;
         let secret = grant.access_token().secret();
+        let scope = join_scopes(scopes);
         let mut request = GrantRequest::new(JWT_BEARER_GRANT_TYPE)
             .secret_param("assertion", secret.expose_secret())
             .param("resource", &discovered.resource);
-        if !scopes.is_empty() {
-            request = request.scope(scopes);
+        if let Some(scope) = &scope {
+            request = request.scope(scope);
         }
         endpoint.exchange(&request).await
     }
