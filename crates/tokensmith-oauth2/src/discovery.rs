@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::endpoint::default_transport;
-use crate::fetch::get_document;
+use crate::fetch::{at_path, get_document};
 use crate::{ServerMetadata, TokenEndpoint, TokenEndpointBuilder};
 
 /// The largest metadata document read, in bytes.
@@ -208,17 +208,12 @@ impl fmt::Debug for Issuer {
 /// to the path). Without a path the two OpenID Connect forms are one URL.
 fn well_known_urls(issuer: &Url) -> Vec<Url> {
     let path = issuer.path().trim_end_matches('/');
-    let at = |path: String| {
-        let mut url = issuer.clone();
-        url.set_path(&path);
-        url
-    };
     let mut urls = vec![
-        at(format!("/{OAUTH_WELL_KNOWN}{path}")),
-        at(format!("/{OIDC_WELL_KNOWN}{path}")),
+        at_path(issuer, &format!("/{OAUTH_WELL_KNOWN}{path}")),
+        at_path(issuer, &format!("/{OIDC_WELL_KNOWN}{path}")),
     ];
     if !path.is_empty() {
-        urls.push(at(format!("{path}/{OIDC_WELL_KNOWN}")));
+        urls.push(at_path(issuer, &format!("{path}/{OIDC_WELL_KNOWN}")));
     }
     urls
 }

@@ -5,14 +5,13 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tokensmith_core::{Error, OAuthError};
-use tokensmith_http::transport::{SendError, send, with_url};
 use tokensmith_http::{Transport, display_url, scrub_excerpt};
 use url::Url;
 
+use crate::fetch::send_json;
 use crate::{ClientAuth, StoredClient, TokenStore};
 
 /// The largest registration response read, in bytes.
@@ -232,29 +231,21 @@ impl Registration<'_> {
             .metadata
             .fields(self.redirect_uris, self.auth_method, self.user);
         let body = Bytes::from(Value::Object(fields).to_string());
-        let mut request = with_url(Method::POST, self.endpoint, body)
-            .map_err(|e| Error::config(format!("the registration endpoint cannot be used: {e}")))?;
-        let headers = request.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        headers.insert(ACCEPT, http::HeaderValue::from_static("application/json"));
-        let sent = tokio::time::timeout(
+        let sent = send_json(
+            self.transport,
+            Method::POST,
+            self.endpoint,
+            Some(body),
             self.timeout,
-            send(self.transport, request, MAX_REGISTRATION_BYTES),
+            MAX_REGISTRATION_BYTES,
+            "the registration endpoint",
         )
-        .await
-        .map_err(|_| Error::timeout(&shown, self.timeout))?;
-        let response = match sent {
-            Ok(response) => response,
-            Err(SendError::Transport(e)) => return Err(e.into_error(&shown, self.timeout)),
-            Err(SendError::TooLarge { .. }) => {
-                return Err(Error::other(format!(
-                    "the registration response from {shown} is larger than \
-                     {MAX_REGISTRATION_BYTES} bytes"
-                )));
-            }
+        .await?;
+        let Ok(response) = sent else {
+            return Err(Error::other(format!(
+                "the registration response from {shown} is larger than \
+                 {MAX_REGISTRATION_BYTES} bytes"
+            )));
         };
         let status = response.status();
         let value: Option<Value> = serde_json::from_slice(response.body()).ok();

@@ -11,7 +11,7 @@ use tokensmith_http::{Transport, display_url, scrub_excerpt};
 use url::Url;
 
 use super::metadata::{MAX_RESOURCE_METADATA_BYTES, ResourceMetadata, canonical_resource};
-use crate::fetch::get_document;
+use crate::fetch::{at_path, get_document};
 use crate::{Issuer, MAX_METADATA_BYTES, ServerMetadata};
 
 const RESOURCE_WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -99,17 +99,10 @@ impl Discovery<'_> {
             urls.push(url);
         }
         let path = called.path().trim_end_matches('/');
-        let at = |path: &str| {
-            let mut url = called.clone();
-            url.set_path(path);
-            url.set_query(None);
-            url.set_fragment(None);
-            url
-        };
         if !path.is_empty() {
-            urls.push(at(&format!("{RESOURCE_WELL_KNOWN}{path}")));
+            urls.push(at_path(called, &format!("{RESOURCE_WELL_KNOWN}{path}")));
         }
-        urls.push(at(RESOURCE_WELL_KNOWN));
+        urls.push(at_path(called, RESOURCE_WELL_KNOWN));
         urls.dedup();
         for url in &urls {
             let fetched = get_document(
@@ -158,13 +151,8 @@ impl Discovery<'_> {
     /// the resource's origin, else its default endpoints there (`/authorize`, `/token`,
     /// `/register`).
     async fn without_resource_metadata(&self, called: &Url) -> Result<Discovered, Error> {
-        let mut base = called.clone();
-        base.set_path("");
-        base.set_query(None);
-        base.set_fragment(None);
         let origin = called.origin().ascii_serialization();
-        let mut well_known = base.clone();
-        well_known.set_path("/.well-known/oauth-authorization-server");
+        let well_known = at_path(called, "/.well-known/oauth-authorization-server");
         let fetched = get_document(
             &**self.transport,
             &well_known,
