@@ -37,8 +37,8 @@ type Open = Arc<dyn Fn(&Url) -> Result<(), Error> + Send + Sync>;
 /// A redirect to a port on 127.0.0.1 that this process listens on for one sign-in (RFC 8252
 /// §7.3), for command-line and desktop programs. The authorization URL goes to the opener
 /// ([`open_with`](Self::open_with); by default it is printed on standard error for the user
-/// to open); the first request for the callback path ends the wait, which is bounded
-/// ([`timeout`](Self::timeout), 5 minutes by default).
+/// to open); the first request for the callback path that carries the sign-in's `state` ends
+/// the wait, which is bounded ([`timeout`](Self::timeout), 5 minutes by default).
 ///
 /// ```no_run
 /// use tokensmith_oauth2::resource::LoopbackRedirect;

@@ -166,13 +166,14 @@ impl TokenStore for FileStore {
     /// like the token file (owner-only, written atomically under its own lock).
     async fn load_client(&self, issuer: &str) -> Result<Option<StoredClient>, Error> {
         let clients = self.clients();
-        let bytes = tokio::task::spawn_blocking(move || clients.read_bounded())
+        let reader = clients.clone();
+        let bytes = tokio::task::spawn_blocking(move || reader.read_bounded())
             .await
             .map_err(|e| Error::other(format!("token store read did not finish: {e}")))??;
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| self.clients().corrupt(e))?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| clients.corrupt(e))?;
         value.get(issuer).map(StoredClient::from_json).transpose()
     }
 

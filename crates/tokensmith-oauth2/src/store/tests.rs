@@ -48,6 +48,58 @@ async fn file_store_round_trips_atomically_with_owner_only_mode() {
     assert!(!text.contains("canary-"), "{text}");
 }
 
+#[tokio::test]
+async fn registered_clients_are_kept_by_issuer_beside_the_tokens_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path().join("tokens.json"));
+    assert!(
+        store
+            .load_client("https://a.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for (issuer, id) in [("https://a.example", "one"), ("https://b.example", "two")] {
+        let mut client = StoredClient::new(issuer, id);
+        client.client_secret = Some(crate::ClientSecret::from("canary-client-secret"));
+        store.save_client(&client).await.unwrap();
+    }
+    // A later registration with the same server replaces the earlier one only.
+    store
+        .save_client(&StoredClient::new("https://a.example", "three"))
+        .await
+        .unwrap();
+    let a = store
+        .load_client("https://a.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .load_client("https://b.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a.client_id.as_str(), b.client_id.as_str()),
+        ("three", "two")
+    );
+    assert!(a.client_secret.is_none());
+    assert_eq!(
+        b.client_secret.unwrap().expose_secret(),
+        "canary-client-secret"
+    );
+    let clients = dir.path().join("tokens.json.clients");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&clients).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::write(&clients, "not json").unwrap();
+    let corrupt = store.load_client("https://a.example").await.unwrap_err();
+    assert!(corrupt.to_string().contains("corrupt"), "{corrupt}");
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_lock_file_is_never_followed_through_a_symlink() {
