@@ -51,7 +51,7 @@ pub trait ChallengeHandler: Send + Sync + 'static {
 
 /// Whether a driver hands the answer with `status` to the handler: a 401, or a 403 that
 /// carries a challenge (`insufficient_scope`, RFC 6750 §3.1).
-pub fn is_challenge(status: StatusCode, headers: &http::HeaderMap) -> bool {
+fn is_challenge(status: StatusCode, headers: &http::HeaderMap) -> bool {
     status == StatusCode::UNAUTHORIZED
         || (status == StatusCode::FORBIDDEN && headers.contains_key(http::header::WWW_AUTHENTICATE))
 }

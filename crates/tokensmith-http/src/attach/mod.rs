@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName, StatusCode};
 use tokensmith_core::{AccessToken, Error, RequestAuth, TokenProvider};
 use url::Url;
 
-pub use self::challenged::{ChallengeHandler, MAX_CHALLENGE_ROUNDS, Rounds, is_challenge};
+pub use self::challenged::{ChallengeHandler, MAX_CHALLENGE_ROUNDS, Rounds};
 pub use self::settings::{AttachBuilder, Driver, secret_header};
 pub use crate::origin::RequestOrigin;
 use crate::origin::{Origins, insecure_origin, is_loopback_host};
